@@ -1,0 +1,89 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Append appends ev to subject if the subject's last sequence is expected (0 for
+// a subject with no events yet) and returns the event's stream sequence once
+// JetStream has acknowledged it. A stale expectation fails with a *ConflictError
+// and appends nothing.
+//
+// Appends to different subjects from different goroutines are pipelined on one
+// connection. If ctx ends before the acknowledgement, the outcome is unknown:
+// the event may or may not be in the log, and the caller must reload from it.
+func (l *Log) Append(ctx context.Context, subject string, expected uint64, ev *Event) (uint64, error) {
+	p, err := l.AppendAsync(ctx, subject, expected, ev)
+	if err != nil {
+		return 0, err
+	}
+	return p.Wait(ctx)
+}
+
+// PendingAppend is an append published and awaiting its acknowledgement.
+type PendingAppend struct {
+	l        *Log
+	fut      jetstream.PubAckFuture
+	subject  string
+	expected uint64
+	start    time.Time
+}
+
+// AppendAsync publishes ev like Append but returns without waiting for the
+// acknowledgement; Wait gets the outcome. It blocks (bounded by ctx) only when
+// Config.MaxInflight appends are already awaiting acknowledgement.
+func (l *Log) AppendAsync(ctx context.Context, subject string, expected uint64, ev *Event) (*PendingAppend, error) {
+	select {
+	case <-l.closed:
+		return nil, ErrClosed
+	default:
+	}
+	data := MarshalEvent(ev)
+	if len(data) > l.cfg.MaxEventBytes {
+		return nil, fmt.Errorf("append to %s: %w: %d bytes, limit %d", subject, ErrEventTooLarge, len(data), l.cfg.MaxEventBytes)
+	}
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("append to %s: waiting for an append slot: %w", subject, ctx.Err())
+	case <-l.closed:
+		return nil, ErrClosed
+	}
+	l.metrics.inflight.Inc()
+	start := time.Now()
+	fut, err := l.js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: data},
+		jetstream.WithExpectLastSequencePerSubject(expected))
+	if err != nil {
+		<-l.slots
+		l.metrics.inflight.Dec()
+		l.metrics.appends.WithLabelValues("error").Inc()
+		return nil, fmt.Errorf("append to %s: %w", subject, err)
+	}
+	return &PendingAppend{l: l, fut: fut, subject: subject, expected: expected, start: start}, nil
+}
+
+// Wait returns the appended event's stream sequence once acknowledged, or the
+// append's error. Call it once. If ctx ends first the outcome is unknown.
+func (p *PendingAppend) Wait(ctx context.Context) (uint64, error) {
+	select {
+	case ack := <-p.fut.Ok():
+		p.l.metrics.appendTime.Observe(time.Since(p.start).Seconds())
+		p.l.metrics.appends.WithLabelValues("ok").Inc()
+		return ack.Sequence, nil
+	case err := <-p.fut.Err():
+		err = classifyAppendErr(p.subject, p.expected, err)
+		if _, ok := err.(*ConflictError); ok {
+			p.l.metrics.appends.WithLabelValues("conflict").Inc()
+		} else {
+			p.l.metrics.appends.WithLabelValues("error").Inc()
+		}
+		return 0, err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("append to %s: outcome unknown: %w", p.subject, ctx.Err())
+	}
+}

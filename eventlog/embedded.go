@@ -1,0 +1,132 @@
+package eventlog
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// embedded is an in-process nats-server with JetStream and the lock on its store.
+type embedded struct {
+	srv  *server.Server
+	lock *os.File
+}
+
+// startEmbedded locks DataDir/nats and starts a JetStream server storing there.
+func startEmbedded(cfg Config) (*embedded, error) {
+	storeDir := filepath.Join(cfg.DataDir, "nats")
+	if err := os.MkdirAll(storeDir, 0o750); err != nil {
+		return nil, dataDirError(cfg.DataDir, err)
+	}
+	lock, err := lockDir(storeDir)
+	if err != nil {
+		return nil, dataDirError(cfg.DataDir, err)
+	}
+	opts := &server.Options{
+		ServerName:         "rivet-flow",
+		JetStream:          true,
+		StoreDir:           storeDir,
+		JetStreamMaxMemory: cfg.MaxMemory,
+		JetStreamMaxStore:  cfg.MaxStore,
+		SyncAlways:         cfg.Fsync == FsyncAlways,
+		MaxPayload:         int32(cfg.MaxEventBytes + 4096), // room for headers
+		DontListen:         cfg.Listen == "",
+		NoSigs:             true,
+	}
+	if cfg.Listen != "" {
+		host, port, _ := net.SplitHostPort(cfg.Listen)
+		opts.Host = host
+		opts.Port, err = strconv.Atoi(port)
+		if err != nil {
+			unlockDir(lock)
+			return nil, fmt.Errorf("NATS listen address %q: bad port", cfg.Listen)
+		}
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		unlockDir(lock)
+		return nil, fmt.Errorf("start embedded NATS: %w", err)
+	}
+	srv.SetLoggerV2(&natsLogger{log: cfg.Logger.With("component", "nats")}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		unlockDir(lock)
+		return nil, fmt.Errorf("embedded NATS did not become ready in 30s (store %s): see the nats log lines above", storeDir)
+	}
+	return &embedded{srv: srv, lock: lock}, nil
+}
+
+func (e *embedded) shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+	unlockDir(e.lock)
+}
+
+// lockDir takes an exclusive advisory lock on dir/LOCK and records our pid in it,
+// so that a second process on the same data dir is refused with a clear error
+// instead of two servers corrupting one store.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, "LOCK")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			pid := strings.TrimSpace(string(holder))
+			if pid == "" {
+				pid = "unknown"
+			}
+			return nil, fmt.Errorf("%w (pid %s holds %s)", ErrDataDirLocked, pid, path)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+func unlockDir(f *os.File) {
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	_ = f.Close()
+}
+
+// dataDirError explains a data dir problem and what to do about it.
+func dataDirError(dir string, err error) error {
+	switch {
+	case errors.Is(err, ErrDataDirLocked):
+		return fmt.Errorf("data dir %s: %w; stop the other rivet-flow process or choose another --data-dir", dir, err)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("data dir %s is not writable (%w); fix its permissions or choose another --data-dir", dir, err)
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("data dir %s: a file is in the way (%w); choose another --data-dir", dir, err)
+	}
+	return fmt.Errorf("data dir %s cannot be used: %w", dir, err)
+}
+
+// natsLogger routes nats-server's logs to slog.
+type natsLogger struct{ log *slog.Logger }
+
+// Notices are the startup banner and routine chatter: debug level keeps a
+// rivet-flow log readable.
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,81 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// directGetRequest is JetStream's direct get request (server 2.11+ batches).
+type directGetRequest struct {
+	Seq      uint64 `json:"seq"`
+	NextFor  string `json:"next_by_subj"`
+	Batch    int    `json:"batch"`
+	MaxBytes int    `json:"max_bytes,omitempty"`
+}
+
+// ReadActor returns up to limit events of subject with sequences after after, in
+// order, with one batched direct-get request: the wake path (snapshot, then the
+// events after it). limit is capped at Config.MaxReadBatch; page with the last
+// returned Seq. Fewer than limit events means the end of the subject.
+func (l *Log) ReadActor(ctx context.Context, subject string, after uint64, limit int) ([]*Event, error) {
+	if limit <= 0 || limit > l.cfg.MaxReadBatch {
+		limit = l.cfg.MaxReadBatch
+	}
+	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := json.Marshal(directGetRequest{Seq: after + 1, NextFor: subject, Batch: limit})
+	if err != nil {
+		return nil, err
+	}
+	inbox := l.nc.NewRespInbox()
+	sub, err := l.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", subject, err)
+	}
+	defer sub.Unsubscribe()
+	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.cfg.Stream, inbox, req); err != nil {
+		return nil, fmt.Errorf("read %s: %w", subject, err)
+	}
+	var events []*Event
+	for {
+		msg, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s after %d: %w", subject, after, err)
+		}
+		if status := msg.Header.Get("Status"); status != "" {
+			switch status {
+			case "204", "404": // end of batch; no (more) messages
+				l.metrics.readEvents.Add(float64(len(events)))
+				return events, nil
+			default:
+				return nil, fmt.Errorf("read %s after %d: JetStream status %s %s", subject, after, status, msg.Header.Get("Description"))
+			}
+		}
+		ev, err := decodeDirect(msg)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", subject, err)
+		}
+		events = append(events, ev)
+	}
+}
+
+// decodeDirect decodes a direct-get reply: headers carry the stored metadata.
+func decodeDirect(msg *nats.Msg) (*Event, error) {
+	seq, err := strconv.ParseUint(msg.Header.Get("Nats-Sequence"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: direct get reply without a sequence", ErrCorruptEvent)
+	}
+	ev := &Event{Seq: seq, Subject: msg.Header.Get("Nats-Subject")}
+	if ts, err := time.Parse(time.RFC3339Nano, msg.Header.Get("Nats-Time-Stamp")); err == nil {
+		ev.Stored = ts
+	}
+	if err := UnmarshalEvent(msg.Data, ev); err != nil {
+		return nil, fmt.Errorf("event %d on %s: %w", seq, ev.Subject, err)
+	}
+	return ev, nil
+}
