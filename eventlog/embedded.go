@@ -9,17 +9,18 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/rivet-flow/rivet-flow/internal/dirlock"
 )
 
 // embedded is an in-process nats-server with JetStream and the lock on its store.
 type embedded struct {
 	srv  *server.Server
-	lock *os.File
+	lock *dirlock.Lock
 }
 
 // startEmbedded locks DataDir/nats and starts a JetStream server storing there.
@@ -28,7 +29,7 @@ func startEmbedded(cfg Config) (*embedded, error) {
 	if err := os.MkdirAll(storeDir, 0o750); err != nil {
 		return nil, dataDirError(cfg.DataDir, err)
 	}
-	lock, err := lockDir(storeDir)
+	lock, err := dirlock.Acquire(storeDir)
 	if err != nil {
 		return nil, dataDirError(cfg.DataDir, err)
 	}
@@ -48,13 +49,13 @@ func startEmbedded(cfg Config) (*embedded, error) {
 		opts.Host = host
 		opts.Port, err = strconv.Atoi(port)
 		if err != nil {
-			unlockDir(lock)
+			lock.Release()
 			return nil, fmt.Errorf("NATS listen address %q: bad port", cfg.Listen)
 		}
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		unlockDir(lock)
+		lock.Release()
 		return nil, fmt.Errorf("start embedded NATS: %w", err)
 	}
 	srv.SetLoggerV2(&natsLogger{log: cfg.Logger.With("component", "nats")}, false, false, false)
@@ -62,7 +63,7 @@ func startEmbedded(cfg Config) (*embedded, error) {
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		unlockDir(lock)
+		lock.Release()
 		return nil, fmt.Errorf("embedded NATS did not become ready in 30s (store %s): see the nats log lines above", storeDir)
 	}
 	return &embedded{srv: srv, lock: lock}, nil
@@ -71,45 +72,13 @@ func startEmbedded(cfg Config) (*embedded, error) {
 func (e *embedded) shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
-	unlockDir(e.lock)
-}
-
-// lockDir takes an exclusive advisory lock on dir/LOCK and records our pid in it,
-// so that a second process on the same data dir is refused with a clear error
-// instead of two servers corrupting one store.
-func lockDir(dir string) (*os.File, error) {
-	path := filepath.Join(dir, "LOCK")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			pid := strings.TrimSpace(string(holder))
-			if pid == "" {
-				pid = "unknown"
-			}
-			return nil, fmt.Errorf("%w (pid %s holds %s)", ErrDataDirLocked, pid, path)
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
-	return f, nil
-}
-
-func unlockDir(f *os.File) {
-	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	_ = f.Close()
+	e.lock.Release()
 }
 
 // dataDirError explains a data dir problem and what to do about it.
 func dataDirError(dir string, err error) error {
 	switch {
-	case errors.Is(err, ErrDataDirLocked):
+	case errors.Is(err, dirlock.ErrLocked):
 		return fmt.Errorf("data dir %s: %w; stop the other rivet-flow process or choose another --data-dir", dir, err)
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("data dir %s is not writable (%w); fix its permissions or choose another --data-dir", dir, err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivet-flow/rivet-flow/internal/dirlock"
 )
 
 var (
@@ -19,7 +21,7 @@ var (
 	// ErrClosed reports use of a closed Log.
 	ErrClosed = errors.New("event log closed")
 	// ErrDataDirLocked reports a data dir already used by another process.
-	ErrDataDirLocked = errors.New("data dir is in use by another process")
+	ErrDataDirLocked = dirlock.ErrLocked
 )
 
 // JetStream error codes that an append can meet.

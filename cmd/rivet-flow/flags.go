@@ -1,0 +1,126 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
+)
+
+// envPrefix prefixes the environment variable of every flag: --data-dir is
+// RIVETFLOW_DATA_DIR. A flag on the command line wins over its variable.
+const envPrefix = "RIVETFLOW_"
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet returns a flag set whose usage lists each flag with its variable.
+func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: rivet-flow %s [flags]\n\n%s\n\nFlags (environment variable in brackets):\n", name, summary)
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			if f.DefValue != "" {
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(stderr, "  --%s [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+		})
+	}
+	return fs
+}
+
+// parseWithEnv fills unset flags from their environment variables, then parses args.
+func parseWithEnv(fs *flag.FlagSet, args []string) error {
+	var errs []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return nil
+}
+
+// logFlags are the flags every long-running command shares.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
+}
+
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", l.level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch l.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", l.format)
+}
+
+// logFlagsSet are the event log flags shared by serve and rebuild.
+type logStoreFlags struct {
+	dataDir    string
+	natsURL    string
+	natsListen string
+	fsync      string
+	maxStore   int64
+	maxMemory  int64
+	ackTimeout time.Duration
+	maxEvent   int
+}
+
+func (s *logStoreFlags) register(fs *flag.FlagSet, withListen bool) {
+	fs.StringVar(&s.dataDir, "data-dir", "./data", "where the embedded JetStream store (nats/) and the snapshots (snapshots/) live")
+	fs.StringVar(&s.natsURL, "nats-url", "", "use this external NATS server or cluster instead of the embedded one (comma-separated URLs)")
+	if withListen {
+		fs.StringVar(&s.natsListen, "nats-listen", "", "also let NATS clients connect to the embedded server on this host:port (default: no listener)")
+	}
+	fs.StringVar(&s.fsync, "fsync", "default", "durability: default (survives kill -9) or always (fsync every append: survives power loss, slower)")
+	fs.Int64Var(&s.maxStore, "nats-max-store", 16<<30, "embedded JetStream file storage limit in bytes; appends fail beyond it")
+	fs.Int64Var(&s.maxMemory, "nats-max-memory", 256<<20, "embedded JetStream memory storage limit in bytes")
+	fs.DurationVar(&s.ackTimeout, "append-timeout", 10*time.Second, "how long an append waits for JetStream's acknowledgement")
+	fs.IntVar(&s.maxEvent, "max-event-bytes", 1<<20, "largest encoded event (state, args and output included)")
+}
+
+func (s *logStoreFlags) validate() error {
+	switch eventlog.FsyncMode(s.fsync) {
+	case eventlog.FsyncDefault, eventlog.FsyncAlways:
+		return nil
+	}
+	return fmt.Errorf("--fsync %q: want default or always", s.fsync)
+}
+
+func (s *logStoreFlags) config() eventlog.Config {
+	return eventlog.Config{
+		DataDir: s.dataDir, URL: s.natsURL, Listen: s.natsListen, Fsync: eventlog.FsyncMode(s.fsync),
+		MaxStore: s.maxStore, MaxMemory: s.maxMemory, AckTimeout: s.ackTimeout, MaxEventBytes: s.maxEvent,
+	}
+}

@@ -1,0 +1,87 @@
+// Command rivet-flow runs the rivet-flow server and talks to it.
+//
+//	rivet-flow serve      run the server (embedded JetStream + Pebble under --data-dir)
+//	rivet-flow rebuild    rebuild every snapshot from the event log, offline
+//	rivet-flow version    print the build's version
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "rebuild":
+		return rebuild(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "rivet-flow", buildVersion())
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "rivet-flow: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `rivet-flow: event-sourced actors, workflows and durable queues.
+
+Usage:
+  rivet-flow serve [flags]     run the server (try: rivet-flow serve --help)
+  rivet-flow rebuild [flags]   rebuild every snapshot from the event log (server stopped)
+  rivet-flow version           print the version
+
+Every flag can also be set with an environment variable, shown in each command's --help.
+`)
+}
+
+// buildVersion is the -ldflags version, else the module version or VCS revision.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := info.Main.Version
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if (v == "" || v == "(devel)") && rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		return "dev-" + rev + dirty
+	}
+	if v == "" || v == "(devel)" {
+		return "dev"
+	}
+	return v
+}

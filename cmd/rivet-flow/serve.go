@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/internal/node"
+)
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "Run the rivet-flow server: embedded JetStream and Pebble under --data-dir, HTTP on --http-addr.", stderr)
+	var store logStoreFlags
+	var logs logFlags
+	store.register(fs, true)
+	logs.register(fs)
+	httpAddr := fs.String("http-addr", "127.0.0.1:6420", "HTTP listen address (API, /healthz, /readyz, /metrics)")
+	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful stop may take on SIGINT/SIGTERM")
+	if err := parseWithEnv(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "rivet-flow serve:", err)
+		return 2
+	}
+	logger, err := logs.logger(stderr)
+	if err == nil {
+		err = store.validate()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "rivet-flow serve:", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	n, err := node.Start(ctx, node.Config{
+		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
+		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger,
+	})
+	if err != nil {
+		// A plain line, not a log record: this is the message a person acts on.
+		fmt.Fprintln(stderr, "rivet-flow serve:", err)
+		return 1
+	}
+	code := 0
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: draining in-flight work (send the signal again to force)")
+	case err := <-n.Failed():
+		logger.Error("HTTP server failed", "err", err)
+		code = 1
+	}
+	stop() // a second signal now kills the process the default way
+	if err := n.Stop(context.Background()); err != nil {
+		logger.Error("unclean shutdown", "err", err)
+		return 1
+	}
+	_ = os.Stdout.Sync()
+	return code
+}

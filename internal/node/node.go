@@ -1,0 +1,281 @@
+// Package node runs one rivet-flow process: the event log, the snapshot store
+// and the HTTP server, with one start and one graceful stop.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/dirlock"
+	"github.com/rivet-flow/rivet-flow/internal/snapshot"
+)
+
+// Config configures a node. Zero fields take the defaults of `rivet-flow serve`.
+type Config struct {
+	// DataDir holds the embedded JetStream store (nats/) and snapshots (snapshots/).
+	// Defaults to ./data.
+	DataDir string
+	// HTTPAddr is the HTTP listen address. Defaults to 127.0.0.1:6420.
+	HTTPAddr string
+	// Log configures the event log; its DataDir, Logger and Registerer are set by the node.
+	Log eventlog.Config
+	// ShutdownTimeout bounds a graceful stop. Defaults to 30s.
+	ShutdownTimeout time.Duration
+	// MaxHeaderBytes bounds request headers. Defaults to 64 KiB.
+	MaxHeaderBytes int
+	// Version is reported by /healthz and the rivetflow_build_info metric.
+	Version string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:6420"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Node is a running rivet-flow process.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	lock      *dirlock.Lock
+	events    *eventlog.Log
+	snapshots *snapshot.Store
+	registry  *prometheus.Registry
+	http      *http.Server
+	listener  net.Listener
+	mux       *http.ServeMux
+	ready     atomic.Bool
+	serveErr  chan error
+	started   time.Time
+}
+
+// Start opens the data dir, the event log and the snapshot store, rebuilds
+// snapshots if their folder was lost, and serves HTTP. It returns once the node
+// is ready for requests. On error everything opened so far is closed again.
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
+	cfg = cfg.withDefaults()
+	n := &Node{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry(), mux: http.NewServeMux(),
+		serveErr: make(chan error, 1), started: time.Now()}
+	defer func() {
+		if err != nil {
+			n.closeStores(context.Background())
+		}
+	}()
+	if err := n.openDataDir(); err != nil {
+		return nil, err
+	}
+	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "rivetflow_build_info", Help: "Always 1; the version label says which build runs.",
+		ConstLabels: prometheus.Labels{"version": cfg.Version},
+	}, func() float64 { return 1 }))
+
+	logCfg := cfg.Log
+	logCfg.DataDir, logCfg.Logger, logCfg.Registerer = cfg.DataDir, cfg.Logger, n.registry
+	if n.events, err = eventlog.Open(ctx, logCfg); err != nil {
+		return nil, err
+	}
+	snapDir := filepath.Join(cfg.DataDir, "snapshots")
+	if n.snapshots, err = snapshot.Open(snapDir, &snapshot.Options{Logger: cfg.Logger, Registerer: n.registry}); err != nil {
+		return nil, fmt.Errorf("snapshots at %s: %w; the folder is only a cache: delete it and restart to rebuild it from the log", snapDir, err)
+	}
+	if err := n.rebuildIfNeeded(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.listen(); err != nil {
+		return nil, err
+	}
+	n.ready.Store(true)
+	n.log.Info("rivet-flow ready", "http", "http://"+n.listener.Addr().String(), "data_dir", cfg.DataDir,
+		"nats", natsMode(logCfg), "fsync", string(logCfg.Fsync), "version", cfg.Version,
+		"startup", time.Since(n.started).Round(time.Millisecond).String())
+	return n, nil
+}
+
+// openDataDir creates the data dir and takes its lock, with an error that says
+// what to do when either fails.
+func (n *Node) openDataDir() error {
+	dir := n.cfg.DataDir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return dataDirError(dir, err)
+	}
+	probe := filepath.Join(dir, ".write-test")
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		return dataDirError(dir, err)
+	}
+	_ = os.Remove(probe)
+	lock, err := dirlock.Acquire(dir)
+	if err != nil {
+		return dataDirError(dir, err)
+	}
+	n.lock = lock
+	return nil
+}
+
+func dataDirError(dir string, err error) error {
+	switch {
+	case errors.Is(err, dirlock.ErrLocked):
+		return fmt.Errorf("data dir %s: %w; stop the other rivet-flow process or pass another --data-dir", dir, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("data dir %s is not writable: %w; fix its permissions or pass another --data-dir", dir, err)
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, os.ErrExist):
+		return fmt.Errorf("data dir %s: a file is in the way (%w); pass another --data-dir", dir, err)
+	}
+	return fmt.Errorf("data dir %s cannot be used: %w; pass another --data-dir", dir, err)
+}
+
+// rebuildIfNeeded restores the snapshot store from the log when the store has
+// not been built from this log (its folder was deleted, or it is new while the
+// log is not). The log is the truth; the store is a cache.
+func (n *Node) rebuildIfNeeded(ctx context.Context) error {
+	last, err := n.events.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	to, ok, err := n.snapshots.GetMeta(snapshot.MetaRebuiltTo)
+	if err != nil {
+		return err
+	}
+	if ok || last == 0 {
+		if !ok {
+			return n.snapshots.SetMeta(snapshot.MetaRebuiltTo, []byte("0"))
+		}
+		if rebuilt, _ := strconv.ParseUint(string(to), 10, 64); rebuilt <= last {
+			return nil
+		}
+		n.log.Warn("snapshots are ahead of the event log (was the log replaced?); rebuilding them", "snapshots_at", string(to), "log_at", last)
+	}
+	n.log.Info("rebuilding snapshots from the event log", "events", last)
+	p, err := snapshot.Rebuild(ctx, n.events, n.snapshots, snapshot.RebuildOptions{Progress: func(p snapshot.RebuildProgress) {
+		n.log.Info("rebuild progress", "scanned", p.Scanned, "of", p.Last, "actors", p.Actors, "elapsed", p.Elapsed.Round(time.Millisecond).String())
+	}})
+	if err != nil {
+		return err
+	}
+	n.log.Info("snapshots rebuilt", "events", p.Scanned, "actors", p.Actors, "elapsed", p.Elapsed.Round(time.Millisecond).String())
+	return nil
+}
+
+func (n *Node) listen() error {
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("HTTP address %s is in use; stop the other process or pass another --http-addr", n.cfg.HTTPAddr)
+		}
+		return fmt.Errorf("listen on %s: %w; pass another --http-addr", n.cfg.HTTPAddr, err)
+	}
+	n.listener = ln
+	n.routes()
+	n.http = &http.Server{
+		Handler:           n.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    n.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.serveErr <- err
+		}
+	}()
+	return nil
+}
+
+// Addr is the address HTTP listens on (useful with port 0).
+func (n *Node) Addr() string { return n.listener.Addr().String() }
+
+// Events is the node's event log.
+func (n *Node) Events() *eventlog.Log { return n.events }
+
+// Snapshots is the node's snapshot store.
+func (n *Node) Snapshots() *snapshot.Store { return n.snapshots }
+
+// Registry is the node's Prometheus registry, served at /metrics.
+func (n *Node) Registry() *prometheus.Registry { return n.registry }
+
+// Mux is the node's HTTP mux, for other components to mount routes on.
+func (n *Node) Mux() *http.ServeMux { return n.mux }
+
+// Failed delivers an error if the HTTP server stops on its own.
+func (n *Node) Failed() <-chan error { return n.serveErr }
+
+// Stop drains the node: it stops taking requests (readyz turns 503 at once),
+// waits for requests in flight, flushes snapshots, waits for appends in flight
+// to be acknowledged, and closes JetStream and Pebble. It is bounded by
+// ShutdownTimeout and by ctx.
+func (n *Node) Stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	n.ready.Store(false)
+	var errs []error
+	if n.http != nil {
+		if err := n.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain HTTP: %w", err))
+			_ = n.http.Close()
+		}
+	}
+	errs = append(errs, n.closeStores(ctx))
+	err := errors.Join(errs...)
+	n.log.Info("rivet-flow stopped", "took", time.Since(start).Round(time.Millisecond).String(), "clean", err == nil)
+	return err
+}
+
+// closeStores flushes and closes what Start opened, in reverse order.
+func (n *Node) closeStores(ctx context.Context) error {
+	var errs []error
+	if n.snapshots != nil {
+		if err := n.snapshots.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close snapshots: %w", err))
+		}
+	}
+	if n.events != nil {
+		if err := n.events.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.lock.Release()
+	return errors.Join(errs...)
+}
+
+func natsMode(c eventlog.Config) string {
+	if c.URL != "" {
+		return c.URL
+	}
+	if c.Listen != "" {
+		return "embedded, listening on " + c.Listen
+	}
+	return "embedded"
+}

@@ -1,0 +1,102 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/snapshot"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func start(t *testing.T, dir string) *Node {
+	t.Helper()
+	n, err := Start(context.Background(), Config{DataDir: dir, HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	return n
+}
+
+func snapshots(t *testing.T, s *snapshot.Store) map[string]snapshot.Snapshot {
+	t.Helper()
+	out := map[string]snapshot.Snapshot{}
+	if err := s.Each(func(x snapshot.Snapshot) error { out[x.Actor] = x; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Deleting the snapshots folder between runs loses nothing: the next start
+// rebuilds every snapshot from the log, byte for byte.
+func TestStartRebuildsDeletedSnapshots(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n := start(t, dir)
+	for a := range 20 {
+		subj, _ := eventlog.ActorRef{Type: "counter", Key: []string{fmt.Sprint(a)}}.Subject()
+		var snap snapshot.Snapshot
+		var last uint64
+		for i := range 5 {
+			ev := &eventlog.Event{Kind: eventlog.KindAction, HasState: i%2 == 0, State: fmt.Appendf(nil, "%d", i*a), CodeVersion: "v1"}
+			seq, err := n.Events().Append(ctx, subj, last, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, ev.Seq, ev.Subject = seq, seq, subj
+			snap, _ = snapshot.Fold(snap, ev)
+		}
+		n.Snapshots().Put(snap)
+	}
+	if err := n.Snapshots().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := snapshots(t, n.Snapshots())
+	if len(want) != 20 {
+		t.Fatalf("%d snapshots before the restart", len(want))
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.RemoveAll(filepath.Join(dir, "snapshots")); err != nil {
+		t.Fatal(err)
+	}
+	n = start(t, dir)
+	defer n.Stop(ctx)
+	if got := snapshots(t, n.Snapshots()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after rebuild: %d snapshots, want %d identical ones", len(got), len(want))
+	}
+}
+
+func TestStopTurnsReadyzOffAndReleasesDataDir(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n := start(t, dir)
+	resp, err := http.Get("http://" + n.Addr() + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, err := Start(ctx, Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err == nil {
+		t.Fatal("a second node on the same data dir started")
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n = start(t, dir)
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
