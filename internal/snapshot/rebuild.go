@@ -62,8 +62,8 @@ func Rebuild(ctx context.Context, log *eventlog.Log, store *Store, opts RebuildO
 	pending := map[string]Snapshot{}
 	deleted := map[string]bool{}
 	var p RebuildProgress
-	if err := wipe(store); err != nil {
-		return p, err
+	if err := store.Clear(); err != nil {
+		return p, fmt.Errorf("rebuild: clear snapshots: %w", err)
 	}
 	flush := func() error {
 		puts := make([]Snapshot, 0, len(pending))
@@ -134,20 +134,4 @@ func Rebuild(ctx context.Context, log *eventlog.Log, store *Store, opts RebuildO
 		opts.Progress(p)
 	}
 	return p, nil
-}
-
-// wipe deletes every snapshot (metadata stays) in bounded batches.
-func wipe(store *Store) error {
-	var actors []string
-	if err := store.Each(func(s Snapshot) error { actors = append(actors, s.Actor); return nil }); err != nil {
-		return fmt.Errorf("rebuild: list snapshots: %w", err)
-	}
-	for len(actors) > 0 {
-		n := min(len(actors), 10_000)
-		if err := store.Write(nil, actors[:n]); err != nil {
-			return fmt.Errorf("rebuild: clear snapshots: %w", err)
-		}
-		actors = actors[n:]
-	}
-	return nil
 }
