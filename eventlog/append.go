@@ -61,7 +61,7 @@ func (l *Log) AppendAsync(ctx context.Context, subject string, expected uint64, 
 	if err != nil {
 		<-l.slots
 		l.metrics.inflight.Dec()
-		l.metrics.appends.WithLabelValues("error").Inc()
+		l.metrics.appendErr.Inc()
 		return nil, fmt.Errorf("append to %s: %w", subject, err)
 	}
 	return &PendingAppend{l: l, fut: fut, subject: subject, expected: expected, start: start}, nil
@@ -73,14 +73,14 @@ func (p *PendingAppend) Wait(ctx context.Context) (uint64, error) {
 	select {
 	case ack := <-p.fut.Ok():
 		p.l.metrics.appendTime.Observe(time.Since(p.start).Seconds())
-		p.l.metrics.appends.WithLabelValues("ok").Inc()
+		p.l.metrics.appendOK.Inc()
 		return ack.Sequence, nil
 	case err := <-p.fut.Err():
 		err = classifyAppendErr(p.subject, p.expected, err)
 		if _, ok := err.(*ConflictError); ok {
-			p.l.metrics.appends.WithLabelValues("conflict").Inc()
+			p.l.metrics.appendConfl.Inc()
 		} else {
-			p.l.metrics.appends.WithLabelValues("error").Inc()
+			p.l.metrics.appendErr.Inc()
 		}
 		return 0, err
 	case <-ctx.Done():

@@ -18,7 +18,8 @@ type Log struct {
 	log     *slog.Logger
 	emb     *embedded // nil with an external server
 	nc      *nats.Conn
-	js      jetstream.JetStream
+	js      jetstream.JetStream // for appends only: its ack handlers manage slots
+	shared  jetstream.JetStream // for everything else, and for other components
 	stream  jetstream.Stream
 	metrics *metrics
 
@@ -89,6 +90,9 @@ func (l *Log) connect() error {
 	if err != nil {
 		return fmt.Errorf("JetStream context: %w", err)
 	}
+	if l.shared, err = jetstream.New(nc); err != nil {
+		return fmt.Errorf("JetStream context: %w", err)
+	}
 	return nil
 }
 
@@ -111,7 +115,7 @@ func (l *Log) ensureStream(ctx context.Context) error {
 	}
 	ctx, cancel := withDefaultTimeout(ctx, 30*time.Second)
 	defer cancel()
-	stream, err := l.js.CreateOrUpdateStream(ctx, sc)
+	stream, err := l.shared.CreateOrUpdateStream(ctx, sc)
 	if err != nil {
 		return fmt.Errorf("create event stream %s: %w", sc.Name, err)
 	}
@@ -125,11 +129,14 @@ func (l *Log) Close(ctx context.Context) error {
 	var err error
 	l.closeOnce.Do(func() {
 		close(l.closed)
-		if l.js != nil {
+		for _, js := range []jetstream.JetStream{l.js, l.shared} {
+			if js == nil {
+				continue
+			}
 			select {
-			case <-l.js.PublishAsyncComplete():
+			case <-js.PublishAsyncComplete():
 			case <-ctx.Done():
-				err = fmt.Errorf("close event log: %d appends still unacknowledged: %w", l.js.PublishAsyncPending(), ctx.Err())
+				err = fmt.Errorf("close event log: %d publishes still unacknowledged: %w", js.PublishAsyncPending(), ctx.Err())
 			}
 		}
 		l.shutdownTransport()
@@ -195,8 +202,9 @@ func (l *Log) LastSubjectSeq(ctx context.Context, subject string) (uint64, error
 // queues) that build their own JetStream resources next to the log.
 func (l *Log) Conn() *nats.Conn { return l.nc }
 
-// JetStream returns the JetStream context the log uses.
-func (l *Log) JetStream() jetstream.JetStream { return l.js }
+// JetStream returns a JetStream context on the log's connection. It is not the
+// one appends use, so its async publishes do not touch the append slots.
+func (l *Log) JetStream() jetstream.JetStream { return l.shared }
 
 // Embedded reports whether the log runs its own in-process server.
 func (l *Log) Embedded() bool { return l.emb != nil }

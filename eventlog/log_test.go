@@ -321,11 +321,12 @@ func TestMetricsCount(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	l := openLog(t, t.TempDir(), func(c *eventlog.Config) { c.Registerer = reg })
 	subj := subjectOf(t, "m", "1")
-	seq, err := l.Append(ctx, subj, 0, &eventlog.Event{})
-	if err != nil {
+	if _, err := l.Append(ctx, subj, 0, &eventlog.Event{}); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = l.Append(ctx, subj, 0, &eventlog.Event{})
+	if _, err := l.Append(ctx, subj, 0, &eventlog.Event{}); !errors.Is(err, eventlog.ErrConflict) {
+		t.Fatalf("second create: %v", err)
+	}
 	if _, err := l.ReadActor(ctx, subj, 0, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +334,7 @@ func TestMetricsCount(t *testing.T) {
 # HELP rivetflow_eventlog_appends_total Appends to the event log by result (ok, conflict, error).
 # TYPE rivetflow_eventlog_appends_total counter
 rivetflow_eventlog_appends_total{result="conflict"} 1
+rivetflow_eventlog_appends_total{result="error"} 0
 rivetflow_eventlog_appends_total{result="ok"} 1
 # HELP rivetflow_eventlog_read_events_total Events read by actor reads (wake, history).
 # TYPE rivetflow_eventlog_read_events_total counter
@@ -341,7 +343,6 @@ rivetflow_eventlog_read_events_total 1
 	if err := testutil.GatherAndCompare(reg, stringsReader(want), "rivetflow_eventlog_appends_total", "rivetflow_eventlog_read_events_total"); err != nil {
 		t.Fatal(err)
 	}
-	_ = seq
 }
 
 func TestScanAndTail(t *testing.T) {

@@ -6,6 +6,9 @@ import (
 
 type metrics struct {
 	appends      *prometheus.CounterVec
+	appendOK     prometheus.Counter // children resolved once: the hot path skips the label lookup
+	appendConfl  prometheus.Counter
+	appendErr    prometheus.Counter
 	appendTime   prometheus.Histogram
 	inflight     prometheus.Gauge
 	readEvents   prometheus.Counter
@@ -36,6 +39,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Events delivered by scans and tails.",
 		}),
 	}
+	m.appendOK = m.appends.WithLabelValues("ok")
+	m.appendConfl = m.appends.WithLabelValues("conflict")
+	m.appendErr = m.appends.WithLabelValues("error")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.appends, m.appendTime, m.inflight, m.readEvents, m.scannedEvent} {
 			if err := reg.Register(c); err != nil {
