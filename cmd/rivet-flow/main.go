@@ -2,6 +2,7 @@
 //
 //	rivet-flow serve      run the server (embedded JetStream + Pebble under --data-dir)
 //	rivet-flow rebuild    rebuild every snapshot from the event log, offline
+//	rivet-flow healthcheck exit 0 if a running server is ready
 //	rivet-flow version    print the build's version
 package main
 
@@ -29,6 +30,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "rebuild":
 		return rebuild(args[1:], stdout, stderr)
+	case "healthcheck":
+		return healthcheck(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "rivet-flow", buildVersion())
 		return 0
@@ -47,6 +50,7 @@ func usage(w io.Writer) {
 Usage:
   rivet-flow serve [flags]     run the server (try: rivet-flow serve --help)
   rivet-flow rebuild [flags]   rebuild every snapshot from the event log (server stopped)
+  rivet-flow healthcheck       exit 0 if the server is ready (for container probes)
   rivet-flow version           print the version
 
 Every flag can also be set with an environment variable, shown in each command's --help.

@@ -146,6 +146,9 @@ func TestServeHealthReadyMetrics(t *testing.T) {
 			t.Errorf("metrics (%d) lack %s", code, want)
 		}
 	}
+	if out, err := exec.Command(binary, "healthcheck", "--http-addr", p.addr).CombinedOutput(); err != nil {
+		t.Errorf("healthcheck against a ready server: %v %s", err, out)
+	}
 	if code, _ := get(t, base+"/nope"); code != 404 {
 		t.Errorf("unknown route = %d", code)
 	}
@@ -158,6 +161,9 @@ func TestServeHealthReadyMetrics(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), `"clean":true`) {
 		t.Errorf("no clean stop logged: %s", p.stderr.String())
+	}
+	if out, err := exec.Command(binary, "healthcheck", "--http-addr", p.addr).CombinedOutput(); exitCode(err) != 1 {
+		t.Errorf("healthcheck against a stopped server: %v %s", err, out)
 	}
 }
 

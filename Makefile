@@ -1,0 +1,26 @@
+.DEFAULT_GOAL := help
+GO ?= go
+
+help: ## show this help
+	@grep -E '^[a-z/]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## run rivet-flow serve on the embedded default (./data, http://127.0.0.1:6420)
+	$(GO) run ./cmd/rivet-flow serve
+
+build: ## build bin/rivet-flow
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/rivet-flow ./cmd/rivet-flow
+
+test: ## the test suite, with the race detector (what CI runs)
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench: ## benchmarks side by side with raw JetStream (compare ratios, not absolutes)
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./eventlog ./internal/snapshot
+
+fuzz: ## fuzz the key encoding and the event codec for a minute each
+	$(GO) test -run '^$$' -fuzz FuzzActorSubject -fuzztime 60s ./eventlog
+	$(GO) test -run '^$$' -fuzz FuzzUnmarshalEvent -fuzztime 60s ./eventlog
+
+verify: ## gofmt, vet and tests: everything CI checks
+	bash .ci/run
+
+.PHONY: help run build test bench fuzz verify
