@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,10 +29,12 @@ func (l *Log) Append(ctx context.Context, subject string, expected uint64, ev *E
 // PendingAppend is an append published and awaiting its acknowledgement.
 type PendingAppend struct {
 	l        *Log
-	fut      jetstream.PubAckFuture
 	subject  string
 	expected uint64
 	start    time.Time
+	done     chan struct{} // closed by the ack or error handler
+	seq      uint64
+	err      error
 }
 
 // AppendAsync publishes ev like Append but returns without waiting for the
@@ -55,34 +58,51 @@ func (l *Log) AppendAsync(ctx context.Context, subject string, expected uint64, 
 		return nil, ErrClosed
 	}
 	l.metrics.inflight.Inc()
-	start := time.Now()
-	fut, err := l.js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: data},
-		jetstream.WithExpectLastSequencePerSubject(expected))
-	if err != nil {
-		<-l.slots
-		l.metrics.inflight.Dec()
+	p := &PendingAppend{l: l, subject: subject, expected: expected, start: time.Now(), done: make(chan struct{})}
+	msg := &nats.Msg{Subject: subject, Data: data}
+	// Registered before publishing: the ack can arrive before PublishMsgAsync returns.
+	l.pending.Store(msg, p)
+	if _, err := l.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(expected)); err != nil {
+		if _, mine := l.pending.LoadAndDelete(msg); mine {
+			<-l.slots
+			l.metrics.inflight.Dec()
+		}
 		l.metrics.appendErr.Inc()
 		return nil, fmt.Errorf("append to %s: %w", subject, err)
 	}
-	return &PendingAppend{l: l, fut: fut, subject: subject, expected: expected, start: start}, nil
+	return p, nil
+}
+
+// complete records an append's outcome; JetStream calls it once per publish.
+func (l *Log) complete(msg *nats.Msg, seq uint64, err error) {
+	v, ok := l.pending.LoadAndDelete(msg)
+	if !ok {
+		return
+	}
+	<-l.slots
+	l.metrics.inflight.Dec()
+	p := v.(*PendingAppend)
+	if err != nil {
+		p.err = classifyAppendErr(p.subject, p.expected, err)
+		if errors.Is(p.err, ErrConflict) {
+			l.metrics.appendConfl.Inc()
+		} else {
+			l.metrics.appendErr.Inc()
+		}
+	} else {
+		p.seq = seq
+		l.metrics.appendTime.Observe(time.Since(p.start).Seconds())
+		l.metrics.appendOK.Inc()
+	}
+	close(p.done)
 }
 
 // Wait returns the appended event's stream sequence once acknowledged, or the
-// append's error. Call it once. If ctx ends first the outcome is unknown.
+// append's error. If ctx ends first the outcome is unknown.
 func (p *PendingAppend) Wait(ctx context.Context) (uint64, error) {
 	select {
-	case ack := <-p.fut.Ok():
-		p.l.metrics.appendTime.Observe(time.Since(p.start).Seconds())
-		p.l.metrics.appendOK.Inc()
-		return ack.Sequence, nil
-	case err := <-p.fut.Err():
-		err = classifyAppendErr(p.subject, p.expected, err)
-		if _, ok := err.(*ConflictError); ok {
-			p.l.metrics.appendConfl.Inc()
-		} else {
-			p.l.metrics.appendErr.Inc()
-		}
-		return 0, err
+	case <-p.done:
+		return p.seq, p.err
 	case <-ctx.Done():
 		return 0, fmt.Errorf("append to %s: outcome unknown: %w", p.subject, ctx.Err())
 	}

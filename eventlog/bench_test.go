@@ -94,7 +94,7 @@ func BenchmarkAppend(b *testing.B) {
 			for i := range subjects {
 				subjects[i] = subjectOf(b, "bench", strconv.Itoa(i))
 			}
-			workers := min(actors, 1024)
+			workers := min(actors, benchWorkers())
 			ev := benchEvent()
 			var lat latencies
 			var wg sync.WaitGroup
@@ -228,4 +228,14 @@ func BenchmarkWake(b *testing.B) {
 			lat.report(b)
 		})
 	}
+}
+
+// benchWorkers is how many goroutines append at once (RIVETFLOW_BENCH_WORKERS,
+// default 128): the actor runtime runs one per actor with work queued, so this
+// is the number of callers driving distinct actors at once.
+func benchWorkers() int {
+	if n, err := strconv.Atoi(os.Getenv("RIVETFLOW_BENCH_WORKERS")); err == nil && n > 0 {
+		return n
+	}
+	return 128
 }

@@ -27,6 +27,9 @@ type Log struct {
 	// publishing and given back by the ack or error handler, which JetStream calls
 	// exactly once per publish, so an abandoned PendingAppend cannot leak one.
 	slots chan struct{}
+	// pending maps each published append's message to its PendingAppend, which
+	// the ack and error handlers complete: cheaper than the client's futures.
+	pending sync.Map
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -76,16 +79,14 @@ func (l *Log) connect() error {
 		return fmt.Errorf("connect to NATS %s: %w; check --nats-url and that the server is up", displayURL(url), err)
 	}
 	l.nc = nc
-	release := func(jetstream.JetStream, *nats.Msg) {
-		<-l.slots
-		l.metrics.inflight.Dec()
-	}
 	l.js, err = jetstream.New(nc,
 		// Above our own slot limit, so JetStream's stall error never fires.
 		jetstream.WithPublishAsyncMaxPending(l.cfg.MaxInflight+64),
 		jetstream.WithPublishAsyncTimeout(l.cfg.AckTimeout),
-		jetstream.WithPublishAsyncAckHandler(func(js jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { release(js, m) }),
-		jetstream.WithPublishAsyncErrHandler(func(js jetstream.JetStream, m *nats.Msg, _ error) { release(js, m) }),
+		jetstream.WithPublishAsyncAckHandler(func(_ jetstream.JetStream, m *nats.Msg, ack *jetstream.PubAck) {
+			l.complete(m, ack.Sequence, nil)
+		}),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { l.complete(m, 0, err) }),
 	)
 	if err != nil {
 		return fmt.Errorf("JetStream context: %w", err)
