@@ -1,6 +1,7 @@
 package eventlog_test
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -86,6 +87,48 @@ func FuzzUnmarshalEvent(f *testing.F) {
 		var again eventlog.Event
 		if err := eventlog.UnmarshalEvent(eventlog.MarshalEvent(&ev), &again); err != nil || !reflect.DeepEqual(ev, again) {
 			t.Fatalf("re-encode differs: %+v vs %+v (%v)", ev, again, err)
+		}
+	})
+}
+
+// BenchmarkCodec compares the envelope codec with encoding/json on the same
+// event: the figures behind choosing hand-written protobuf wire format.
+func BenchmarkCodec(b *testing.B) {
+	ev := fullEvent()
+	b.Run("protowire/marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for range b.N {
+			buf = eventlog.AppendEvent(buf[:0], ev)
+		}
+		b.ReportMetric(float64(len(buf)), "bytes")
+	})
+	b.Run("protowire/unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		data := eventlog.MarshalEvent(ev)
+		for range b.N {
+			var out eventlog.Event
+			if err := eventlog.UnmarshalEvent(data, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json/marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		var data []byte
+		for range b.N {
+			data, _ = json.Marshal(ev)
+		}
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
+	b.Run("json/unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		data, _ := json.Marshal(ev)
+		for range b.N {
+			var out eventlog.Event
+			if err := json.Unmarshal(data, &out); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
