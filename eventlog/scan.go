@@ -14,8 +14,8 @@ import (
 // every snapshot is rebuilt in one pass: per-actor reads of scattered history
 // would load a whole 8 MiB block per event.
 //
-// fn must not retain ev's byte slices beyond the call unless it copies them.
-// An error from fn stops the scan and is returned.
+// Each event is freshly decoded and belongs to fn. An error from fn stops the
+// scan and is returned.
 func (l *Log) Scan(ctx context.Context, from uint64, fn func(ev *Event) error) (uint64, error) {
 	last, err := l.LastSeq(ctx)
 	if err != nil {

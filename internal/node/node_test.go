@@ -55,7 +55,9 @@ func TestStartRebuildsDeletedSnapshots(t *testing.T) {
 				t.Fatal(err)
 			}
 			last, ev.Seq, ev.Subject = seq, seq, subj
-			snap, _ = snapshot.Fold(snap, ev)
+			if snap, err = snapshot.Fold(snap, ev); err != nil {
+				t.Fatal(err)
+			}
 		}
 		n.Snapshots().Put(snap)
 	}

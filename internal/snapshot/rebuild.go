@@ -9,20 +9,17 @@ import (
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
 
-// Fold applies one event to an actor's snapshot: the single definition of what
-// a snapshot is, shared by the actor runtime and the rebuild scan so that both
-// produce the same bytes. It reports deleted when the event ends the actor.
-func Fold(snap Snapshot, ev *eventlog.Event) (next Snapshot, deleted bool) {
-	if ev.Kind == eventlog.KindDestroy {
-		return Snapshot{Actor: ev.Subject, Seq: ev.Seq}, true
+// Fold applies one event to an actor's snapshot, whose State holds an encoded
+// Image: the single definition of a snapshot, shared by the actor runtime and
+// the rebuild scan so that both produce the same bytes. A tombstone leaves a
+// snapshot whose image does not exist, so a later wake needs no history read.
+func Fold(snap Snapshot, ev *eventlog.Event) (Snapshot, error) {
+	im, err := DecodeImage(snap.State)
+	if err != nil {
+		return snap, err
 	}
-	snap.Actor = ev.Subject
-	snap.Seq = ev.Seq
-	snap.CodeVersion = ev.CodeVersion
-	if ev.HasState {
-		snap.State = ev.State
-	}
-	return snap, false
+	im.Apply(ev)
+	return Snapshot{Actor: ev.Subject, Seq: ev.Seq, CodeVersion: ev.CodeVersion, State: im.Encode()}, nil
 }
 
 // MetaRebuiltTo names the metadata that records the log sequence up to which
@@ -49,8 +46,7 @@ type RebuildOptions struct {
 }
 
 // Rebuild replaces every snapshot with one rebuilt from the log in a single
-// sequential scan: the recovery for a deleted or stale snapshot folder. Actors
-// whose last event is a tombstone have no snapshot afterwards.
+// sequential scan: the recovery for a deleted or stale snapshot folder.
 func Rebuild(ctx context.Context, log *eventlog.Log, store *Store, opts RebuildOptions) (RebuildProgress, error) {
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 10_000
@@ -59,53 +55,50 @@ func Rebuild(ctx context.Context, log *eventlog.Log, store *Store, opts RebuildO
 		opts.ProgressEvery = 100_000
 	}
 	start := time.Now()
-	pending := map[string]Snapshot{}
-	deleted := map[string]bool{}
+	type folding struct {
+		seq  uint64
+		code string
+		im   Image
+	}
+	pending := map[string]*folding{}
 	var p RebuildProgress
 	if err := store.Clear(); err != nil {
 		return p, fmt.Errorf("rebuild: clear snapshots: %w", err)
 	}
 	flush := func() error {
 		puts := make([]Snapshot, 0, len(pending))
-		for _, s := range pending {
-			puts = append(puts, s)
+		for actor, f := range pending {
+			puts = append(puts, Snapshot{Actor: actor, Seq: f.seq, CodeVersion: f.code, State: f.im.Encode()})
 		}
-		dels := make([]string, 0, len(deleted))
-		for a := range deleted {
-			dels = append(dels, a)
-		}
-		if err := store.Write(puts, dels); err != nil {
+		if err := store.Write(puts, nil); err != nil {
 			return fmt.Errorf("rebuild: write snapshots: %w", err)
 		}
 		p.Actors += len(puts)
 		clear(pending)
-		clear(deleted)
 		return nil
 	}
 	last, err := log.Scan(ctx, 1, func(ev *eventlog.Event) error {
-		prev, ok := pending[ev.Subject]
-		if !ok && !deleted[ev.Subject] {
+		f, ok := pending[ev.Subject]
+		if !ok {
 			// Written by an earlier batch of this rebuild, or not seen yet (the
-			// store was emptied first, so then there is nothing).
+			// store was cleared first, so then there is nothing).
+			f = &folding{}
 			stored, found, err := store.Get(ev.Subject)
 			if err != nil {
 				return fmt.Errorf("read snapshot of %s: %w", ev.Subject, err)
 			}
 			if found {
-				prev = stored
+				if f.im, err = DecodeImage(stored.State); err != nil {
+					return fmt.Errorf("snapshot of %s: %w", ev.Subject, err)
+				}
 			}
+			pending[ev.Subject] = f
 		}
-		next, gone := Fold(prev, ev)
-		if gone {
-			delete(pending, ev.Subject)
-			deleted[ev.Subject] = true
-		} else {
-			pending[ev.Subject] = next
-			delete(deleted, ev.Subject)
-		}
+		f.im.Apply(ev)
+		f.seq, f.code = ev.Seq, ev.CodeVersion
 		p.Scanned++
 		p.Seq = ev.Seq
-		if len(pending)+len(deleted) >= opts.MaxPending {
+		if len(pending) >= opts.MaxPending {
 			if err := flush(); err != nil {
 				return err
 			}

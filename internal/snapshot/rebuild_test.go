@@ -39,10 +39,11 @@ func TestRebuildAfterSnapshotFolderDeleted(t *testing.T) {
 	for i := range 400 {
 		a := i % actors
 		subj, _ := eventlog.ActorRef{Type: "counter", Key: []string{fmt.Sprint(a)}}.Subject()
-		ev := &eventlog.Event{Kind: eventlog.KindAction, Action: "increment", CodeVersion: fmt.Sprintf("v%d", i%3)}
+		ev := &eventlog.Event{Kind: eventlog.KindAction, Action: "increment", CodeVersion: fmt.Sprintf("v%d", i%3),
+			KV: []eventlog.KVWrite{{Key: []byte(fmt.Sprint("k", i%4)), Value: fmt.Appendf(nil, "%d", i), Delete: i%11 == 0}}}
 		switch {
 		case !alive[subj]:
-			ev.Kind, ev.HasState, ev.State = eventlog.KindCreate, true, []byte(`{"count":0}`)
+			ev.Kind, ev.HasState, ev.State, ev.Generation = eventlog.KindCreate, true, []byte(`{"count":0}`), uint64(i+1)
 		case i%37 == 0:
 			ev.Kind = eventlog.KindDestroy
 		case i%5 != 0: // every fifth event leaves the state unchanged
@@ -57,13 +58,11 @@ func TestRebuildAfterSnapshotFolderDeleted(t *testing.T) {
 		}
 		last[subj] = seq
 		ev.Seq, ev.Subject = seq, subj
-		next, gone := snapshot.Fold(live[subj], ev)
-		alive[subj] = !gone
-		if gone {
-			delete(live, subj)
-			store.Delete(subj)
-			continue
+		next, err := snapshot.Fold(live[subj], ev)
+		if err != nil {
+			t.Fatal(err)
 		}
+		alive[subj] = ev.Kind != eventlog.KindDestroy
 		live[subj] = next
 		store.Put(next)
 	}
@@ -119,4 +118,27 @@ func dump(t *testing.T, store *snapshot.Store) map[string]snapshot.Snapshot {
 		t.Fatal(err)
 	}
 	return out
+}
+
+func TestImageRoundTripAndApply(t *testing.T) {
+	t.Parallel()
+	var im snapshot.Image
+	im.Apply(&eventlog.Event{Kind: eventlog.KindCreate, Generation: 2, HasState: true, State: []byte(`{}`)})
+	im.Apply(&eventlog.Event{Kind: eventlog.KindAction, KV: []eventlog.KVWrite{{Key: []byte("b"), Value: []byte("2")}, {Key: []byte("a"), Value: []byte{}}}})
+	im.Apply(&eventlog.Event{Kind: eventlog.KindAction, HasState: true, State: []byte(`{"x":1}`), KV: []eventlog.KVWrite{{Key: []byte("b"), Delete: true}}})
+	want := snapshot.Image{Generation: 2, Exists: true, State: []byte(`{"x":1}`), KV: map[string][]byte{"a": {}}}
+	if !reflect.DeepEqual(im, want) {
+		t.Fatalf("image = %+v, want %+v", im, want)
+	}
+	back, err := snapshot.DecodeImage(im.Encode())
+	if err != nil || !reflect.DeepEqual(back, want) {
+		t.Fatalf("round trip = %+v, %v", back, err)
+	}
+	im.Apply(&eventlog.Event{Kind: eventlog.KindDestroy})
+	if im.Exists || im.Generation != 2 || im.State != nil || im.KV != nil {
+		t.Fatalf("after destroy: %+v", im)
+	}
+	if _, err := snapshot.DecodeImage([]byte{9}); err == nil {
+		t.Fatal("decoded a bad version")
+	}
 }
