@@ -1,0 +1,213 @@
+package actors
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Definition is an actor type as a Registry holds it: any *Type[S].
+type Definition interface {
+	Name() string
+	limits(defaults RuntimeOptions) limits
+	newHolder() holder
+	hasAction(name string) bool
+	actionNames() []string
+	definitionError() error
+}
+
+// limits are a type's effective limits, its options over the runtime's defaults.
+type limits struct {
+	idle          time.Duration
+	actionTimeout time.Duration
+	maxState      int
+	maxArgs       int
+	mailbox       int
+	snapshotEvery int
+	maxConns      int
+	codeVersion   string
+	hasRequest    bool
+	hasWebSocket  bool
+}
+
+// holder is one actor's typed state and vars and the type's code around them.
+// Every method runs in the actor's mailbox, one at a time.
+type holder interface {
+	load(state []byte) error // replace the state with a fresh decode
+	encode() ([]byte, error)
+	create(r *run, input json.RawMessage) error
+	wake(r *run) error
+	sleep(r *run) error
+	destroy(r *run) error
+	invoke(r *run, action string, args json.RawMessage) (any, error)
+	stateChanged(r *run)
+	beforeResponse(r *run, action string, output any) (any, error)
+	connect(r *run, conn *Conn) error
+	disconnect(r *run, conn *Conn)
+	request(r *run, w http.ResponseWriter, req *http.Request) error
+	websocket(s sessionCore, ws WebSocket)
+}
+
+func (t *Type[S]) definitionError() error { return t.err }
+
+func (t *Type[S]) hasAction(name string) bool { _, ok := t.actions[name]; return ok }
+
+func (t *Type[S]) actionNames() []string {
+	out := make([]string, 0, len(t.actions))
+	for name := range t.actions {
+		out = append(out, name)
+	}
+	return out
+}
+
+func (t *Type[S]) limits(d RuntimeOptions) limits {
+	pick := func(v, def int) int {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	pickD := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	o := t.opts
+	return limits{
+		idle: pickD(o.IdleTimeout, d.IdleTimeout), actionTimeout: pickD(o.ActionTimeout, d.ActionTimeout),
+		maxState: pick(o.MaxStateBytes, d.MaxStateBytes), maxArgs: pick(o.MaxArgsBytes, d.MaxArgsBytes),
+		mailbox: pick(o.MailboxSize, d.MailboxSize), snapshotEvery: pick(o.SnapshotEvery, d.SnapshotEvery),
+		maxConns: pick(o.MaxConnections, d.MaxConnections), codeVersion: o.CodeVersion,
+		hasRequest: o.OnRequest != nil, hasWebSocket: o.OnWebSocket != nil,
+	}
+}
+
+func (t *Type[S]) newHolder() holder { return &typed[S]{t: t} }
+
+// typed is the holder of an actor whose state is S.
+type typed[S any] struct {
+	t     *Type[S]
+	state *S
+	vars  any
+}
+
+func (h *typed[S]) ctx(r *run) *Context[S] { return &Context[S]{State: h.state, Vars: h.vars, run: r} }
+
+func (h *typed[S]) load(b []byte) error {
+	s := new(S)
+	if err := json.Unmarshal(b, s); err != nil {
+		return fmt.Errorf("decode state of type %s: %w", h.t.name, err)
+	}
+	h.state = s
+	return nil
+}
+
+func (h *typed[S]) encode() ([]byte, error) { return json.Marshal(h.state) }
+
+func (h *typed[S]) create(r *run, input json.RawMessage) error {
+	if err := h.load(h.t.initial); err != nil {
+		return err
+	}
+	if f := h.t.opts.CreateState; f != nil {
+		s, err := f(h.ctx(r), input)
+		if err != nil {
+			return err
+		}
+		h.state = &s
+	}
+	if f := h.t.opts.OnCreate; f != nil {
+		return f(h.ctx(r), input)
+	}
+	return nil
+}
+
+func (h *typed[S]) wake(r *run) error {
+	h.vars = nil
+	if f := h.t.opts.CreateVars; f != nil {
+		v, err := f(h.ctx(r))
+		if err != nil {
+			return err
+		}
+		h.vars = v
+	}
+	if f := h.t.opts.OnWake; f != nil {
+		return f(h.ctx(r))
+	}
+	return nil
+}
+
+func (h *typed[S]) sleep(r *run) error {
+	if f := h.t.opts.OnSleep; f != nil {
+		return f(h.ctx(r))
+	}
+	return nil
+}
+
+func (h *typed[S]) destroy(r *run) error {
+	if f := h.t.opts.OnDestroy; f != nil {
+		return f(h.ctx(r))
+	}
+	return nil
+}
+
+func (h *typed[S]) invoke(r *run, action string, args json.RawMessage) (any, error) {
+	fn, ok := h.t.actions[action]
+	if !ok {
+		return nil, errorf(ErrActionNotFound, "actor type %s has no action %q", h.t.name, action)
+	}
+	return fn(h.ctx(r), args)
+}
+
+func (h *typed[S]) stateChanged(r *run) {
+	if f := h.t.opts.OnStateChange; f != nil {
+		f(h.ctx(r))
+	}
+}
+
+func (h *typed[S]) beforeResponse(r *run, action string, output any) (any, error) {
+	if f := h.t.opts.OnBeforeActionResponse; f != nil {
+		return f(h.ctx(r), action, output)
+	}
+	return output, nil
+}
+
+func (h *typed[S]) connect(r *run, conn *Conn) error {
+	o := h.t.opts
+	if o.OnBeforeConnect != nil {
+		if err := o.OnBeforeConnect(h.ctx(r), conn.params); err != nil {
+			return err
+		}
+	}
+	if o.CreateConnState != nil {
+		st, err := o.CreateConnState(h.ctx(r), conn.params)
+		if err != nil {
+			return err
+		}
+		conn.state = st
+	}
+	if o.OnConnect != nil {
+		o.OnConnect(h.ctx(r), conn)
+	}
+	return nil
+}
+
+func (h *typed[S]) disconnect(r *run, conn *Conn) {
+	if f := h.t.opts.OnDisconnect; f != nil {
+		f(h.ctx(r), conn)
+	}
+}
+
+func (h *typed[S]) request(r *run, w http.ResponseWriter, req *http.Request) error {
+	f := h.t.opts.OnRequest
+	if f == nil {
+		return errorf(ErrNoRequestHandler, "actor type %s has no OnRequest handler", h.t.name)
+	}
+	f(h.ctx(r), w, req)
+	return nil
+}
+
+func (h *typed[S]) websocket(s sessionCore, ws WebSocket) {
+	h.t.opts.OnWebSocket(&Session[S]{core: s}, ws)
+}

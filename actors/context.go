@@ -1,0 +1,117 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
+)
+
+// Context is what actor code sees while it runs: the state, the vars, and the
+// actor's deterministic clock, random source and side effects. It is valid only
+// during the call it was passed to.
+type Context[S any] struct {
+	// State is the actor's state; mutate it freely. A failed call's changes are
+	// discarded.
+	State *S
+	// Vars holds what CreateVars returned: in memory only, rebuilt on wake.
+	Vars any
+	run  *run
+}
+
+// run is the non-generic part of a Context: one unit of work in a mailbox and
+// everything it records for its event.
+type run struct {
+	ctx        context.Context
+	inst       *instance
+	now        time.Time
+	seed       uint64
+	rng        *rand.Rand
+	caller     string
+	conn       *Conn
+	broadcasts []eventlog.Broadcast
+	kv         kvOverlay
+	steps      []eventlog.Step
+	sleep      bool
+	destroy    bool
+	waits      []func(context.Context)
+}
+
+func newRun(ctx context.Context, inst *instance, caller string, conn *Conn) *run {
+	seed := rand.Uint64()
+	return &run{ctx: ctx, inst: inst, now: inst.rt.clock.Now().UTC(), seed: seed,
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), caller: caller, conn: conn,
+		kv: kvOverlay{base: inst.image.KV}}
+}
+
+// Context returns the call's context: cancelled at the action timeout or when
+// the runtime stops.
+func (c *Context[S]) Context() context.Context { return c.run.ctx }
+
+// ActorID returns the actor's ID.
+func (c *Context[S]) ActorID() string { return c.run.inst.id }
+
+// Type returns the actor's type name.
+func (c *Context[S]) Type() string { return c.run.inst.ref.Type }
+
+// Key returns the actor's key.
+func (c *Context[S]) Key() []string { return append([]string(nil), c.run.inst.ref.Key...) }
+
+// Now returns the time the call started. It is recorded in the event, so a
+// replay sees the same time.
+func (c *Context[S]) Now() time.Time { return c.run.now }
+
+// Rand returns the call's random source, seeded from a seed recorded in the
+// event, so a replay draws the same numbers.
+func (c *Context[S]) Rand() *rand.Rand { return c.run.rng }
+
+// Log returns a logger tagged with the actor.
+func (c *Context[S]) Log() *slog.Logger {
+	return c.run.inst.rt.logger.With("actor", c.run.inst.id)
+}
+
+// Caller says who made this call ("http:...", "actor:<id>", "go", ...).
+func (c *Context[S]) Caller() string { return c.run.caller }
+
+// Conn returns the connection the call came through, or nil.
+func (c *Context[S]) Conn() *Conn { return c.run.conn }
+
+// Broadcast sends a realtime event to the actor's subscribers once the call's
+// event is appended (never if the call fails). args are encoded as JSON.
+func (c *Context[S]) Broadcast(name string, args ...any) {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		panic(&UserError{Code: "invalid_broadcast", Message: "broadcast " + name + ": arguments do not encode as JSON: " + err.Error()})
+	}
+	c.run.broadcasts = append(c.run.broadcasts, eventlog.Broadcast{Name: name, Args: raw})
+}
+
+// KV is the actor's low-level key-value store. Writes are part of the call's
+// event and apply only if it is appended.
+func (c *Context[S]) KV() *KV { return &KV{o: &c.run.kv} }
+
+// Sleep asks the runtime to put the actor to sleep after this call.
+func (c *Context[S]) Sleep() { c.run.sleep = true }
+
+// Destroy destroys the actor after this call: OnDestroy runs, a tombstone is
+// appended, connections close. A later create with the same key starts a new
+// generation.
+func (c *Context[S]) Destroy() { c.run.destroy = true }
+
+// WaitUntil runs fn in the background once the call's event is appended,
+// keeping the actor awake until fn returns. fn's context ends when the
+// runtime stops. fn must not touch c; use a Client to call the actor.
+func (c *Context[S]) WaitUntil(fn func(ctx context.Context)) { c.run.waits = append(c.run.waits, fn) }
+
+// Client returns a client for calling other actors from this one. Each call's
+// result is recorded in this call's event, so a replay does not repeat it.
+func (c *Context[S]) Client() *Client {
+	return &Client{rt: c.run.inst.rt, caller: "actor:" + c.run.inst.id, rec: c.run}
+}
+
+// Generation returns the actor's generation: 1 for the first create, +1 for
+// each create after a destroy.
+func (c *Context[S]) Generation() uint64 { return c.run.inst.image.Generation }

@@ -1,0 +1,174 @@
+package actors
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
+)
+
+// Options configures an actor type whose state is S (any JSON-serializable
+// type). Every field is optional.
+type Options[S any] struct {
+	// State is the initial state of a new actor, unless CreateState is set.
+	State S
+	// CreateState computes the initial state from the create input (JSON).
+	CreateState func(c *Context[S], input json.RawMessage) (S, error)
+	// CreateVars builds the in-memory, never persisted vars on every wake.
+	CreateVars func(c *Context[S]) (any, error)
+
+	// Lifecycle hooks. OnCreate runs once, in the create event; OnWake on every
+	// wake (after create too); OnSleep before the actor leaves memory; OnDestroy
+	// before the tombstone. State changes they make are recorded in events.
+	OnCreate  func(c *Context[S], input json.RawMessage) error
+	OnWake    func(c *Context[S]) error
+	OnSleep   func(c *Context[S]) error
+	OnDestroy func(c *Context[S]) error
+	// OnStateChange runs after an action changed the state, before the event is
+	// built (changes it makes are part of the same event).
+	OnStateChange func(c *Context[S])
+	// OnBeforeActionResponse may replace an action's output before it is
+	// recorded and returned.
+	OnBeforeActionResponse func(c *Context[S], action string, output any) (any, error)
+
+	// Connection hooks, run in the actor's mailbox. OnBeforeConnect may refuse
+	// a connection (return a *UserError); CreateConnState builds its state.
+	OnBeforeConnect func(c *Context[S], params json.RawMessage) error
+	CreateConnState func(c *Context[S], params json.RawMessage) (any, error)
+	OnConnect       func(c *Context[S], conn *Conn)
+	OnDisconnect    func(c *Context[S], conn *Conn)
+
+	// OnRequest serves raw HTTP requests sent to the actor, in its mailbox.
+	OnRequest func(c *Context[S], w http.ResponseWriter, r *http.Request)
+	// OnWebSocket serves a raw WebSocket. It runs outside the mailbox for the
+	// socket's lifetime; use s.Do to touch state (recorded as events).
+	OnWebSocket func(s *Session[S], ws WebSocket)
+
+	// Limits and tuning; zero takes the runtime's default (RuntimeOptions).
+	IdleTimeout    time.Duration // sleep after this long without work (default 30s)
+	ActionTimeout  time.Duration // default 60s
+	MaxStateBytes  int           // encoded state plus KV (default 512 KiB)
+	MaxArgsBytes   int           // encoded arguments of one call (default 256 KiB)
+	MailboxSize    int           // calls queued per actor before ErrOverloaded (default 1024)
+	SnapshotEvery  int           // snapshot after this many events (default 100)
+	MaxConnections int           // connections per actor (default 1024)
+	// CodeVersion is recorded in every event (default "1").
+	CodeVersion string
+}
+
+// ActionFunc is an action of an actor with state S, with its arguments as a
+// JSON array. Act, Act0 and Act2 build typed ones.
+type ActionFunc[S any] func(c *Context[S], args json.RawMessage) (any, error)
+
+// Type is an actor type: a name, options and actions. Build it with NewType
+// and Action, then Register it.
+type Type[S any] struct {
+	name    string
+	opts    Options[S]
+	actions map[string]ActionFunc[S]
+	initial []byte // encoded Options.State, decoded fresh for each new actor
+	err     error
+}
+
+// NewType defines an actor type named name (1 to 64 of [A-Za-z0-9_-], starting
+// with a letter).
+func NewType[S any](name string, opts Options[S]) *Type[S] {
+	t := &Type[S]{name: name, opts: opts, actions: map[string]ActionFunc[S]{}}
+	if err := eventlog.ValidateType(name); err != nil {
+		t.err = err
+	}
+	var err error
+	if t.initial, err = json.Marshal(opts.State); err != nil {
+		t.err = fmt.Errorf("actor type %s: initial state does not encode as JSON: %w", name, err)
+	}
+	if opts.CodeVersion == "" {
+		t.opts.CodeVersion = "1"
+	}
+	return t
+}
+
+// Action adds an action and returns t, for chaining.
+func (t *Type[S]) Action(name string, fn ActionFunc[S]) *Type[S] {
+	if name == "" || fn == nil {
+		t.err = fmt.Errorf("actor type %s: action needs a name and a function", t.name)
+	}
+	t.actions[name] = fn
+	return t
+}
+
+// Name returns the type's name.
+func (t *Type[S]) Name() string { return t.name }
+
+// Act0 adapts an action without arguments.
+func Act0[S, R any](fn func(c *Context[S]) (R, error)) ActionFunc[S] {
+	return func(c *Context[S], args json.RawMessage) (any, error) {
+		if _, err := decodeArgs(args, 0); err != nil {
+			return nil, err
+		}
+		return fn(c)
+	}
+}
+
+// Act adapts an action with one argument of type A.
+func Act[S, A, R any](fn func(c *Context[S], arg A) (R, error)) ActionFunc[S] {
+	return func(c *Context[S], args json.RawMessage) (any, error) {
+		raw, err := decodeArgs(args, 1)
+		if err != nil {
+			return nil, err
+		}
+		var a A
+		if err := decodeArg(raw, 0, &a); err != nil {
+			return nil, err
+		}
+		return fn(c, a)
+	}
+}
+
+// Act2 adapts an action with two arguments.
+func Act2[S, A, B, R any](fn func(c *Context[S], a A, b B) (R, error)) ActionFunc[S] {
+	return func(c *Context[S], args json.RawMessage) (any, error) {
+		raw, err := decodeArgs(args, 2)
+		if err != nil {
+			return nil, err
+		}
+		var a A
+		var b B
+		if err := decodeArg(raw, 0, &a); err != nil {
+			return nil, err
+		}
+		if err := decodeArg(raw, 1, &b); err != nil {
+			return nil, err
+		}
+		return fn(c, a, b)
+	}
+}
+
+// decodeArgs splits a JSON array of arguments and checks there are at most want
+// (missing trailing arguments take their zero value, as in JavaScript).
+func decodeArgs(args json.RawMessage, want int) ([]json.RawMessage, error) {
+	var raw []json.RawMessage
+	if len(bytes.TrimSpace(args)) > 0 {
+		if err := json.Unmarshal(args, &raw); err != nil {
+			return nil, errorf(ErrInvalidArgs, "arguments must be a JSON array: %v", err)
+		}
+	}
+	if len(raw) > want {
+		return nil, errorf(ErrInvalidArgs, "expected at most %d arguments, got %d", want, len(raw))
+	}
+	return raw, nil
+}
+
+func decodeArg(raw []json.RawMessage, i int, into any) error {
+	if i >= len(raw) {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw[i]))
+	if err := dec.Decode(into); err != nil {
+		return errorf(ErrInvalidArgs, "argument %d: want %s: %v", i+1, reflect.TypeOf(into).Elem(), err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package actors
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
+)
+
+// kvOverlay is the committed KV plus a call's uncommitted writes.
+type kvOverlay struct {
+	base   map[string][]byte
+	writes map[string]*eventlog.KVWrite
+	order  []string // keys in first-write order, for a deterministic event
+}
+
+// KV is an actor's key-value store, seen from inside one call.
+type KV struct{ o *kvOverlay }
+
+// Get returns the value of key and whether it exists.
+func (k *KV) Get(key string) ([]byte, bool) {
+	if w, ok := k.o.writes[key]; ok {
+		if w.Delete {
+			return nil, false
+		}
+		return slices.Clone(w.Value), true
+	}
+	v, ok := k.o.base[key]
+	return slices.Clone(v), ok
+}
+
+// Put sets key to value.
+func (k *KV) Put(key string, value []byte) {
+	k.o.set(key, eventlog.KVWrite{Key: []byte(key), Value: slices.Clone(value)})
+}
+
+// Delete removes key.
+func (k *KV) Delete(key string) { k.o.set(key, eventlog.KVWrite{Key: []byte(key), Delete: true}) }
+
+func (o *kvOverlay) set(key string, w eventlog.KVWrite) {
+	if o.writes == nil {
+		o.writes = map[string]*eventlog.KVWrite{}
+	}
+	if _, seen := o.writes[key]; !seen {
+		o.order = append(o.order, key)
+	}
+	if w.Value == nil && !w.Delete {
+		w.Value = []byte{}
+	}
+	o.writes[key] = &w
+}
+
+// Entry is one key and value.
+type Entry struct {
+	Key   string
+	Value []byte
+}
+
+// List returns the entries whose keys start with prefix, in key order.
+func (k *KV) List(prefix string) []Entry {
+	return k.Range(prefix, prefixEnd(prefix))
+}
+
+// Range returns the entries with start <= key < end (end "" = no upper bound),
+// in key order.
+func (k *KV) Range(start, end string) []Entry {
+	in := func(key string) bool { return key >= start && (end == "" || key < end) }
+	seen := map[string]bool{}
+	var out []Entry
+	for key, w := range k.o.writes {
+		seen[key] = true
+		if !w.Delete && in(key) {
+			out = append(out, Entry{Key: key, Value: slices.Clone(w.Value)})
+		}
+	}
+	for key, v := range k.o.base {
+		if !seen[key] && in(key) {
+			out = append(out, Entry{Key: key, Value: slices.Clone(v)})
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// prefixEnd returns the smallest string greater than every string with prefix.
+func prefixEnd(prefix string) string {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return ""
+}
+
+// events returns the writes in first-write order for the event.
+func (o *kvOverlay) events() []eventlog.KVWrite {
+	out := make([]eventlog.KVWrite, 0, len(o.order))
+	for _, key := range o.order {
+		out = append(out, *o.writes[key])
+	}
+	return out
+}

@@ -1,0 +1,38 @@
+package actors
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	actions  *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	awake    prometheus.Gauge
+	wakes    prometheus.Counter
+	sleeps   prometheus.Counter
+	rejected prometheus.Counter
+	conns    prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rivetflow_actor_actions_total", Help: "Actions by actor type and result (ok, user_error, error).",
+		}, []string{"type", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rivetflow_actor_action_seconds", Help: "Action time in the mailbox, append included.",
+			Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16),
+		}, []string{"type"}),
+		awake:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "rivetflow_actors_awake", Help: "Actors in memory."}),
+		wakes:    prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_wakes_total", Help: "Actors loaded from snapshot and log."}),
+		sleeps:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_sleeps_total", Help: "Actors put to sleep."}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_mailbox_rejections_total", Help: "Calls refused because a mailbox was full."}),
+		conns:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "rivetflow_actor_connections", Help: "Open actor connections."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.actions, m.duration, m.awake, m.wakes, m.sleeps, m.rejected, m.conns} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,63 @@
+package actors
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Registry is the set of actor types a runtime serves.
+type Registry struct {
+	types map[string]Definition
+}
+
+// NewRegistry returns a registry holding defs.
+func NewRegistry(defs ...Definition) (*Registry, error) {
+	r := &Registry{types: map[string]Definition{}}
+	for _, d := range defs {
+		if err := r.Register(d); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Register adds an actor type; names must be unique.
+func (r *Registry) Register(d Definition) error {
+	if err := d.definitionError(); err != nil {
+		return err
+	}
+	if _, dup := r.types[d.Name()]; dup {
+		return fmt.Errorf("actor type %s is registered twice", d.Name())
+	}
+	r.types[d.Name()] = d
+	return nil
+}
+
+// Types returns the registered type names, sorted.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.types))
+	for name := range r.types {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Actions returns a type's action names, sorted, and whether the type exists.
+func (r *Registry) Actions(typ string) ([]string, bool) {
+	d, ok := r.types[typ]
+	if !ok {
+		return nil, false
+	}
+	names := d.actionNames()
+	slices.Sort(names)
+	return names, true
+}
+
+func (r *Registry) lookup(typ string) (Definition, error) {
+	d, ok := r.types[typ]
+	if !ok {
+		return nil, errorf(ErrUnknownType, "unknown actor type %q (registered: %v)", typ, r.Types())
+	}
+	return d, nil
+}

@@ -1,0 +1,328 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/snapshot"
+)
+
+// Clock tells the runtime the time; tests pass a fake one.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// RuntimeOptions configures a Runtime. Per-type Options override the limits.
+type RuntimeOptions struct {
+	// IdleTimeout puts an actor to sleep after this long without work. Defaults to 30s.
+	IdleTimeout time.Duration
+	// ActionTimeout bounds one action; its caller gets ErrActionTimeout. Defaults to 60s.
+	ActionTimeout time.Duration
+	// MaxStateBytes bounds an actor's encoded state plus its KV. Defaults to 512 KiB.
+	MaxStateBytes int
+	// MaxArgsBytes bounds one call's encoded arguments or create input. Defaults to 256 KiB.
+	MaxArgsBytes int
+	// MailboxSize bounds the calls queued for one actor; more get ErrOverloaded. Defaults to 1024.
+	MailboxSize int
+	// SnapshotEvery writes a snapshot after this many events. Defaults to 100.
+	SnapshotEvery int
+	// MaxConnections bounds the connections to one actor. Defaults to 1024.
+	MaxConnections int
+	// ConnBuffer bounds the broadcasts queued for one connection; a connection
+	// that falls further behind is closed as too slow. Defaults to 256.
+	ConnBuffer int
+	// SweepInterval is how often idle actors are looked for. Defaults to 1s.
+	SweepInterval time.Duration
+	// Clock defaults to the system clock.
+	Clock Clock
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the runtime's metrics. Defaults to none.
+	Registerer prometheus.Registerer
+}
+
+func (o RuntimeOptions) withDefaults() RuntimeOptions {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD(&o.IdleTimeout, 30*time.Second)
+	defD(&o.ActionTimeout, 60*time.Second)
+	def(&o.MaxStateBytes, 512<<10)
+	def(&o.MaxArgsBytes, 256<<10)
+	def(&o.MailboxSize, 1024)
+	def(&o.SnapshotEvery, 100)
+	def(&o.MaxConnections, 1024)
+	def(&o.ConnBuffer, 256)
+	defD(&o.SweepInterval, time.Second)
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+const shardCount = 64
+
+// Runtime runs the actors of a Registry over an event log and a snapshot store.
+type Runtime struct {
+	log      *eventlog.Log
+	snaps    *snapshot.Store
+	reg      *Registry
+	opts     RuntimeOptions
+	clock    Clock
+	logger   *slog.Logger
+	metrics  *metrics
+	seed     maphash.Seed
+	shards   [shardCount]shard
+	limits   map[string]limits
+	ctx      context.Context // ends at Stop: background work (WaitUntil)
+	cancel   context.CancelFunc
+	work     sync.WaitGroup // mailbox goroutines and background work
+	stopping atomic.Bool
+	stopOnce sync.Once
+	sweepEnd chan struct{}
+	sweepWG  sync.WaitGroup
+	connIDs  atomic.Uint64
+}
+
+// shard is one slice of the actor table: unrelated actors rarely share a lock.
+type shard struct {
+	mu sync.Mutex
+	m  map[string]*instance
+}
+
+// NewRuntime returns a runtime and starts its idle sweeper. Stop it with Stop.
+func NewRuntime(log *eventlog.Log, snaps *snapshot.Store, reg *Registry, opts RuntimeOptions) (*Runtime, error) {
+	opts = opts.withDefaults()
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("actor metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rt := &Runtime{log: log, snaps: snaps, reg: reg, opts: opts, clock: opts.Clock,
+		logger: opts.Logger.With("component", "actors"), metrics: m, seed: maphash.MakeSeed(),
+		limits: map[string]limits{}, ctx: ctx, cancel: cancel, sweepEnd: make(chan struct{})}
+	for i := range rt.shards {
+		rt.shards[i].m = map[string]*instance{}
+	}
+	for name, d := range reg.types {
+		rt.limits[name] = d.limits(opts)
+	}
+	rt.sweepWG.Add(1)
+	go rt.sweep()
+	return rt, nil
+}
+
+// Registry returns the runtime's registry.
+func (rt *Runtime) Registry() *Registry { return rt.reg }
+
+// Client returns a client for calling actors from outside any actor.
+func (rt *Runtime) Client() *Client { return &Client{rt: rt, caller: "go"} }
+
+func (rt *Runtime) shardFor(subject string) *shard {
+	return &rt.shards[maphash.String(rt.seed, subject)%shardCount]
+}
+
+// instance returns the in-memory instance of an actor, creating an unloaded
+// one if the actor is not awake.
+func (rt *Runtime) instance(def Definition, ref eventlog.ActorRef, subject string) *instance {
+	sh := rt.shardFor(subject)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	inst, ok := sh.m[subject]
+	if !ok {
+		inst = newInstance(rt, def, ref, subject)
+		sh.m[subject] = inst
+	}
+	return inst
+}
+
+// remove drops inst from the table if its mailbox is empty; it reports whether
+// it did. A removed instance is dead: submitters retry with a fresh one.
+func (rt *Runtime) remove(inst *instance) bool {
+	sh := rt.shardFor(inst.subject)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	if len(inst.queue) > 0 || inst.dead {
+		return false
+	}
+	inst.dead = true
+	if sh.m[inst.subject] == inst {
+		delete(sh.m, inst.subject)
+	}
+	return true
+}
+
+// submit queues op on the actor's mailbox and waits for its result.
+func (rt *Runtime) submit(ctx context.Context, def Definition, ref eventlog.ActorRef, subject string, o *op) (result, error) {
+	if rt.stopping.Load() && o.kind != opSleep {
+		return result{}, ErrStopping
+	}
+	o.ctx = ctx
+	o.reply = make(chan result, 1)
+	for {
+		inst := rt.instance(def, ref, subject)
+		ok, err := inst.enqueue(o)
+		if err != nil {
+			rt.metrics.rejected.Inc()
+			return result{}, err
+		}
+		if ok {
+			break
+		}
+	}
+	select {
+	case res := <-o.reply:
+		return res, res.err
+	case <-ctx.Done():
+		return result{}, ctx.Err()
+	}
+}
+
+// Stop drains the runtime: new calls get ErrStopping, queued calls finish
+// (bounded by ctx), every awake actor runs OnSleep and writes its snapshot, and
+// background work is cancelled. Close the snapshot store and log afterwards.
+func (rt *Runtime) Stop(ctx context.Context) error {
+	var err error
+	rt.stopOnce.Do(func() {
+		rt.stopping.Store(true)
+		close(rt.sweepEnd)
+		rt.sweepWG.Wait()
+		// Put every awake actor to sleep: snapshots on disk, hooks run.
+		var insts []*instance
+		for i := range rt.shards {
+			sh := &rt.shards[i]
+			sh.mu.Lock()
+			for _, inst := range sh.m {
+				insts = append(insts, inst)
+			}
+			sh.mu.Unlock()
+		}
+		for _, inst := range insts {
+			o := &op{kind: opSleep, force: true, ctx: ctx, reply: make(chan result, 1)}
+			_, _ = inst.enqueue(o)
+		}
+		rt.cancel()
+		done := make(chan struct{})
+		go func() { rt.work.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = fmt.Errorf("stop actors: work still running: %w", ctx.Err())
+		}
+	})
+	return err
+}
+
+// sweep puts idle actors to sleep.
+func (rt *Runtime) sweep() {
+	defer rt.sweepWG.Done()
+	t := time.NewTicker(rt.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-rt.sweepEnd:
+			return
+		case <-t.C:
+			rt.SleepIdle()
+		}
+	}
+}
+
+// SleepIdle puts every actor idle past its timeout to sleep now. The sweeper
+// calls it periodically; tests with a fake clock call it directly.
+func (rt *Runtime) SleepIdle() int {
+	now := rt.clock.Now()
+	n := 0
+	for i := range rt.shards {
+		sh := &rt.shards[i]
+		sh.mu.Lock()
+		var idle []*instance
+		for _, inst := range sh.m {
+			if inst.idleSince(now) {
+				idle = append(idle, inst)
+			}
+		}
+		sh.mu.Unlock()
+		for _, inst := range idle {
+			o := &op{kind: opSleep, ctx: rt.ctx, reply: make(chan result, 1)}
+			if ok, _ := inst.enqueue(o); ok {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Awake returns how many actors are in memory.
+func (rt *Runtime) Awake() int {
+	n := 0
+	for i := range rt.shards {
+		sh := &rt.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// resolve validates a type and key and returns the actor's definition, ref and subject.
+func (rt *Runtime) resolve(typ string, key []string) (Definition, eventlog.ActorRef, string, error) {
+	def, err := rt.reg.lookup(typ)
+	if err != nil {
+		return nil, eventlog.ActorRef{}, "", err
+	}
+	ref := eventlog.ActorRef{Type: typ, Key: key}
+	subject, err := ref.Subject()
+	if err != nil {
+		return nil, ref, "", errorf(ErrInvalidKey, "%v", err)
+	}
+	return def, ref, subject, nil
+}
+
+// ActorID returns the ID of the actor with this type and key. IDs are stable
+// and reversible: ParseID gives the type and key back.
+func ActorID(typ string, key []string) (string, error) {
+	subject, err := eventlog.ActorRef{Type: typ, Key: key}.Subject()
+	if err != nil {
+		return "", errorf(ErrInvalidKey, "%v", err)
+	}
+	return idOf(subject), nil
+}
+
+func idOf(subject string) string { return subject[len(eventlog.SubjectPrefix)+1:] }
+
+// ParseID returns the type and key an actor ID names.
+func ParseID(id string) (typ string, key []string, err error) {
+	ref, perr := eventlog.ParseSubject(eventlog.SubjectPrefix + "." + id)
+	if perr != nil {
+		return "", nil, errorf(ErrInvalidID, "invalid actor ID %q", id)
+	}
+	return ref.Type, ref.Key, nil
+}
+
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
