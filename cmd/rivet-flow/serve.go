@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/internal/node"
 )
 
@@ -22,6 +23,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	logs.register(fs)
 	httpAddr := fs.String("http-addr", "127.0.0.1:6420", "HTTP listen address (API, /healthz, /readyz, /metrics)")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful stop may take on SIGINT/SIGTERM")
+	var lim actors.RuntimeOptions
+	fs.DurationVar(&lim.IdleTimeout, "actor-idle-timeout", 30*time.Second, "put an actor to sleep (snapshot, free memory) after this long without work")
+	fs.DurationVar(&lim.ActionTimeout, "action-timeout", 60*time.Second, "longest an action may run; its caller then gets action_timeout")
+	fs.IntVar(&lim.MaxStateBytes, "max-state-bytes", 512<<10, "largest actor state plus KV, encoded")
+	fs.IntVar(&lim.MaxArgsBytes, "max-args-bytes", 256<<10, "largest arguments or create input of one call, encoded")
+	fs.IntVar(&lim.MailboxSize, "mailbox-size", 1024, "calls queued per actor before callers get overloaded (429)")
+	fs.IntVar(&lim.SnapshotEvery, "snapshot-every", 100, "write an actor's snapshot after this many events (and on sleep)")
+	fs.IntVar(&lim.MaxConnections, "max-connections", 1024, "realtime connections per actor")
+	fs.IntVar(&lim.ConnBuffer, "conn-buffer", 256, "broadcasts buffered per connection before a slow one is closed")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -42,7 +52,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	n, err := node.Start(ctx, node.Config{
 		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
-		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger,
+		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
 	})
 	if err != nil {
 		// A plain line, not a log record: this is the message a person acts on.

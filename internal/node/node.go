@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/actors/builtin"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/dirlock"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
@@ -39,6 +41,12 @@ type Config struct {
 	MaxHeaderBytes int
 	// Version is reported by /healthz and the rivetflow_build_info metric.
 	Version string
+	// Registry holds the actor types served. Defaults to the built-in ones
+	// (counter, chatRoom).
+	Registry *actors.Registry
+	// Actors configures the actor runtime (limits, timeouts); Logger and
+	// Registerer are set by the node.
+	Actors actors.RuntimeOptions
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -62,6 +70,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Registry == nil {
+		c.Registry = builtin.Registry()
+	}
 	return c
 }
 
@@ -72,6 +83,7 @@ type Node struct {
 	lock      *dirlock.Lock
 	events    *eventlog.Log
 	snapshots *snapshot.Store
+	runtime   *actors.Runtime
 	registry  *prometheus.Registry
 	http      *http.Server
 	listener  net.Listener
@@ -112,6 +124,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("snapshots at %s: %w; the folder is only a cache: delete it and restart to rebuild it from the log", snapDir, err)
 	}
 	if err := n.rebuildIfNeeded(ctx); err != nil {
+		return nil, err
+	}
+	rtOpts := cfg.Actors
+	rtOpts.Logger, rtOpts.Registerer = cfg.Logger, n.registry
+	if n.runtime, err = actors.NewRuntime(n.events, n.snapshots, cfg.Registry, rtOpts); err != nil {
 		return nil, err
 	}
 	if err := n.listen(); err != nil {
@@ -219,6 +236,9 @@ func (n *Node) Addr() string { return n.listener.Addr().String() }
 // Events is the node's event log.
 func (n *Node) Events() *eventlog.Log { return n.events }
 
+// Runtime is the node's actor runtime.
+func (n *Node) Runtime() *actors.Runtime { return n.runtime }
+
 // Snapshots is the node's snapshot store.
 func (n *Node) Snapshots() *snapshot.Store { return n.snapshots }
 
@@ -232,8 +252,9 @@ func (n *Node) Mux() *http.ServeMux { return n.mux }
 func (n *Node) Failed() <-chan error { return n.serveErr }
 
 // Stop drains the node: it stops taking requests (readyz turns 503 at once),
-// waits for requests in flight, flushes snapshots, waits for appends in flight
-// to be acknowledged, and closes JetStream and Pebble. It is bounded by
+// waits for requests in flight, puts every awake actor to sleep (OnSleep,
+// snapshot), flushes snapshots, waits for appends in flight to be
+// acknowledged, and closes JetStream and Pebble. It is bounded by
 // ShutdownTimeout and by ctx.
 func (n *Node) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
@@ -256,6 +277,11 @@ func (n *Node) Stop(ctx context.Context) error {
 // closeStores flushes and closes what Start opened, in reverse order.
 func (n *Node) closeStores(ctx context.Context) error {
 	var errs []error
+	if n.runtime != nil {
+		if err := n.runtime.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if n.snapshots != nil {
 		if err := n.snapshots.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close snapshots: %w", err))
