@@ -50,7 +50,10 @@ func (c *Conn) SetState(v any) { c.state = v }
 // Actor returns the handle of the actor the connection is to.
 func (c *Conn) Actor() *Handle { return c.handle }
 
-// Subscribe starts delivering broadcasts named name.
+// AllEvents subscribes a connection to every broadcast.
+const AllEvents = "*"
+
+// Subscribe starts delivering broadcasts named name (AllEvents for every one).
 func (c *Conn) Subscribe(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -123,7 +126,7 @@ func (c *Conn) shut(reason error) bool {
 func (c *Conn) subscribed(name string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.subs[name]
+	return c.subs[name] || c.subs[AllEvents]
 }
 
 // deliver queues b without blocking; a connection too slow to keep up is

@@ -52,6 +52,9 @@ func (inst *instance) doFn(o *op) error {
 	return err
 }
 
+// HasWebSocketHandler reports whether the actor's type has OnWebSocket.
+func (h *Handle) HasWebSocketHandler() bool { return h.client.rt.limits[h.ref.Type].hasWebSocket }
+
 // ServeWebSocket hands a raw WebSocket to the actor's OnWebSocket hook and
 // returns when the hook does. The actor stays awake meanwhile.
 func (h *Handle) ServeWebSocket(ctx context.Context, ws WebSocket) error {

@@ -223,3 +223,33 @@ func displayURL(url string) string {
 	}
 	return url
 }
+
+// Subjects returns the subjects matching filter (see TypeFilter) with their
+// message counts: the actors the log knows of.
+func (l *Log) Subjects(ctx context.Context, filter string) (map[string]uint64, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := l.stream.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return nil, fmt.Errorf("list subjects %s: %w", filter, err)
+	}
+	return info.State.Subjects, nil
+}
+
+// LastEvent returns the last event of subject, or nil if it has none.
+func (l *Log) LastEvent(ctx context.Context, subject string) (*Event, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+	defer cancel()
+	msg, err := l.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("last event of %s: %w", subject, err)
+	}
+	ev := &Event{Seq: msg.Sequence, Subject: msg.Subject, Stored: msg.Time}
+	if err := UnmarshalEvent(msg.Data, ev); err != nil {
+		return nil, fmt.Errorf("event %d on %s: %w", msg.Sequence, subject, err)
+	}
+	return ev, nil
+}

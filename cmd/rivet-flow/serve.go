@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/api"
 	"github.com/rivet-flow/rivet-flow/internal/node"
 )
 
@@ -23,6 +25,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	logs.register(fs)
 	httpAddr := fs.String("http-addr", "127.0.0.1:6420", "HTTP listen address (API, /healthz, /readyz, /metrics)")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful stop may take on SIGINT/SIGTERM")
+	token := fs.String("api-token", "", "require this bearer token on every route but /healthz and /readyz")
+	tokenFile := fs.String("api-token-file", "", "read the API token from this file (first line)")
+	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without an API token")
+	cors := fs.String("cors-origins", "", "comma-separated origins allowed by CORS (\"*\" for any)")
+	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest request body; larger ones get 413")
 	var lim actors.RuntimeOptions
 	fs.DurationVar(&lim.IdleTimeout, "actor-idle-timeout", 30*time.Second, "put an actor to sleep (snapshot, free memory) after this long without work")
 	fs.DurationVar(&lim.ActionTimeout, "action-timeout", 60*time.Second, "longest an action may run; its caller then gets action_timeout")
@@ -48,11 +55,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	apiOpts, err := apiOptions(*token, *tokenFile, *cors, *maxBody)
+	if err != nil {
+		fmt.Fprintln(stderr, "rivet-flow serve:", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	n, err := node.Start(ctx, node.Config{
 		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
 		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
+		API: apiOpts, Insecure: *insecure,
 	})
 	if err != nil {
 		// A plain line, not a log record: this is the message a person acts on.
@@ -74,4 +87,29 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	_ = os.Stdout.Sync()
 	return code
+}
+
+// apiOptions reads the token (flag or file) and the CORS list.
+func apiOptions(token, tokenFile, cors string, maxBody int64) (api.Options, error) {
+	if tokenFile != "" {
+		if token != "" {
+			return api.Options{}, fmt.Errorf("set --api-token or --api-token-file, not both")
+		}
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return api.Options{}, fmt.Errorf("--api-token-file: %w", err)
+		}
+		token, _, _ = strings.Cut(string(b), "\n")
+		token = strings.TrimSpace(token)
+		if token == "" {
+			return api.Options{}, fmt.Errorf("--api-token-file %s is empty", tokenFile)
+		}
+	}
+	var origins []string
+	for _, o := range strings.Split(cors, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	return api.Options{Token: token, CORSOrigins: origins, MaxBodyBytes: maxBody}, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/actors/builtin"
+	"github.com/rivet-flow/rivet-flow/api"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/dirlock"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
@@ -47,6 +48,10 @@ type Config struct {
 	// Actors configures the actor runtime (limits, timeouts); Logger and
 	// Registerer are set by the node.
 	Actors actors.RuntimeOptions
+	// API configures the HTTP API (token, CORS, body limit).
+	API api.Options
+	// Insecure allows a non-loopback HTTPAddr without an API token.
+	Insecure bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -105,6 +110,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.closeStores(context.Background())
 		}
 	}()
+	if err := cfg.checkExposure(); err != nil {
+		return nil, err
+	}
 	if err := n.openDataDir(); err != nil {
 		return nil, err
 	}
@@ -143,6 +151,24 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 // openDataDir creates the data dir and takes its lock, with an error that says
 // what to do when either fails.
+// checkExposure refuses to serve beyond loopback without a token.
+func (c Config) checkExposure() error {
+	if c.API.Token != "" || c.Insecure {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("--http-addr %q: %w (want host:port)", c.HTTPAddr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without an API token: set --api-token (or RIVETFLOW_API_TOKEN, --api-token-file), or pass --insecure to serve it open", c.HTTPAddr)
+}
+
 func (n *Node) openDataDir() error {
 	dir := n.cfg.DataDir
 	if err := os.MkdirAll(dir, 0o750); err != nil {

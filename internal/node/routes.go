@@ -7,12 +7,18 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rivet-flow/rivet-flow/api"
 )
 
 func (n *Node) routes() {
+	apiOpts := n.cfg.API
+	apiOpts.Version, apiOpts.Logger = n.cfg.Version, n.log
+	srv := api.New(n.runtime, n.events, apiOpts)
+	srv.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{Registry: n.registry}))
 	n.mux.HandleFunc("GET /healthz", n.healthz)
 	n.mux.HandleFunc("GET /readyz", n.readyz)
-	n.mux.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{Registry: n.registry}))
+	n.mux.Handle("/", srv.Handler())
 }
 
 // healthz says the process is alive and serving HTTP.

@@ -1,0 +1,113 @@
+// Package api serves rivet-flow over HTTP: the native /v1 API documented by
+// OpenAPI 3.1 (/openapi.json, /docs), realtime connections (SSE and
+// WebSocket), raw passthrough to actors' own handlers, and a gateway that the
+// unmodified RivetKit client speaks to.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/eventlog"
+)
+
+// Options configures the API. The zero value works.
+type Options struct {
+	// Token, when set, is required on every route as a bearer token (the
+	// gateway also accepts it the way the RivetKit client sends it).
+	Token string
+	// CORSOrigins lists the origins allowed by CORS ("*" for any). Defaults to none.
+	CORSOrigins []string
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// MaxHistory bounds the events returned by one history read. Defaults to 1000.
+	MaxHistory int
+	// MaxListActors bounds one page of GET /v1/actors. Defaults to 100.
+	MaxListActors int
+	// Heartbeat is the ping interval on realtime connections. Defaults to 15s.
+	Heartbeat time.Duration
+	// Version is shown in the OpenAPI document and /metadata.
+	Version string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxHistory <= 0 {
+		o.MaxHistory = 1000
+	}
+	if o.MaxListActors <= 0 {
+		o.MaxListActors = 100
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Server is the HTTP API over one actor runtime.
+type Server struct {
+	rt   *actors.Runtime
+	log  *eventlog.Log
+	opts Options
+	lg   *slog.Logger
+	mux  *http.ServeMux
+	api  huma.API
+}
+
+// New returns the API. Mount Handler on a server; health routes are the
+// caller's.
+func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{rt: rt, log: log, opts: opts, lg: opts.Logger.With("component", "api"), mux: http.NewServeMux()}
+	cfg := huma.DefaultConfig("rivet-flow API", opts.Version)
+	cfg.Info.Description = "Event-sourced actors over HTTP. Every successful action is appended to the event log before it is answered."
+	cfg.DocsPath = "/docs"
+	cfg.OpenAPIPath = "/openapi"
+	cfg.SchemasPath = "/schemas"
+	if opts.Token != "" {
+		cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer"}}
+		cfg.Security = []map[string][]string{{"bearer": {}}}
+	}
+	s.api = humago.New(s.mux, cfg)
+	s.registerActors()
+	s.registerRealtime()
+	s.registerGateway()
+	return s
+}
+
+// Handler returns the API with authentication and CORS applied.
+func (s *Server) Handler() http.Handler {
+	return s.cors(s.auth(jsonByDefault(s.mux)))
+}
+
+// jsonByDefault reads a body sent without a JSON content type (curl -d sends
+// application/x-www-form-urlencoded) as JSON: the API takes nothing else.
+func jsonByDefault(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ct := r.Header.Get("Content-Type"); ct == "" || ct == "application/x-www-form-urlencoded" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// OpenAPI returns the API's OpenAPI document.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// Handle adds a route behind the API's authentication (for /metrics).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// public paths need no token.
+func public(path string) bool { return path == "/healthz" || path == "/readyz" }
+
+// auth requires the token, when one is set, on every route but health: as a
+// bearer token, or the way the RivetKit client sends it (x-rivet-token,
+// rvt-token, or /gateway/{id}@{token}/...).
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		r = r.WithContext(context.WithValue(r.Context(), remoteKey{}, host))
+		if s.opts.Token == "" || public(r.URL.Path) || r.Method == http.MethodOptions || s.tokenOK(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rivet-flow"`)
+		writeError(w, newError(http.StatusUnauthorized, "api", "unauthorized", "missing or wrong API token: send Authorization: Bearer <token>", nil))
+	})
+}
+
+// TokenFromRequest returns the token a request carries, wherever it is.
+func TokenFromRequest(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer ")
+	}
+	if t := r.Header.Get("x-rivet-token"); t != "" {
+		return t
+	}
+	if t := r.URL.Query().Get("rvt-token"); t != "" {
+		return t
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/gateway/"); ok {
+		seg, _, _ := strings.Cut(rest, "/")
+		if _, tok, ok := strings.Cut(seg, "@"); ok {
+			return tok
+		}
+	}
+	return ""
+}
+
+func (s *Server) tokenOK(r *http.Request) bool {
+	got := TokenFromRequest(r)
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) == 1
+}
+
+// cors answers preflights and sets CORS headers for the allowed origins.
+func (s *Server) cors(next http.Handler) http.Handler {
+	if len(s.opts.CORSOrigins) == 0 {
+		return next
+	}
+	anyOrigin := slices.Contains(s.opts.CORSOrigins, "*")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && (anyOrigin || slices.Contains(s.opts.CORSOrigins, origin)) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Expose-Headers", "Retry-After")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, x-rivet-token, x-rivet-encoding, x-rivet-conn-params")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// writeError writes e as problem JSON (for handlers outside Huma).
+func writeError(w http.ResponseWriter, e *Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	for k, v := range e.GetHeaders() {
+		h[k] = v
+	}
+	w.WriteHeader(e.Status)
+	_ = jsonEncode(w, e)
+}

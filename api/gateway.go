@@ -1,0 +1,468 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+)
+
+// The RivetKit gateway: the routes and message shapes the unmodified npm
+// `rivetkit` client (2.3.x, JSON encoding) speaks. See ../shared/RIVETKIT-WIRE.md.
+//
+// Limit: rvt-key joins key parts with "," without escaping, so ["a","b,c"] and
+// ["a,b","c"] arrive identical; keys with commas need the native /v1 API.
+
+func (s *Server) registerGateway() {
+	s.mux.HandleFunc("GET /metadata", s.gwMetadata)
+	s.mux.HandleFunc("GET /actors", s.gwListActors)
+	s.mux.HandleFunc("PUT /actors", s.gwResolveActor(true))
+	s.mux.HandleFunc("POST /actors", s.gwResolveActor(false))
+	s.mux.HandleFunc("DELETE /actors/{id}", s.gwDestroyActor)
+	s.mux.HandleFunc("POST /gateway/{target}/action/{action}", s.gwAction)
+	s.mux.HandleFunc("GET /gateway/{target}/connect", s.gwConnect)
+}
+
+// gwError is the RivetKit error body.
+type gwError struct {
+	Group    string `json:"group"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	Metadata any    `json:"metadata,omitempty"`
+}
+
+// gwCode renames the runtime's codes to the ones the client knows.
+func gwCode(e *Error) (group, code string) {
+	switch e.Code {
+	case "actor_not_found":
+		return "actor", "not_found"
+	case "actor_exists":
+		return "actor", "duplicate_key"
+	}
+	return e.Group, e.Code
+}
+
+func writeGatewayError(w http.ResponseWriter, e *Error) {
+	group, code := gwCode(e)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	for k, v := range e.GetHeaders() {
+		h[k] = v
+	}
+	w.WriteHeader(e.Status)
+	_ = jsonEncode(w, gwError{Group: group, Code: code, Message: e.Message, Metadata: e.Metadata})
+}
+
+func writeJSONStatus(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = jsonEncode(w, v)
+}
+
+func (s *Server) gwMetadata(w http.ResponseWriter, r *http.Request) {
+	names := map[string]any{}
+	for _, t := range s.rt.Registry().Types() {
+		names[t] = map[string]any{"metadata": map[string]any{}}
+	}
+	writeJSONStatus(w, http.StatusOK, map[string]any{"runtime": "rivet-flow", "version": s.opts.Version, "actorNames": names})
+}
+
+// gwActor is an actor in the management API's shape.
+type gwActor struct {
+	ActorID  string `json:"actor_id"`
+	Name     string `json:"name"`
+	Key      string `json:"key"`
+	CreateTS int64  `json:"create_ts"`
+}
+
+func gwActorOf(id, typ string, key []string) gwActor {
+	return gwActor{ActorID: id, Name: typ, Key: serializeKey(key), CreateTS: time.Now().UnixMilli()}
+}
+
+// serializeKey and parseKey are RivetKit's key encoding for the management
+// API: parts joined by "/", with "\" escapes and "\0" for an empty part.
+func serializeKey(key []string) string {
+	if len(key) == 0 {
+		return "/"
+	}
+	parts := make([]string, len(key))
+	for i, p := range key {
+		if p == "" {
+			parts[i] = `\0`
+			continue
+		}
+		p = strings.ReplaceAll(p, `\`, `\\`)
+		parts[i] = strings.ReplaceAll(p, "/", `\/`)
+	}
+	return strings.Join(parts, "/")
+}
+
+func parseKey(s string) []string {
+	if s == "" || s == "/" {
+		return []string{}
+	}
+	var parts []string
+	var cur strings.Builder
+	escaping, empty := false, false
+	for _, c := range s {
+		switch {
+		case escaping:
+			if c == '0' {
+				empty = true
+			} else {
+				cur.WriteRune(c)
+			}
+			escaping = false
+		case c == '\\':
+			escaping = true
+		case c == '/':
+			parts = append(parts, cur.String())
+			cur.Reset()
+			empty = false
+		default:
+			cur.WriteRune(c)
+		}
+	}
+	if escaping {
+		cur.WriteRune('\\')
+	}
+	if cur.Len() > 0 || empty || len(parts) > 0 {
+		parts = append(parts, cur.String())
+	}
+	return parts
+}
+
+func (s *Server) gwListActors(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	out := []gwActor{}
+	switch {
+	case q.Get("actor_ids") != "":
+		for _, id := range strings.Split(q.Get("actor_ids"), ",") {
+			h, err := s.client(r.Context()).GetByID(r.Context(), id)
+			if err == nil {
+				out = append(out, gwActorOf(h.ID, h.Type(), h.Key()))
+			}
+		}
+	case q.Has("key"):
+		h, err := s.client(r.Context()).Get(r.Context(), q.Get("name"), parseKey(q.Get("key")))
+		if err != nil && !isNotFound(err) {
+			writeGatewayError(w, fromActors(err))
+			return
+		}
+		if err == nil {
+			out = append(out, gwActorOf(h.ID, h.Type(), h.Key()))
+		}
+	default:
+		page, err := s.listActors(r.Context(), &listInput{Type: q.Get("name"), Limit: s.opts.MaxListActors})
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				writeGatewayError(w, e)
+				return
+			}
+		}
+		for _, a := range page.Body.Actors {
+			out = append(out, gwActorOf(a.ID, a.Type, a.Key))
+		}
+	}
+	writeJSONStatus(w, http.StatusOK, map[string]any{"actors": out})
+}
+
+type gwResolveRequest struct {
+	Name  string `json:"name"`
+	Key   string `json:"key"`
+	Input string `json:"input"` // base64 CBOR
+}
+
+func (s *Server) gwResolveActor(getOrCreate bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req gwResolveRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)).Decode(&req); err != nil {
+			writeGatewayError(w, bodyError(err))
+			return
+		}
+		input, apiErr := cborInput(req.Input, base64.StdEncoding)
+		if apiErr != nil {
+			writeGatewayError(w, apiErr)
+			return
+		}
+		c := s.client(r.Context())
+		var h *actors.Handle
+		var created bool
+		var err error
+		if getOrCreate {
+			h, created, err = c.GetOrCreate(r.Context(), req.Name, parseKey(req.Key), input)
+		} else {
+			h, err = c.Create(r.Context(), req.Name, parseKey(req.Key), input)
+			created = err == nil
+		}
+		if err != nil {
+			writeGatewayError(w, fromActors(err))
+			return
+		}
+		writeJSONStatus(w, http.StatusOK, map[string]any{"actor": gwActorOf(h.ID, h.Type(), h.Key()), "created": created})
+	}
+}
+
+func (s *Server) gwDestroyActor(w http.ResponseWriter, r *http.Request) {
+	h, err := s.client(r.Context()).GetByID(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = h.Destroy(r.Context())
+	}
+	if err != nil {
+		writeGatewayError(w, fromActors(err))
+		return
+	}
+	writeJSONStatus(w, http.StatusOK, map[string]any{})
+}
+
+func bodyError(err error) *Error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return newError(http.StatusRequestEntityTooLarge, "api", "body_too_large", fmt.Sprintf("request body is over %d bytes", mbe.Limit), nil)
+	}
+	return newError(http.StatusBadRequest, "api", "malformed_json", "request body is not valid JSON: "+err.Error(), nil)
+}
+
+// cborInput decodes a create input sent as base64 CBOR into JSON.
+func cborInput(s string, enc *base64.Encoding) (json.RawMessage, *Error) {
+	if s == "" {
+		return nil, nil
+	}
+	raw, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, newError(http.StatusBadRequest, "api", "invalid_input", "rvt-input is not base64: "+err.Error(), nil)
+	}
+	var v any
+	if err := cbor.Unmarshal(raw, &v); err != nil {
+		return nil, newError(http.StatusBadRequest, "api", "invalid_input", "input is not CBOR: "+err.Error(), nil)
+	}
+	out, err := json.Marshal(jsonable(v))
+	if err != nil {
+		return nil, newError(http.StatusBadRequest, "api", "invalid_input", "input cannot be JSON: "+err.Error(), nil)
+	}
+	return out, nil
+}
+
+// jsonable turns CBOR's map[any]any into JSON-encodable maps.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, val := range x {
+			m[fmt.Sprint(k)] = jsonable(val)
+		}
+		return m
+	case []any:
+		for i := range x {
+			x[i] = jsonable(x[i])
+		}
+	}
+	return v
+}
+
+// gwTarget resolves /gateway/{target}: an actor ID (it contains a ".") or a
+// type name with rvt-method and rvt-key, optionally followed by "@token".
+func (s *Server) gwTarget(r *http.Request) (*actors.Handle, *Error) {
+	target, _, _ := strings.Cut(r.PathValue("target"), "@")
+	c := s.client(r.Context())
+	if strings.Contains(target, ".") {
+		h, err := c.GetByID(r.Context(), target)
+		if err != nil {
+			return nil, fromActors(err)
+		}
+		return h, nil
+	}
+	q := r.URL.Query()
+	var key []string
+	if q.Has("rvt-key") {
+		key = strings.Split(q.Get("rvt-key"), ",")
+	}
+	var h *actors.Handle
+	var err error
+	switch q.Get("rvt-method") {
+	case "get", "":
+		h, err = c.Get(r.Context(), target, key)
+	case "getOrCreate":
+		input, apiErr := cborInput(q.Get("rvt-input"), base64.RawURLEncoding)
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		h, _, err = c.GetOrCreate(r.Context(), target, key, input)
+	case "create":
+		input, apiErr := cborInput(q.Get("rvt-input"), base64.RawURLEncoding)
+		if apiErr != nil {
+			return nil, apiErr
+		}
+		h, err = c.Create(r.Context(), target, key, input)
+	default:
+		return nil, newError(http.StatusBadRequest, "api", "invalid_method", "rvt-method must be get, getOrCreate or create", nil)
+	}
+	if err != nil {
+		return nil, fromActors(err)
+	}
+	return h, nil
+}
+
+func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Args []json.RawMessage `json:"args"`
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err == nil && len(data) > 0 {
+		err = json.Unmarshal(data, &body)
+	}
+	if err != nil {
+		writeGatewayError(w, bodyError(err))
+		return
+	}
+	h, apiErr := s.gwTarget(r)
+	if apiErr != nil {
+		writeGatewayError(w, apiErr)
+		return
+	}
+	args := []byte("[]")
+	if body.Args != nil {
+		args, _ = json.Marshal(body.Args)
+	}
+	out, err := h.ActionJSON(r.Context(), r.PathValue("action"), args)
+	if err != nil {
+		writeGatewayError(w, fromActors(err))
+		return
+	}
+	writeJSONStatus(w, http.StatusOK, map[string]json.RawMessage{"output": out})
+}
+
+// gwFrame is one RivetKit JSON frame: {"body":{"tag":T,"val":V}}.
+type gwFrame struct {
+	Body struct {
+		Tag string          `json:"tag"`
+		Val json.RawMessage `json:"val"`
+	} `json:"body"`
+}
+
+func frame(tag string, val any) any {
+	return map[string]any{"body": map[string]any{"tag": tag, "val": val}}
+}
+
+// bigInt is RivetKit's JSON encoding of a bigint: ["$BigInt","N"].
+type bigInt uint64
+
+func (b bigInt) MarshalJSON() ([]byte, error) {
+	return []byte(`["$BigInt","` + strconv.FormatUint(uint64(b), 10) + `"]`), nil
+}
+
+func (b *bigInt) UnmarshalJSON(data []byte) error {
+	var pair []json.RawMessage
+	if err := json.Unmarshal(data, &pair); err == nil && len(pair) == 2 {
+		var s string
+		if err := json.Unmarshal(pair[1], &s); err != nil {
+			return err
+		}
+		n, err := strconv.ParseUint(s, 10, 64)
+		*b = bigInt(n)
+		return err
+	}
+	var n uint64
+	err := json.Unmarshal(data, &n)
+	*b = bigInt(n)
+	return err
+}
+
+func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
+	var params json.RawMessage
+	for _, p := range websocketProtocols(r) {
+		if enc, ok := strings.CutPrefix(p, "rivet_conn_params."); ok {
+			if dec, err := url.QueryUnescape(enc); err == nil && json.Valid([]byte(dec)) {
+				params = json.RawMessage(dec)
+			}
+		}
+	}
+	h, apiErr := s.gwTarget(r)
+	if apiErr != nil {
+		writeGatewayError(w, apiErr)
+		return
+	}
+	conn, err := h.Connect(r.Context(), params)
+	if err != nil {
+		writeGatewayError(w, fromActors(err))
+		return
+	}
+	defer conn.Close()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"rivet"}, InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(s.opts.MaxBodyBytes)
+	session := newWSSession(s, ws, conn, r.Context())
+	session.send(frame("Init", map[string]any{"actorId": h.ID, "connectionId": conn.ID()}))
+	session.run(func(data []byte) {
+		var f gwFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			session.send(frame("Error", map[string]any{"group": "api", "code": "malformed_message", "message": err.Error(), "actionId": nil}))
+			return
+		}
+		switch f.Body.Tag {
+		case "SubscriptionRequest":
+			var v struct {
+				EventName string `json:"eventName"`
+				Subscribe bool   `json:"subscribe"`
+			}
+			if json.Unmarshal(f.Body.Val, &v) == nil {
+				if v.Subscribe {
+					conn.Subscribe(v.EventName)
+				} else {
+					conn.Unsubscribe(v.EventName)
+				}
+			}
+		case "ActionRequest":
+			var v struct {
+				ID   bigInt          `json:"id"`
+				Name string          `json:"name"`
+				Args json.RawMessage `json:"args"`
+			}
+			if err := json.Unmarshal(f.Body.Val, &v); err != nil {
+				session.send(frame("Error", map[string]any{"group": "api", "code": "malformed_message", "message": err.Error(), "actionId": nil}))
+				return
+			}
+			id := v.ID
+			args := v.Args
+			if len(args) == 0 || string(args) == "null" {
+				args = json.RawMessage("[]")
+			}
+			go func() {
+				out, err := conn.Action(session.ctx, v.Name, args)
+				if err != nil {
+					e := fromActors(err)
+					group, code := gwCode(e)
+					session.send(frame("Error", map[string]any{"group": group, "code": code, "message": e.Message, "metadata": e.Metadata, "actionId": id}))
+					return
+				}
+				session.send(frame("ActionResponse", map[string]any{"id": id, "output": out}))
+			}()
+		}
+	}, func(b actors.Broadcast) any {
+		return frame("Event", map[string]any{"name": b.Name, "args": b.Args})
+	})
+}
+
+func websocketProtocols(r *http.Request) []string {
+	var out []string
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			out = append(out, strings.TrimSpace(p))
+		}
+	}
+	return out
+}

@@ -1,0 +1,317 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/eventlog"
+)
+
+// Actor describes one actor.
+type Actor struct {
+	ID         string   `json:"id" doc:"Stable actor ID" example:"counter.kAWE"`
+	Type       string   `json:"type" doc:"Actor type" example:"counter"`
+	Key        []string `json:"key" doc:"Actor key" example:"[\"a\"]"`
+	Generation uint64   `json:"generation" doc:"1 for the first create, +1 after each destroy and create" example:"1"`
+}
+
+func actorOf(h *actors.Handle) Actor {
+	return Actor{ID: h.ID, Type: h.Type(), Key: h.Key(), Generation: h.Generation}
+}
+
+// ActorRequest names an actor to get or create.
+type ActorRequest struct {
+	Type  string          `json:"type" minLength:"1" maxLength:"64" doc:"Actor type" example:"counter"`
+	Key   []string        `json:"key" doc:"Actor key: an array of strings" example:"[\"a\"]"`
+	Input json.RawMessage `json:"input,omitempty" doc:"Create input, passed to createState/onCreate"`
+}
+
+type actorBody struct {
+	Body ActorRequest
+}
+
+// ActorResult is an actor and whether this request created it.
+type ActorResult struct {
+	Body struct {
+		Actor   Actor `json:"actor"`
+		Created bool  `json:"created" doc:"true if this request created the actor"`
+	}
+}
+
+type idParam struct {
+	ID string `path:"id" doc:"Actor ID" example:"counter.kAWE"`
+}
+
+// ActionRequest is an action call.
+type ActionRequest struct {
+	Args []json.RawMessage `json:"args" doc:"The action's arguments" example:"[5]"`
+}
+
+type actionInput struct {
+	ID     string `path:"id" doc:"Actor ID"`
+	Action string `path:"action" doc:"Action name" example:"increment"`
+	Body   ActionRequest
+}
+
+type actionOutput struct {
+	Body struct {
+		Output json.RawMessage `json:"output" doc:"The action's result"`
+	}
+}
+
+// Event is one event of an actor's history.
+type Event struct {
+	Seq          uint64          `json:"seq" doc:"Log sequence"`
+	Kind         string          `json:"kind" enum:"action,create,destroy,system"`
+	Action       string          `json:"action,omitempty"`
+	Args         json.RawMessage `json:"args,omitempty"`
+	Output       json.RawMessage `json:"output,omitempty"`
+	Caller       string          `json:"caller,omitempty"`
+	Time         time.Time       `json:"time" doc:"The action's recorded clock"`
+	Stored       time.Time       `json:"stored" doc:"When the log stored it"`
+	Generation   uint64          `json:"generation"`
+	StateChanged bool            `json:"stateChanged"`
+	State        json.RawMessage `json:"state,omitempty" doc:"State after the event, when it changed"`
+	Broadcasts   []BroadcastJSON `json:"broadcasts,omitempty"`
+	CodeVersion  string          `json:"codeVersion,omitempty"`
+}
+
+// BroadcastJSON is a realtime event.
+type BroadcastJSON struct {
+	Name string          `json:"name"`
+	Args json.RawMessage `json:"args"`
+}
+
+func eventOf(ev *eventlog.Event) Event {
+	out := Event{Seq: ev.Seq, Kind: ev.Kind.String(), Action: ev.Action, Args: ev.Args, Output: ev.Output, Caller: ev.Caller,
+		Time: ev.Time, Stored: ev.Stored, Generation: ev.Generation, StateChanged: ev.HasState, CodeVersion: ev.CodeVersion}
+	if ev.HasState && json.Valid(ev.State) {
+		out.State = ev.State
+	}
+	for _, b := range ev.Broadcasts {
+		out.Broadcasts = append(out.Broadcasts, BroadcastJSON{Name: b.Name, Args: b.Args})
+	}
+	return out
+}
+
+var actorErrors = []int{400, 401, 404, 409, 413, 422, 429, 500, 503, 504}
+
+func (s *Server) registerActors() {
+	tags := []string{"actors"}
+	huma.Register(s.api, huma.Operation{
+		OperationID: "getOrCreateActor", Method: http.MethodPut, Path: "/v1/actors", Tags: tags,
+		Summary: "Get or create an actor", Description: "Returns the actor with this type and key, creating it with `input` if it does not exist. Creation is atomic in the log.",
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
+	}, func(ctx context.Context, in *actorBody) (*ActorResult, error) {
+		h, created, err := s.client(ctx).GetOrCreate(ctx, in.Body.Type, in.Body.Key, in.Body.Input)
+		if err != nil {
+			return nil, fromActors(err)
+		}
+		out := &ActorResult{}
+		out.Body.Actor, out.Body.Created = actorOf(h), created
+		return out, nil
+	})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "createActor", Method: http.MethodPost, Path: "/v1/actors", Tags: tags, DefaultStatus: http.StatusCreated,
+		Summary: "Create an actor", Description: "Fails with 409 `actor_exists` if it exists.",
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
+	}, func(ctx context.Context, in *actorBody) (*ActorResult, error) {
+		h, err := s.client(ctx).Create(ctx, in.Body.Type, in.Body.Key, in.Body.Input)
+		if err != nil {
+			return nil, fromActors(err)
+		}
+		out := &ActorResult{}
+		out.Body.Actor, out.Body.Created = actorOf(h), true
+		return out, nil
+	})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "listActors", Method: http.MethodGet, Path: "/v1/actors", Tags: tags,
+		Summary: "Look up or list actors", Description: "With `key`, looks up the one actor of that type and key (an empty list if it does not exist). Without, lists the type's live actors in ID order, `limit` at a time; pass `cursor` from the previous page.",
+		Errors: actorErrors,
+	}, s.listActors)
+	huma.Register(s.api, huma.Operation{
+		OperationID: "getActor", Method: http.MethodGet, Path: "/v1/actors/{id}", Tags: tags,
+		Summary: "Get an actor by ID", Errors: actorErrors,
+	}, func(ctx context.Context, in *idParam) (*actorOutput, error) {
+		h, err := s.client(ctx).GetByID(ctx, in.ID)
+		if err != nil {
+			return nil, fromActors(err)
+		}
+		return &actorOutput{Body: actorOf(h)}, nil
+	})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "destroyActor", Method: http.MethodDelete, Path: "/v1/actors/{id}", Tags: tags, DefaultStatus: http.StatusNoContent,
+		Summary: "Destroy an actor", Description: "Runs onDestroy, appends a tombstone and closes its connections. A later create with the same key starts a new generation.",
+		Errors: actorErrors,
+	}, func(ctx context.Context, in *idParam) (*struct{}, error) {
+		h, err := s.client(ctx).GetByID(ctx, in.ID)
+		if err == nil {
+			err = h.Destroy(ctx)
+		}
+		if err != nil {
+			return nil, fromActors(err)
+		}
+		return nil, nil
+	})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "callAction", Method: http.MethodPost, Path: "/v1/actors/{id}/actions/{action}", Tags: tags,
+		Summary: "Call an action", Description: "Runs the action in the actor's mailbox and answers once its event is appended to the log. A full mailbox answers 429 with Retry-After.",
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
+	}, func(ctx context.Context, in *actionInput) (*actionOutput, error) {
+		h, err := s.client(ctx).GetByID(ctx, in.ID)
+		if err != nil {
+			return nil, fromActors(err)
+		}
+		args, err := json.Marshal(in.Body.Args)
+		if err != nil || in.Body.Args == nil {
+			args = []byte("[]")
+		}
+		raw, err := h.ActionJSON(ctx, in.Action, args)
+		if err != nil {
+			return nil, fromActors(err)
+		}
+		out := &actionOutput{}
+		out.Body.Output = raw
+		return out, nil
+	})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "actorEvents", Method: http.MethodGet, Path: "/v1/actors/{id}/events", Tags: tags,
+		Summary: "Read an actor's event history", Description: "Events after sequence `after`, oldest first, straight from the log. Page with `nextAfter`.",
+		Errors: actorErrors,
+	}, s.history)
+}
+
+type actorOutput struct {
+	Body Actor
+}
+
+type listInput struct {
+	Type   string   `query:"type" required:"true" doc:"Actor type" example:"counter"`
+	Key    []string `query:"key,explode" doc:"Key parts, in order; repeat the parameter for each part"`
+	Cursor string   `query:"cursor" doc:"Continue after this actor ID"`
+	Limit  int      `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size (at most the server's limit)"`
+}
+
+type listOutput struct {
+	Body struct {
+		Actors     []Actor `json:"actors"`
+		NextCursor string  `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last"`
+	}
+}
+
+func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, error) {
+	out := &listOutput{}
+	out.Body.Actors = []Actor{}
+	if in.Key != nil {
+		h, err := s.client(ctx).Get(ctx, in.Type, in.Key)
+		if err != nil && !isNotFound(err) {
+			return nil, fromActors(err)
+		}
+		if err == nil {
+			out.Body.Actors = append(out.Body.Actors, actorOf(h))
+		}
+		return out, nil
+	}
+	if _, ok := s.rt.Registry().Actions(in.Type); !ok {
+		return nil, fromActors(actors.ErrUnknownType)
+	}
+	filter, err := eventlog.TypeFilter(in.Type)
+	if err != nil {
+		return nil, fromActors(actors.ErrUnknownType)
+	}
+	subjects, err := s.log.Subjects(ctx, filter)
+	if err != nil {
+		s.lg.Error("list actors", "err", err)
+		return nil, fromActors(err)
+	}
+	ids := make([]string, 0, len(subjects))
+	for subj := range subjects {
+		ids = append(ids, subj[len(eventlog.SubjectPrefix)+1:])
+	}
+	slices.Sort(ids)
+	limit := min(max(in.Limit, 1), s.opts.MaxListActors)
+	start, _ := slices.BinarySearch(ids, in.Cursor)
+	if start < len(ids) && ids[start] == in.Cursor {
+		start++
+	}
+	for _, id := range ids[start:] {
+		if len(out.Body.Actors) == limit {
+			out.Body.NextCursor = out.Body.Actors[limit-1].ID
+			break
+		}
+		ev, err := s.log.LastEvent(ctx, eventlog.SubjectPrefix+"."+id)
+		if err != nil {
+			return nil, fromActors(err)
+		}
+		if ev == nil || ev.Kind == eventlog.KindDestroy {
+			continue // destroyed: not a live actor
+		}
+		typ, key, err := actors.ParseID(id)
+		if err != nil {
+			continue
+		}
+		out.Body.Actors = append(out.Body.Actors, Actor{ID: id, Type: typ, Key: key, Generation: ev.Generation})
+	}
+	return out, nil
+}
+
+type historyInput struct {
+	ID    string `path:"id" doc:"Actor ID"`
+	After uint64 `query:"after" doc:"Return events after this log sequence (0 = from the start)"`
+	Limit int    `query:"limit" minimum:"1" maximum:"10000" default:"100" doc:"Page size (at most the server's limit)"`
+}
+
+type historyOutput struct {
+	Body struct {
+		Events    []Event `json:"events"`
+		NextAfter uint64  `json:"nextAfter,omitempty" doc:"Pass as after for the next page; absent on the last"`
+	}
+}
+
+func (s *Server) history(ctx context.Context, in *historyInput) (*historyOutput, error) {
+	typ, key, err := actors.ParseID(in.ID)
+	if err != nil {
+		return nil, fromActors(err)
+	}
+	subject, err := eventlog.ActorRef{Type: typ, Key: key}.Subject()
+	if err != nil {
+		return nil, fromActors(actors.ErrInvalidID)
+	}
+	limit := min(max(in.Limit, 1), s.opts.MaxHistory)
+	evs, err := s.log.ReadActor(ctx, subject, in.After, limit)
+	if err != nil {
+		s.lg.Error("read history", "actor", in.ID, "err", err)
+		return nil, fromActors(err)
+	}
+	if len(evs) == 0 && in.After == 0 {
+		return nil, fromActors(actors.ErrNotFound)
+	}
+	out := &historyOutput{}
+	out.Body.Events = make([]Event, 0, len(evs))
+	for _, ev := range evs {
+		out.Body.Events = append(out.Body.Events, eventOf(ev))
+	}
+	if len(evs) == limit {
+		out.Body.NextAfter = evs[len(evs)-1].Seq
+	}
+	return out, nil
+}
+
+// client is the runtime's client tagged with the caller's address.
+func (s *Server) client(ctx context.Context) *actors.Client {
+	c := s.rt.Client()
+	if r, ok := ctx.Value(remoteKey{}).(string); ok {
+		return c.WithCaller("http:" + r)
+	}
+	return c.WithCaller("http")
+}
+
+type remoteKey struct{}
+
+func isNotFound(err error) bool { return errorsIs(err, actors.ErrNotFound) }

@@ -1,0 +1,358 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+)
+
+func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
+
+func (s *Server) registerRealtime() {
+	s.mux.HandleFunc("GET /v1/actors/{id}/sse", s.sse)
+	s.mux.HandleFunc("GET /v1/actors/{id}/connect", s.connectWS)
+	s.mux.HandleFunc("/v1/actors/{id}/request/{path...}", s.rawRequest)
+	s.mux.HandleFunc("GET /v1/actors/{id}/websocket/{path...}", s.rawWebSocket)
+	// Documented in OpenAPI; served by the plain handlers above.
+	doc := func(op *huma.Operation) {
+		op.Tags = []string{"realtime"}
+		op.Parameters = append([]*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}}, op.Parameters...)
+		op.Responses = map[string]*huma.Response{"200": {Description: op.Description}, "404": {Description: "Unknown actor"}, "429": {Description: "Too many connections"}}
+		s.api.OpenAPI().AddOperation(op)
+	}
+	doc(&huma.Operation{OperationID: "actorSSE", Method: http.MethodGet, Path: "/v1/actors/{id}/sse",
+		Summary:     "Stream an actor's broadcasts (Server-Sent Events)",
+		Description: "One SSE event per broadcast (`event:` its name, `data:` its JSON args), sent only after the action's event is appended. `?event=name` (repeatable) filters; none means every broadcast. Comments every heartbeat keep proxies open.",
+		Parameters:  []*huma.Param{{Name: "event", In: "query", Schema: &huma.Schema{Type: "string"}}}})
+	doc(&huma.Operation{OperationID: "actorConnect", Method: http.MethodGet, Path: "/v1/actors/{id}/connect",
+		Summary:     "Connect over WebSocket",
+		Description: "Text frames of JSON. Server: `{\"type\":\"init\",\"actorId\",\"connectionId\"}` first, then `actionResponse {id, output}`, `event {name, args}`, `error {id?, code, message, metadata?}`. Client: `action {id, name, args}`, `subscribe {event}`, `unsubscribe {event}`. `?params=<json>` are the connection parameters (onBeforeConnect, createConnState).",
+		Parameters:  []*huma.Param{{Name: "params", In: "query", Schema: &huma.Schema{Type: "string"}}}})
+	doc(&huma.Operation{OperationID: "actorRawRequest", Method: http.MethodPost, Path: "/v1/actors/{id}/request/{path}",
+		Summary: "Raw HTTP to the actor's onRequest (any method)", Description: "The response is sent after any state change it made is appended."})
+	doc(&huma.Operation{OperationID: "actorRawWebSocket", Method: http.MethodGet, Path: "/v1/actors/{id}/websocket/{path}",
+		Summary: "Raw WebSocket to the actor's onWebSocket"})
+}
+
+// connect resolves the actor in the path and opens a runtime connection.
+func (s *Server) connect(r *http.Request, params json.RawMessage) (*actors.Conn, *Error) {
+	h, err := s.client(r.Context()).GetByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, fromActors(err)
+	}
+	conn, err := h.Connect(r.Context(), params)
+	if err != nil {
+		return nil, fromActors(err)
+	}
+	return conn, nil
+}
+
+func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, newError(http.StatusInternalServerError, "api", "internal_error", "streaming unsupported", nil))
+		return
+	}
+	conn, apiErr := s.connect(r, nil)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
+	defer conn.Close()
+	names := r.URL.Query()["event"]
+	if len(names) == 0 {
+		names = []string{actors.AllEvents}
+	}
+	for _, n := range names {
+		conn.Subscribe(n)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, ": connected to %s\n\n", r.PathValue("id"))
+	flusher.Flush()
+	tick := time.NewTicker(s.opts.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			fmt.Fprint(w, ": heartbeat\n\n")
+			flusher.Flush()
+		case b, ok := <-conn.Events():
+			if !ok {
+				reason := "closed"
+				if err := conn.Err(); err != nil {
+					reason = actors.PublicError(err).Error()
+				}
+				fmt.Fprintf(w, "event: close\ndata: %s\n\n", mustJSON(map[string]string{"reason": reason}))
+				flusher.Flush()
+				return
+			}
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", sseName(b.Name), b.Args)
+			flusher.Flush()
+		}
+	}
+}
+
+// sseName keeps an event name on one line.
+func sseName(n string) string { return strings.NewReplacer("\n", " ", "\r", " ").Replace(n) }
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// wsMessage is the native WebSocket protocol's one message shape.
+type wsMessage struct {
+	Type         string          `json:"type"`
+	ID           *uint64         `json:"id,omitempty"`
+	Name         string          `json:"name,omitempty"`
+	Event        string          `json:"event,omitempty"`
+	Args         json.RawMessage `json:"args,omitempty"`
+	Output       json.RawMessage `json:"output,omitempty"`
+	ActorID      string          `json:"actorId,omitempty"`
+	ConnectionID string          `json:"connectionId,omitempty"`
+	Code         string          `json:"code,omitempty"`
+	Group        string          `json:"group,omitempty"`
+	Message      string          `json:"message,omitempty"`
+	Metadata     any             `json:"metadata,omitempty"`
+}
+
+func (s *Server) connectWS(w http.ResponseWriter, r *http.Request) {
+	var params json.RawMessage
+	if p := r.URL.Query().Get("params"); p != "" {
+		if !json.Valid([]byte(p)) {
+			writeError(w, newError(http.StatusBadRequest, "api", "malformed_json", "params is not valid JSON", nil))
+			return
+		}
+		params = json.RawMessage(p)
+	}
+	conn, apiErr := s.connect(r, params)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
+	defer conn.Close()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(s.opts.MaxBodyBytes)
+	session := newWSSession(s, ws, conn, r.Context())
+	session.send(wsMessage{Type: "init", ActorID: r.PathValue("id"), ConnectionID: conn.ID()})
+	session.run(func(data []byte) {
+		var m wsMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			session.send(wsMessage{Type: "error", Group: "api", Code: "malformed_json", Message: "messages are JSON objects: " + err.Error()})
+			return
+		}
+		switch m.Type {
+		case "subscribe":
+			conn.Subscribe(m.Event)
+		case "unsubscribe":
+			conn.Unsubscribe(m.Event)
+		case "action":
+			session.action(m.ID, m.Name, m.Args, func(id *uint64, out json.RawMessage, err *Error) wsMessage {
+				if err != nil {
+					return wsMessage{Type: "error", ID: id, Group: err.Group, Code: err.Code, Message: err.Message, Metadata: err.Metadata}
+				}
+				return wsMessage{Type: "actionResponse", ID: id, Output: out}
+			})
+		default:
+			session.send(wsMessage{Type: "error", Group: "api", Code: "unknown_message", Message: fmt.Sprintf("unknown message type %q", m.Type)})
+		}
+	}, func(b actors.Broadcast) any { return wsMessage{Type: "event", Name: b.Name, Args: b.Args} })
+}
+
+// wsSession runs one WebSocket: a reader, a writer with a bounded queue, the
+// connection's broadcasts and heartbeats. A client too slow to drain its queue
+// is disconnected with a reason rather than allowed to block the actor.
+type wsSession struct {
+	s    *Server
+	ws   *websocket.Conn
+	conn *actors.Conn
+	ctx  context.Context
+	stop context.CancelFunc
+	out  chan any
+}
+
+func newWSSession(s *Server, ws *websocket.Conn, conn *actors.Conn, parent context.Context) *wsSession {
+	ctx, stop := context.WithCancel(parent)
+	return &wsSession{s: s, ws: ws, conn: conn, ctx: ctx, stop: stop, out: make(chan any, 256)}
+}
+
+// send queues a message; if the queue is full the client is too slow.
+func (ws *wsSession) send(v any) {
+	select {
+	case ws.out <- v:
+	default:
+		ws.closeWith(websocket.StatusPolicyViolation, "actor.slow_client#send buffer full")
+	}
+}
+
+func (ws *wsSession) closeWith(code websocket.StatusCode, reason string) {
+	ws.stop()
+	_ = ws.ws.Close(code, reason)
+}
+
+// action runs an action without blocking the reader (replies keep their ids,
+// so the client matches them; one actor still runs one action at a time).
+func (ws *wsSession) action(id *uint64, name string, args json.RawMessage, reply func(*uint64, json.RawMessage, *Error) wsMessage) {
+	if len(args) == 0 || string(args) == "null" {
+		args = json.RawMessage("[]")
+	}
+	go func() {
+		out, err := ws.conn.Action(ws.ctx, name, args)
+		if err != nil {
+			ws.send(reply(id, nil, fromActors(err)))
+			return
+		}
+		ws.send(reply(id, out, nil))
+	}()
+}
+
+// run pumps messages until the socket or the connection ends.
+func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) any) {
+	defer ws.stop()
+	go func() {
+		defer ws.stop()
+		for {
+			typ, data, err := ws.ws.Read(ws.ctx)
+			if err != nil {
+				return
+			}
+			if typ != websocket.MessageText {
+				ws.send(wsMessage{Type: "error", Group: "api", Code: "binary_unsupported", Message: "send JSON text frames"})
+				continue
+			}
+			onMessage(data)
+		}
+	}()
+	tick := time.NewTicker(ws.s.opts.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ws.ctx.Done():
+			_ = ws.ws.Close(websocket.StatusNormalClosure, "")
+			return
+		case <-tick.C:
+			pctx, cancel := context.WithTimeout(ws.ctx, ws.s.opts.Heartbeat)
+			err := ws.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				ws.closeWith(websocket.StatusPolicyViolation, "actor.heartbeat_timeout#no pong")
+				return
+			}
+		case b, ok := <-ws.conn.Events():
+			if !ok {
+				reason := "actor.closed#connection closed"
+				var re *actors.Error
+				if err := ws.conn.Err(); err != nil && errors.As(err, &re) {
+					reason = "actor." + re.Code + "#" + truncate(re.Message, 80)
+				}
+				ws.closeWith(websocket.StatusGoingAway, reason)
+				return
+			}
+			ws.send(event(b))
+		case m := <-ws.out:
+			wctx, cancel := context.WithTimeout(ws.ctx, 10*time.Second)
+			err := writeJSON(wctx, ws.ws, m)
+			cancel()
+			if err != nil {
+				ws.closeWith(websocket.StatusPolicyViolation, "actor.slow_client#write timeout")
+				return
+			}
+		}
+	}
+}
+
+func writeJSON(ctx context.Context, ws *websocket.Conn, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return ws.Write(ctx, websocket.MessageText, b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// rawRequest passes the request to the actor's onRequest.
+func (s *Server) rawRequest(w http.ResponseWriter, r *http.Request) {
+	h, err := s.client(r.Context()).GetByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, fromActors(err))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	r.URL.Path = "/" + r.PathValue("path")
+	if err := h.ServeHTTP(w, r); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, newError(http.StatusRequestEntityTooLarge, "api", "body_too_large", err.Error(), nil))
+			return
+		}
+		writeError(w, fromActors(err))
+	}
+}
+
+// rawWebSocket hands the socket to the actor's onWebSocket.
+func (s *Server) rawWebSocket(w http.ResponseWriter, r *http.Request) {
+	h, err := s.client(r.Context()).GetByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, fromActors(err))
+		return
+	}
+	if !h.HasWebSocketHandler() {
+		writeError(w, fromActors(actors.ErrNoRequestHandler))
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(s.opts.MaxBodyBytes)
+	if err := h.ServeWebSocket(r.Context(), rawSocket{ws}); err != nil {
+		_ = ws.Close(websocket.StatusInternalError, "actor."+fromActors(err).Code)
+		return
+	}
+	_ = ws.Close(websocket.StatusNormalClosure, "")
+}
+
+// rawSocket adapts a coder/websocket connection to actors.WebSocket.
+type rawSocket struct{ c *websocket.Conn }
+
+func (r rawSocket) Read(ctx context.Context) (bool, []byte, error) {
+	typ, data, err := r.c.Read(ctx)
+	return typ == websocket.MessageText, data, err
+}
+
+func (r rawSocket) Write(ctx context.Context, text bool, data []byte) error {
+	typ := websocket.MessageBinary
+	if text {
+		typ = websocket.MessageText
+	}
+	return r.c.Write(ctx, typ, data)
+}
+
+func (r rawSocket) Close(code int, reason string) error {
+	return r.c.Close(websocket.StatusCode(code), reason)
+}
