@@ -10,8 +10,16 @@ run: ## run rivet-flow serve on the embedded default (./data, http://127.0.0.1:6
 build: ## build bin/rivet-flow
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/rivet-flow ./cmd/rivet-flow
 
-test: ## the test suite, with the race detector (what CI runs)
+test: test/go test/rivetkit ## every test: Go (race detector) and the real RivetKit client (what CI runs)
+
+test/go: ## the Go tests with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+test/rivetkit: ## the unmodified npm rivetkit client against the real binary (needs node and npm)
+	@command -v node >/dev/null || { echo "node is missing: install Node.js 20+ (apt-get install nodejs npm)" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "npm is missing: install npm" >&2; exit 1; }
+	CGO_ENABLED=0 $(GO) build -o bin/rivet-flow ./cmd/rivet-flow
+	cd test/rivetkit && { [ -d node_modules/rivetkit ] || npm ci --no-audit --no-fund; } && RIVETFLOW_BIN=$(CURDIR)/bin/rivet-flow node --test
 
 bench: ## benchmarks side by side with raw JetStream (compare ratios, not absolutes)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./eventlog ./internal/snapshot
@@ -23,4 +31,4 @@ fuzz: ## fuzz the key encoding and the event codec for a minute each
 verify: ## gofmt, vet and tests: everything CI checks
 	bash .ci/run
 
-.PHONY: help run build test bench fuzz verify
+.PHONY: help run build test test/go test/rivetkit bench fuzz verify
