@@ -87,6 +87,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	s.registerActors()
 	s.registerRealtime()
 	s.registerGateway()
+	s.registerTail()
 	return s
 }
 
