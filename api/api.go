@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -67,6 +68,11 @@ type Server struct {
 	lg   *slog.Logger
 	mux  *http.ServeMux
 	api  huma.API
+
+	// streams ends when the server shuts down: long-lived streams (SSE,
+	// WebSockets, the log tail) end with it, so a graceful stop is not held up.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
 
 // New returns the API. Mount Handler on a server; health routes are the
@@ -74,6 +80,7 @@ type Server struct {
 func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{rt: rt, log: log, opts: opts, lg: opts.Logger.With("component", "api"), mux: http.NewServeMux()}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	cfg := huma.DefaultConfig("rivet-flow API", opts.Version)
 	cfg.Info.Description = "Event-sourced actors over HTTP. Every successful action is appended to the event log before it is answered."
 	cfg.DocsPath = "/docs"
@@ -112,3 +119,14 @@ func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
 // Handle adds a route behind the API's authentication (for /metrics).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// CloseStreams ends every SSE stream and WebSocket (they close with a "going
+// away" reason). Call it when shutting down, before draining requests.
+func (s *Server) CloseStreams() { s.stopStreams() }
+
+// streamContext ends with the request or when the server closes its streams.
+func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.streams, cancel)
+	return ctx, func() { stop(); cancel() }
+}

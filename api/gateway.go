@@ -405,7 +405,9 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxBodyBytes)
-	session := newWSSession(s, ws, conn, r.Context())
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	session := newWSSession(s, ws, conn, ctx)
 	session.send(frame("Init", map[string]any{"actorId": h.ID, "connectionId": conn.ID()}))
 	session.run(func(data []byte) {
 		var f gwFrame

@@ -83,11 +83,13 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintf(w, ": connected to %s\n\n", r.PathValue("id"))
 	flusher.Flush()
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
 	tick := time.NewTicker(s.opts.Heartbeat)
 	defer tick.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
 		case <-tick.C:
 			fmt.Fprint(w, ": heartbeat\n\n")
@@ -152,7 +154,9 @@ func (s *Server) connectWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxBodyBytes)
-	session := newWSSession(s, ws, conn, r.Context())
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	session := newWSSession(s, ws, conn, ctx)
 	session.send(wsMessage{Type: "init", ActorID: r.PathValue("id"), ConnectionID: conn.ID()})
 	session.run(func(data []byte) {
 		var m wsMessage
@@ -330,7 +334,9 @@ func (s *Server) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxBodyBytes)
-	if err := h.ServeWebSocket(r.Context(), rawSocket{ws}); err != nil {
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	if err := h.ServeWebSocket(ctx, rawSocket{ws}); err != nil {
 		_ = ws.Close(websocket.StatusInternalError, "actor."+fromActors(err).Code)
 		return
 	}

@@ -93,6 +93,7 @@ type Node struct {
 	http      *http.Server
 	listener  net.Listener
 	mux       *http.ServeMux
+	api       *api.Server
 	ready     atomic.Bool
 	serveErr  chan error
 	started   time.Time
@@ -288,6 +289,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	start := time.Now()
 	n.ready.Store(false)
 	var errs []error
+	if n.api != nil {
+		n.api.CloseStreams() // SSE and WebSockets would otherwise hold the drain open
+	}
 	if n.http != nil {
 		if err := n.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain HTTP: %w", err))

@@ -15,6 +15,7 @@ func (n *Node) routes() {
 	apiOpts := n.cfg.API
 	apiOpts.Version, apiOpts.Logger = n.cfg.Version, n.log
 	srv := api.New(n.runtime, n.events, apiOpts)
+	n.api = srv
 	srv.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{Registry: n.registry}))
 	n.mux.HandleFunc("GET /healthz", n.healthz)
 	n.mux.HandleFunc("GET /readyz", n.readyz)
