@@ -1,15 +1,12 @@
 package eventlog
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -27,11 +24,11 @@ type embedded struct {
 func startEmbedded(cfg Config) (*embedded, error) {
 	storeDir := filepath.Join(cfg.DataDir, "nats")
 	if err := os.MkdirAll(storeDir, 0o750); err != nil {
-		return nil, dataDirError(cfg.DataDir, err)
+		return nil, dirlock.Explain(cfg.DataDir, err)
 	}
 	lock, err := dirlock.Acquire(storeDir)
 	if err != nil {
-		return nil, dataDirError(cfg.DataDir, err)
+		return nil, dirlock.Explain(cfg.DataDir, err)
 	}
 	opts := &server.Options{
 		ServerName:         "rivet-flow",
@@ -73,19 +70,6 @@ func (e *embedded) shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 	e.lock.Release()
-}
-
-// dataDirError explains a data dir problem and what to do about it.
-func dataDirError(dir string, err error) error {
-	switch {
-	case errors.Is(err, dirlock.ErrLocked):
-		return fmt.Errorf("data dir %s: %w; stop the other rivet-flow process or choose another --data-dir", dir, err)
-	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("data dir %s is not writable (%w); fix its permissions or choose another --data-dir", dir, err)
-	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, fs.ErrExist):
-		return fmt.Errorf("data dir %s: a file is in the way (%w); choose another --data-dir", dir, err)
-	}
-	return fmt.Errorf("data dir %s cannot be used: %w", dir, err)
 }
 
 // natsLogger routes nats-server's logs to slog.

@@ -56,3 +56,17 @@ func (l *Lock) Release() {
 	_ = l.f.Close()
 	l.f = nil
 }
+
+// Explain wraps an error from creating, probing or locking the data dir dir
+// with what a person can do about it.
+func Explain(dir string, err error) error {
+	switch {
+	case errors.Is(err, ErrLocked):
+		return fmt.Errorf("data dir %s: %w; stop the other rivet-flow process or pass another --data-dir", dir, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("data dir %s is not writable: %w; fix its permissions or pass another --data-dir", dir, err)
+	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, os.ErrExist):
+		return fmt.Errorf("data dir %s: a file is in the way (%w); pass another --data-dir", dir, err)
+	}
+	return fmt.Errorf("data dir %s cannot be used: %w; pass another --data-dir", dir, err)
+}

@@ -173,31 +173,19 @@ func (c Config) checkExposure() error {
 func (n *Node) openDataDir() error {
 	dir := n.cfg.DataDir
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return dataDirError(dir, err)
+		return dirlock.Explain(dir, err)
 	}
 	probe := filepath.Join(dir, ".write-test")
 	if err := os.WriteFile(probe, nil, 0o600); err != nil {
-		return dataDirError(dir, err)
+		return dirlock.Explain(dir, err)
 	}
 	_ = os.Remove(probe)
 	lock, err := dirlock.Acquire(dir)
 	if err != nil {
-		return dataDirError(dir, err)
+		return dirlock.Explain(dir, err)
 	}
 	n.lock = lock
 	return nil
-}
-
-func dataDirError(dir string, err error) error {
-	switch {
-	case errors.Is(err, dirlock.ErrLocked):
-		return fmt.Errorf("data dir %s: %w; stop the other rivet-flow process or pass another --data-dir", dir, err)
-	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("data dir %s is not writable: %w; fix its permissions or pass another --data-dir", dir, err)
-	case errors.Is(err, syscall.ENOTDIR), errors.Is(err, os.ErrExist):
-		return fmt.Errorf("data dir %s: a file is in the way (%w); pass another --data-dir", dir, err)
-	}
-	return fmt.Errorf("data dir %s cannot be used: %w; pass another --data-dir", dir, err)
 }
 
 // rebuildIfNeeded restores the snapshot store from the log when the store has
