@@ -17,7 +17,8 @@ func public(path string) bool { return path == "/healthz" || path == "/readyz" }
 
 // auth requires the token, when one is set, on every route but health: as a
 // bearer token, or the way the RivetKit client sends it (x-rivet-token,
-// rvt-token, or /gateway/{id}@{token}/...).
+// rvt-token, a rivet_token.<token> WebSocket subprotocol, or
+// /gateway/{id}@{token}/...).
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
@@ -41,6 +42,11 @@ func TokenFromRequest(r *http.Request) string {
 	}
 	if t := r.URL.Query().Get("rvt-token"); t != "" {
 		return t
+	}
+	for _, p := range websocketProtocols(r) {
+		if t, ok := strings.CutPrefix(p, "rivet_token."); ok {
+			return t
+		}
 	}
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/gateway/"); ok {
 		seg, _, _ := strings.Cut(rest, "/")
