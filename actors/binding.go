@@ -29,6 +29,7 @@ type limits struct {
 	codeVersion   string
 	hasRequest    bool
 	hasWebSocket  bool
+	metrics       *typeMetrics
 }
 
 // holder is one actor's typed state and vars and the type's code around them.

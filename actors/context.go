@@ -106,6 +106,9 @@ func (c *Context[S]) Destroy() { c.run.destroy = true }
 // runtime stops. fn must not touch c; use a Client to call the actor.
 func (c *Context[S]) WaitUntil(fn func(ctx context.Context)) { c.run.waits = append(c.run.waits, fn) }
 
+// KeepAwake is WaitUntil by RivetKit's name.
+func (c *Context[S]) KeepAwake(fn func(ctx context.Context)) { c.WaitUntil(fn) }
+
 // Client returns a client for calling other actors from this one. Each call's
 // result is recorded in this call's event, so a replay does not repeat it.
 func (c *Context[S]) Client() *Client {

@@ -285,15 +285,15 @@ func (inst *instance) doAction(o *op) result {
 		}
 		return inst.h.beforeResponse(r, o.action, output)
 	})
-	inst.rt.metrics.duration.WithLabelValues(inst.ref.Type).Observe(time.Since(start).Seconds())
+	inst.lim.metrics.duration.Observe(time.Since(start).Seconds())
 	var ue *UserError
 	switch {
 	case err == nil:
-		inst.rt.metrics.actions.WithLabelValues(inst.ref.Type, "ok").Inc()
+		inst.lim.metrics.ok.Inc()
 	case errors.As(err, &ue):
-		inst.rt.metrics.actions.WithLabelValues(inst.ref.Type, "user_error").Inc()
+		inst.lim.metrics.userErr.Inc()
 	default:
-		inst.rt.metrics.actions.WithLabelValues(inst.ref.Type, "error").Inc()
+		inst.lim.metrics.failed.Inc()
 	}
 	return result{output: out, err: err}
 }

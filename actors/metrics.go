@@ -2,6 +2,20 @@ package actors
 
 import "github.com/prometheus/client_golang/prometheus"
 
+// typeMetrics are one type's series, resolved once: the hot path skips the
+// label lookups.
+type typeMetrics struct {
+	ok, userErr, failed prometheus.Counter
+	duration            prometheus.Observer
+}
+
+func (m *metrics) forType(name string) *typeMetrics {
+	return &typeMetrics{
+		ok: m.actions.WithLabelValues(name, "ok"), userErr: m.actions.WithLabelValues(name, "user_error"),
+		failed: m.actions.WithLabelValues(name, "error"), duration: m.duration.WithLabelValues(name),
+	}
+}
+
 type metrics struct {
 	actions  *prometheus.CounterVec
 	duration *prometheus.HistogramVec

@@ -126,7 +126,9 @@ func NewRuntime(log *eventlog.Log, snaps *snapshot.Store, reg *Registry, opts Ru
 		rt.shards[i].m = map[string]*instance{}
 	}
 	for name, d := range reg.types {
-		rt.limits[name] = d.limits(opts)
+		lim := d.limits(opts)
+		lim.metrics = m.forType(name)
+		rt.limits[name] = lim
 	}
 	rt.sweepWG.Add(1)
 	go rt.sweep()
