@@ -22,7 +22,11 @@ type Actor struct {
 }
 
 func actorOf(h *actors.Handle) Actor {
-	return Actor{ID: h.ID, Type: h.Type(), Key: h.Key(), Generation: h.Generation}
+	key := h.Key()
+	if key == nil {
+		key = []string{} // the empty key is [], never null
+	}
+	return Actor{ID: h.ID, Type: h.Type(), Key: key, Generation: h.Generation}
 }
 
 // ActorRequest names an actor to get or create.

@@ -46,6 +46,17 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 		}
 		from = n + 1
 	}
+	if from == 0 {
+		// "Only new events" starts right after the log's end as of now, so
+		// nothing appended while the stream opens is missed.
+		last, err := s.log.LastSeq(r.Context())
+		if err != nil {
+			s.lg.Error("tail the log", "err", err)
+			writeError(w, newError(http.StatusServiceUnavailable, "api", "log_unavailable", "the event log is not available; retry", nil))
+			return
+		}
+		from = last + 1
+	}
 	var filters []string
 	if t := q.Get("type"); t != "" {
 		f, err := eventlog.TypeFilter(t)

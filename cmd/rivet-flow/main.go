@@ -3,6 +3,9 @@
 //	rivet-flow serve      run the server (embedded JetStream + Pebble under --data-dir)
 //	rivet-flow rebuild    rebuild every snapshot from the event log, offline
 //	rivet-flow healthcheck exit 0 if a running server is ready
+//	rivet-flow actors     list, get, call and destroy actors on a running server
+//	rivet-flow events     tail the event log of a running server
+//	rivet-flow bench      benchmark actions over HTTP against a raw net/http handler
 //	rivet-flow version    print the build's version
 package main
 
@@ -32,6 +35,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return rebuild(args[1:], stdout, stderr)
 	case "healthcheck":
 		return healthcheck(args[1:], stdout, stderr)
+	case "actors":
+		return actorsCmd(args[1:], stdout, stderr)
+	case "events":
+		return eventsCmd(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "rivet-flow", buildVersion())
 		return 0
@@ -51,9 +60,13 @@ Usage:
   rivet-flow serve [flags]     run the server (try: rivet-flow serve --help)
   rivet-flow rebuild [flags]   rebuild every snapshot from the event log (server stopped)
   rivet-flow healthcheck       exit 0 if the server is ready (for container probes)
+  rivet-flow actors <command>  list, get, call or destroy actors on a running server
+  rivet-flow events tail       stream the event log of a running server
+  rivet-flow bench http        benchmark actions over HTTP vs a raw net/http handler
   rivet-flow version           print the version
 
 Every flag can also be set with an environment variable, shown in each command's --help.
+actors and events read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
 `)
 }
 

@@ -1,0 +1,171 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Error is an error the server answered with: its problem JSON, decoded. Match
+// it with errors.As, or read its code with ErrorCode.
+//
+//	var apiErr *client.Error
+//	if errors.As(err, &apiErr) && apiErr.Code == client.CodeActorNotFound { ... }
+type Error struct {
+	// Status is the HTTP status (0 for an error sent inside a Tail stream).
+	Status int
+	// Code is the server's stable, machine-readable code, such as
+	// "actor_not_found" (see the Code constants). A response that is not the
+	// server's problem JSON (from a proxy, say) gets "http_<status>".
+	Code string
+	// Message is the human-readable message.
+	Message string
+	// Metadata holds structured details as JSON, when the error has any (user
+	// errors returned by actor code carry their own).
+	Metadata json.RawMessage
+	// Group is "user" for an error the actor's code returned on purpose,
+	// "actor" for one of the runtime's, "api" for one about the request itself.
+	Group string
+	// RetryAfter is the server's Retry-After (429 and 503): how long to wait
+	// before a retry may succeed. Zero when the server sent none.
+	RetryAfter time.Duration
+	// Details lists what failed validation, for malformed requests.
+	Details []ErrorDetail
+}
+
+// ErrorDetail is one validation failure of a malformed request.
+type ErrorDetail struct {
+	// Message says what is wrong.
+	Message string `json:"message"`
+	// Location says where, such as "body.args".
+	Location string `json:"location,omitempty"`
+}
+
+// Error returns "code: message", with validation details if any.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Code)
+	b.WriteString(": ")
+	b.WriteString(e.Message)
+	for i, d := range e.Details {
+		if i == 0 {
+			b.WriteString(" (")
+		} else {
+			b.WriteString("; ")
+		}
+		if d.Location != "" {
+			b.WriteString(d.Location + ": ")
+		}
+		b.WriteString(d.Message)
+		if i == len(e.Details)-1 {
+			b.WriteString(")")
+		}
+	}
+	return b.String()
+}
+
+// Temporary reports whether retrying the same request later may succeed
+// (the server was overloaded or stopping).
+func (e *Error) Temporary() bool { return retryable(e.Status) }
+
+// Codes the server returns (Error.Code). User errors carry codes of their own.
+const (
+	// CodeActorNotFound (404): no live actor has this ID, type and key.
+	CodeActorNotFound = "actor_not_found"
+	// CodeActorTypeNotFound (404): the server serves no actor type of this name.
+	CodeActorTypeNotFound = "actor_type_not_found"
+	// CodeActionNotFound (404): the actor's type has no action of this name.
+	CodeActionNotFound = "action_not_found"
+	// CodeActorExists (409): Create found the actor already there.
+	CodeActorExists = "actor_exists"
+	// CodeActorConflict (409): another writer appended to the actor; retry.
+	CodeActorConflict = "actor_conflict"
+	// CodeInvalidArgs (400): the arguments do not fit the action's parameters.
+	CodeInvalidArgs = "invalid_args"
+	// CodeInvalidKey (400): the key cannot name an actor.
+	CodeInvalidKey = "invalid_key"
+	// CodeInvalidActorID (400): the string is not an actor ID.
+	CodeInvalidActorID = "invalid_actor_id"
+	// CodeArgsTooLarge (413): the arguments or create input exceed the server's limit.
+	CodeArgsTooLarge = "args_too_large"
+	// CodeStateTooLarge (422): the action would grow the state beyond the server's limit.
+	CodeStateTooLarge = "state_too_large"
+	// CodeOverloaded (429): the actor's mailbox is full; see Error.RetryAfter.
+	CodeOverloaded = "overloaded"
+	// CodeActionTimeout (504): the action ran longer than the server allows.
+	CodeActionTimeout = "action_timeout"
+	// CodeStopping (503): the server is shutting down.
+	CodeStopping = "stopping"
+	// CodeUnauthorized (401): the API token is missing or wrong (Options.Token).
+	CodeUnauthorized = "unauthorized"
+	// CodeMalformedJSON (400): the request body is not valid JSON.
+	CodeMalformedJSON = "malformed_json"
+	// CodeInvalidRequest (400 or 422): a parameter or field is invalid; see Error.Details.
+	CodeInvalidRequest = "invalid_request"
+	// CodeBodyTooLarge (413): the request body exceeds the server's limit.
+	CodeBodyTooLarge = "body_too_large"
+	// CodeInternal (500): the server failed; its log has the details.
+	CodeInternal = "internal_error"
+	// CodeTooManyConnections (429): the actor has as many realtime connections as allowed.
+	CodeTooManyConnections = "too_many_connections"
+	// CodeTailFailed is sent inside a Tail stream when the server's log tail fails.
+	CodeTailFailed = "tail_failed"
+)
+
+// ErrorCode returns the code of the *Error in err's chain, or "" if there is
+// none (a network error, a canceled context).
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// ErrStreamClosed is returned by Tail when the server ends the stream (it is
+// stopping); resume with TailOptions.After set to the last sequence seen.
+var ErrStreamClosed = errors.New("client: the server closed the event stream")
+
+// problem is the server's problem JSON.
+type problem struct {
+	Status   int             `json:"status"`
+	Title    string          `json:"title"`
+	Code     string          `json:"code"`
+	Message  string          `json:"message"`
+	Detail   string          `json:"detail"`
+	Metadata json.RawMessage `json:"metadata"`
+	Group    string          `json:"group"`
+	Errors   []ErrorDetail   `json:"errors"`
+}
+
+// readError turns a non-2xx response into an *Error and closes its body.
+func readError(resp *http.Response) *Error {
+	defer closeBody(resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	e := &Error{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"))}
+	var p problem
+	if json.Unmarshal(body, &p) == nil && p.Code != "" {
+		e.Code, e.Message, e.Group, e.Details = p.Code, p.Message, p.Group, p.Errors
+		if e.Message == "" {
+			e.Message = p.Detail
+		}
+		if len(p.Metadata) > 0 && string(p.Metadata) != "null" {
+			e.Metadata = p.Metadata
+		}
+		return e
+	}
+	e.Code = fmt.Sprintf("http_%d", resp.StatusCode)
+	msg := strings.TrimSpace(string(body))
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	e.Message = msg
+	return e
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/rivet-flow/rivet-flow/client"
+)
+
+const actorsUsage = `Usage: rivet-flow actors <command> [flags]
+
+Commands:
+  create --type T --key K ...     get or create an actor (repeat --key for each part)
+  list --type T [--key K ...]     list a type's live actors, or look one up by key
+  get ID                          show one actor
+  call ID ACTION [ARGS_JSON]      call an action; ARGS_JSON is a JSON array, e.g. '[5]'
+  destroy ID                      destroy an actor
+
+Every command takes --addr (default ` + defaultAddr + `, or RIVETFLOW_ADDR), --token
+(or RIVETFLOW_API_TOKEN) and --json; see rivet-flow actors <command> --help.
+`
+
+// actorsCmd dispatches `rivet-flow actors ...`.
+func actorsCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, actorsUsage)
+		return 2
+	}
+	switch args[0] {
+	case "create":
+		return actorsCreate(args[1:], stdout, stderr)
+	case "list", "ls":
+		return actorsList(args[1:], stdout, stderr)
+	case "get":
+		return actorsGet(args[1:], stdout, stderr)
+	case "call":
+		return actorsCall(args[1:], stdout, stderr)
+	case "destroy", "rm":
+		return actorsDestroy(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, actorsUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "rivet-flow actors: unknown command %q\n\n%s", args[0], actorsUsage)
+	return 2
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// interruptible returns a context that ends on SIGINT or SIGTERM.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+}
+
+func actorsList(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("actors list", "", "List the live actors of --type in ID order, or look up the one with --key (repeat --key for each part of the key).", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	typ := cmd.fs.String("type", "", "the actors' type (required)")
+	var key stringList
+	cmd.fs.Var(&key, "key", "look up the actor with this key; repeat for each part, in order")
+	limit := cmd.fs.Int("limit", 1000, "list at most this many actors")
+	if _, err := cmd.parse(args, 0, 0); err != nil {
+		return cmd.usageError(err)
+	}
+	switch {
+	case *typ == "":
+		return cmd.usageError(fmt.Errorf("--type is required, e.g. --type counter"))
+	case *limit < 1:
+		return cmd.usageError(fmt.Errorf("--limit %d: want at least 1", *limit))
+	case len(key) > 0 && slices.Contains(key, ""):
+		return cmd.usageError(fmt.Errorf("--key parts cannot be empty"))
+	}
+	c, err := cf.client()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer c.CloseIdleConnections()
+	ctx, stop := interruptible()
+	defer stop()
+
+	list := []client.Actor{}
+	more := false
+	if len(key) > 0 {
+		a, err := c.Get(ctx, *typ, key)
+		if err != nil && client.ErrorCode(err) != client.CodeActorNotFound {
+			return cmd.fail(cf.addr, err)
+		}
+		if err == nil {
+			list = append(list, *a)
+		}
+	} else {
+		for a, err := range c.All(ctx, *typ) {
+			if err != nil {
+				return cmd.fail(cf.addr, err)
+			}
+			if len(list) == *limit {
+				more = true
+				break
+			}
+			list = append(list, a)
+		}
+	}
+	if cf.json {
+		if err := writeJSON(stdout, list); err != nil {
+			return cmd.fail(cf.addr, err)
+		}
+	} else if len(list) == 0 {
+		if len(key) > 0 {
+			fmt.Fprintf(stdout, "no live %s actor with key %s\n", *typ, keyString(key))
+		} else {
+			fmt.Fprintf(stdout, "no live %s actors\n", *typ)
+		}
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTYPE\tKEY\tGENERATION")
+		for _, a := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.ID, a.Type, keyString(a.Key), a.Generation)
+		}
+		_ = tw.Flush()
+	}
+	if more {
+		fmt.Fprintf(stderr, "(showing the first %d; pass a larger --limit for more)\n", *limit)
+	}
+	return 0
+}
+
+func actorsCreate(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("actors create", "", "Get or create the actor of --type and --key (repeat --key for each part of the key), with --input on creation.", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	typ := cmd.fs.String("type", "", "the actor's type (required)")
+	var key stringList
+	cmd.fs.Var(&key, "key", "a part of the actor's key; repeat for each part, in order")
+	input := cmd.fs.String("input", "", "create input, as JSON")
+	if _, err := cmd.parse(args, 0, 0); err != nil {
+		return cmd.usageError(err)
+	}
+	if *typ == "" {
+		return cmd.usageError(fmt.Errorf("--type is required, e.g. --type counter"))
+	}
+	var in any
+	if *input != "" {
+		if !json.Valid([]byte(*input)) {
+			return cmd.usageError(fmt.Errorf("--input %q is not JSON", *input))
+		}
+		in = json.RawMessage(*input)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer c.CloseIdleConnections()
+	ctx, stop := interruptible()
+	defer stop()
+	a, created, err := c.GetOrCreate(ctx, *typ, key, in)
+	if err != nil {
+		return cmd.fail(cf.addr, err)
+	}
+	if cf.json {
+		_ = writeJSON(stdout, map[string]any{"actor": a, "created": created})
+		return 0
+	}
+	printActor(stdout, a)
+	if !created {
+		fmt.Fprintln(stderr, "(it existed already)")
+	}
+	return 0
+}
+
+// printActor prints one actor as a two-column table.
+func printActor(w io.Writer, a *client.Actor) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\t%s\nTYPE\t%s\nKEY\t%s\nGENERATION\t%d\n", a.ID, a.Type, keyString(a.Key), a.Generation)
+	_ = tw.Flush()
+}
+
+func actorsGet(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("actors get", "ID", "Show the live actor with this ID.", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	pos, err := cmd.parse(args, 1, 1)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer c.CloseIdleConnections()
+	ctx, stop := interruptible()
+	defer stop()
+	a, err := c.GetByID(ctx, pos[0])
+	if err != nil {
+		return cmd.fail(cf.addr, err)
+	}
+	if cf.json {
+		_ = writeJSON(stdout, a)
+		return 0
+	}
+	printActor(stdout, a)
+	return 0
+}
+
+func actorsCall(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("actors call", "ID ACTION [ARGS_JSON]",
+		"Call an action and print its output. ARGS_JSON is the arguments as a JSON array, e.g. '[5]' (default []).", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	pos, err := cmd.parse(args, 2, 3)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	var callArgs []any
+	if len(pos) == 3 {
+		var raw []json.RawMessage
+		if err := json.Unmarshal([]byte(pos[2]), &raw); err != nil {
+			return cmd.usageError(fmt.Errorf("ARGS_JSON %q is not a JSON array: pass the arguments in order, e.g. '[5]' or '[\"alice\", \"hi\"]'", pos[2]))
+		}
+		for _, r := range raw {
+			callArgs = append(callArgs, r)
+		}
+	}
+	c, err := cf.client()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer c.CloseIdleConnections()
+	ctx, stop := interruptible()
+	defer stop()
+	out, err := c.Call(ctx, pos[0], pos[1], callArgs...)
+	if err != nil {
+		return cmd.fail(cf.addr, err)
+	}
+	if cf.json {
+		_ = writeJSON(stdout, map[string]json.RawMessage{"output": out})
+		return 0
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") != nil {
+		pretty.Reset()
+		pretty.Write(out)
+	}
+	fmt.Fprintln(stdout, pretty.String())
+	return 0
+}
+
+func actorsDestroy(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("actors destroy", "ID", "Destroy the actor: its onDestroy runs, a tombstone goes into the log and its connections close.", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	pos, err := cmd.parse(args, 1, 1)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer c.CloseIdleConnections()
+	ctx, stop := interruptible()
+	defer stop()
+	if err := c.Destroy(ctx, pos[0]); err != nil {
+		return cmd.fail(cf.addr, err)
+	}
+	if cf.json {
+		_ = writeJSON(stdout, map[string]string{"destroyed": pos[0]})
+		return 0
+	}
+	fmt.Fprintln(stdout, "destroyed", pos[0])
+	return 0
+}
+
+// keyString shows a key unambiguously, as a JSON array.
+func keyString(key []string) string {
+	if len(key) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(key)
+	return string(b)
+}
