@@ -78,6 +78,21 @@ func (c *Client) GetByID(ctx context.Context, id string) (*Handle, error) {
 	return c.Get(ctx, typ, key)
 }
 
+// Ref returns a handle by ID without checking that the actor exists (no round
+// trip): calls on it fail with ErrNotFound if it does not. Use it on hot paths
+// where the call itself is the check.
+func (c *Client) Ref(id string) (*Handle, error) {
+	typ, key, err := ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	def, ref, subj, err := c.rt.resolve(typ, key)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{client: c, def: def, ref: ref, subj: subj, ID: idOf(subj)}, nil
+}
+
 func encodeInput(input any) (json.RawMessage, error) {
 	if raw, ok := input.(json.RawMessage); ok {
 		if len(raw) > 0 && !json.Valid(raw) {

@@ -203,11 +203,16 @@ func (inst *instance) connList() []*Conn {
 	return out
 }
 
-// closeConns closes every connection with reason (destroy, shutdown).
-func (inst *instance) closeConns(reason error) {
+// closeConns closes every connection with reason. With hooks, OnDisconnect
+// runs for each (shutdown); a destroyed actor has no state to run them on.
+func (inst *instance) closeConns(reason error, hooks bool) {
 	for _, c := range inst.connList() {
 		c.shut(reason)
-		inst.dropConn(c)
+		if hooks {
+			inst.doDisconnect(c)
+		} else {
+			inst.dropConn(c)
+		}
 	}
 }
 
@@ -217,6 +222,9 @@ func (inst *instance) publish(bs []eventlog.Broadcast) {
 		return
 	}
 	for _, c := range inst.connList() {
+		if c.isClosed() {
+			continue // its disconnect is queued
+		}
 		for _, b := range bs {
 			if !c.subscribed(b.Name) {
 				continue
@@ -224,7 +232,8 @@ func (inst *instance) publish(bs []eventlog.Broadcast) {
 			if !c.deliver(Broadcast{Name: b.Name, Args: b.Args}) {
 				inst.rt.logger.Warn("closing a connection that fell behind", "actor", inst.id, "conn", c.ID(), "buffer", cap(c.events))
 				c.shut(errorf(ErrConnClosed, "connection fell more than %d events behind", cap(c.events)))
-				inst.dropConn(c)
+				// OnDisconnect runs as its own unit of work, after this one.
+				_, _ = inst.enqueue(&op{kind: opDisconnect, conn: c, ctx: context.Background(), reply: make(chan result, 1)})
 				break
 			}
 		}

@@ -307,7 +307,7 @@ func (inst *instance) doDestroy(ctx context.Context, caller string) error {
 	}); err != nil {
 		return err
 	}
-	inst.closeConns(errorf(ErrNotFound, "actor %s was destroyed", inst.id))
+	inst.closeConns(errorf(ErrNotFound, "actor %s was destroyed", inst.id), false)
 	inst.h = nil
 	inst.writeSnapshot()
 	return nil
@@ -320,7 +320,7 @@ func (inst *instance) doSleep(force bool) {
 		return
 	}
 	if force {
-		inst.closeConns(ErrStopping)
+		inst.closeConns(ErrStopping, inst.loaded && inst.image.Exists)
 	}
 	if inst.loaded && inst.image.Exists {
 		if _, err := inst.execute(inst.rt.ctxForSleep(), eventlog.KindSystem, "$sleep", nil, "runtime", nil, false, func(r *run) (any, error) {

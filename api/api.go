@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -100,7 +101,17 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 
 // Handler returns the API with authentication and CORS applied.
 func (s *Server) Handler() http.Handler {
-	return s.cors(s.auth(jsonByDefault(s.mux)))
+	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.fastAction(w, r) {
+			return
+		}
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			s.noRoute(w, r)
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+	return s.cors(s.auth(jsonByDefault(routes)))
 }
 
 // jsonByDefault reads a body sent without a JSON content type (curl -d sends
@@ -129,4 +140,23 @@ func (s *Server) streamContext(r *http.Request) (context.Context, context.Cancel
 	ctx, cancel := context.WithCancel(r.Context())
 	stop := context.AfterFunc(s.streams, cancel)
 	return ctx, func() { stop(); cancel() }
+}
+
+// noRoute answers an unknown route (404) or a known one with the wrong method
+// (405) in the API's error shape rather than the mux's plain text.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := s.mux.Handler(probe); p != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		writeError(w, newError(http.StatusNotFound, "api", "not_found", "no route "+r.URL.Path+"; see /docs", nil))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	writeError(w, newError(http.StatusMethodNotAllowed, "api", "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path, map[string]any{"allowed": allowed}))
 }

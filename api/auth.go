@@ -23,7 +23,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		r = r.WithContext(context.WithValue(r.Context(), remoteKey{}, host))
-		if s.opts.Token == "" || public(r.URL.Path) || r.Method == http.MethodOptions || s.tokenOK(r) {
+		if s.opts.Token == "" || public(r.URL.Path) || s.tokenOK(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -62,7 +62,9 @@ func (s *Server) tokenOK(r *http.Request) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) == 1
 }
 
-// cors answers preflights and sets CORS headers for the allowed origins.
+// cors answers preflights (before auth: browsers send them without
+// credentials) and sets CORS headers for the allowed origins. A wildcard
+// allows any origin without credentials.
 func (s *Server) cors(next http.Handler) http.Handler {
 	if len(s.opts.CORSOrigins) == 0 {
 		return next
@@ -70,19 +72,26 @@ func (s *Server) cors(next http.Handler) http.Handler {
 	anyOrigin := slices.Contains(s.opts.CORSOrigins, "*")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		if origin != "" && (anyOrigin || slices.Contains(s.opts.CORSOrigins, origin)) {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
+		allowed := origin != "" && (anyOrigin || slices.Contains(s.opts.CORSOrigins, origin))
+		h := w.Header()
+		if allowed {
 			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Allow-Credentials", "true")
+			if anyOrigin {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Set("Access-Control-Allow-Credentials", "true")
+			}
 			h.Set("Access-Control-Expose-Headers", "Retry-After")
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		}
+		if r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+			if allowed {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, x-rivet-token, x-rivet-encoding, x-rivet-conn-params")
 				h.Set("Access-Control-Max-Age", "600")
-				w.WriteHeader(http.StatusNoContent)
-				return
 			}
+			w.WriteHeader(http.StatusNoContent) // a preflight never reaches a route
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -278,7 +278,7 @@ func (s *Server) gwTarget(r *http.Request) (*actors.Handle, *Error) {
 	target, _, _ := strings.Cut(r.PathValue("target"), "@")
 	c := s.client(r.Context())
 	if strings.Contains(target, ".") {
-		h, err := c.GetByID(r.Context(), target)
+		h, err := c.Ref(target) // the call itself answers not_found
 		if err != nil {
 			return nil, fromActors(err)
 		}
@@ -336,12 +336,12 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 	if body.Args != nil {
 		args, _ = json.Marshal(body.Args)
 	}
-	out, err := h.ActionJSON(r.Context(), r.PathValue("action"), args)
+	out, err := h.ActionJSON(r.Context(), r.PathValue("action"), fromRivetJSON(args))
 	if err != nil {
 		writeGatewayError(w, fromActors(err))
 		return
 	}
-	writeJSONStatus(w, http.StatusOK, map[string]json.RawMessage{"output": out})
+	writeJSONStatus(w, http.StatusOK, map[string]json.RawMessage{"output": toRivetJSON(out)})
 }
 
 // gwFrame is one RivetKit JSON frame: {"body":{"tag":T,"val":V}}.
@@ -444,18 +444,18 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 				args = json.RawMessage("[]")
 			}
 			go func() {
-				out, err := conn.Action(session.ctx, v.Name, args)
+				out, err := conn.Action(session.ctx, v.Name, fromRivetJSON(args))
 				if err != nil {
 					e := fromActors(err)
 					group, code := gwCode(e)
 					session.send(frame("Error", map[string]any{"group": group, "code": code, "message": e.Message, "metadata": e.Metadata, "actionId": id}))
 					return
 				}
-				session.send(frame("ActionResponse", map[string]any{"id": id, "output": out}))
+				session.send(frame("ActionResponse", map[string]any{"id": id, "output": toRivetJSON(out)}))
 			}()
 		}
 	}, func(b actors.Broadcast) any {
-		return frame("Event", map[string]any{"name": b.Name, "args": b.Args})
+		return frame("Event", map[string]any{"name": b.Name, "args": toRivetJSON(b.Args)})
 	})
 }
 

@@ -168,7 +168,7 @@ func (s *Server) registerActors() {
 		Summary: "Call an action", Description: "Runs the action in the actor's mailbox and answers once its event is appended to the log. A full mailbox answers 429 with Retry-After.",
 		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
 	}, func(ctx context.Context, in *actionInput) (*actionOutput, error) {
-		h, err := s.client(ctx).GetByID(ctx, in.ID)
+		h, err := s.client(ctx).Ref(in.ID) // the action itself answers actor_not_found
 		if err != nil {
 			return nil, fromActors(err)
 		}

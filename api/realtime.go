@@ -208,9 +208,11 @@ func (ws *wsSession) send(v any) {
 	}
 }
 
+// closeWith sends the close frame first: cancelling the context first would
+// drop the socket before the client hears why.
 func (ws *wsSession) closeWith(code websocket.StatusCode, reason string) {
-	ws.stop()
 	_ = ws.ws.Close(code, reason)
+	ws.stop()
 }
 
 // action runs an action without blocking the reader (replies keep their ids,
@@ -232,10 +234,16 @@ func (ws *wsSession) action(id *uint64, name string, args json.RawMessage, reply
 // run pumps messages until the socket or the connection ends.
 func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) any) {
 	defer ws.stop()
+	readerDone := make(chan struct{})
+	defer func() { <-readerDone }()
 	go func() {
+		defer close(readerDone)
 		defer ws.stop()
 		for {
-			typ, data, err := ws.ws.Read(ws.ctx)
+			// Not ws.ctx: cancelling a Read closes the socket at once, and the
+			// close frame with its reason must go out first. Read ends when
+			// the socket closes.
+			typ, data, err := ws.ws.Read(context.WithoutCancel(ws.ctx))
 			if err != nil {
 				return
 			}
@@ -251,7 +259,11 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 	for {
 		select {
 		case <-ws.ctx.Done():
-			_ = ws.ws.Close(websocket.StatusNormalClosure, "")
+			if ws.s.streams.Err() != nil {
+				_ = ws.ws.Close(websocket.StatusGoingAway, "actor.stopping#server shutting down")
+			} else {
+				_ = ws.ws.Close(websocket.StatusNormalClosure, "")
+			}
 			return
 		case <-tick.C:
 			pctx, cancel := context.WithTimeout(ws.ctx, ws.s.opts.Heartbeat)
