@@ -9,7 +9,6 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors/builtin"
 )
 
-
 func TestCounterSmoke(t *testing.T) {
 	b := setup(t, builtin.Registry())
 	ctx := context.Background()
