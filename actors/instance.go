@@ -198,8 +198,9 @@ func (inst *instance) load(ctx context.Context) error {
 		}
 	}
 	read := 0
-	for {
-		evs, err := inst.rt.log.ReadActor(ctx, inst.subject, seq, 0)
+	for more := true; more; {
+		var evs []*eventlog.Event
+		evs, more, err = inst.rt.log.ReadActorPage(ctx, inst.subject, seq, 0)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", inst.id, err)
 		}
@@ -208,9 +209,7 @@ func (inst *instance) load(ctx context.Context) error {
 			seq, inst.codeVersion = ev.Seq, ev.CodeVersion
 		}
 		read += len(evs)
-		if len(evs) == 0 || len(evs) < 1000 {
-			break
-		}
+		more = more && len(evs) > 0
 	}
 	inst.image, inst.lastSeq, inst.sinceSnapshot, inst.loaded = im, seq, read, true
 	inst.kvBytes = kvSize(im.KV)
@@ -369,7 +368,7 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	defer cancel()
 	r := newRun(actx, inst, caller, conn)
 	output, err := inst.safely(action, func() (any, error) { return fn(r) })
-	if err == nil && actx.Err() != nil && ctx.Err() == nil {
+	if (err == nil || isCtxErr(err)) && actx.Err() != nil && ctx.Err() == nil {
 		err = errorf(ErrActionTimeout, "%s on %s took longer than %s", action, inst.id, inst.lim.actionTimeout)
 	}
 	var state []byte
@@ -490,7 +489,11 @@ func (inst *instance) report(action string, err error) error {
 	if errors.As(err, &ue) || (errors.As(err, &re) && re.cause == nil) || isCtxErr(err) {
 		return err
 	}
-	inst.rt.logger.Error("call failed", "actor", inst.id, "action", action, "err", err)
+	detail := err
+	if errors.As(err, &re) && re.cause != nil {
+		detail = re.cause // the wrapper only says "internal error"
+	}
+	inst.rt.logger.Error("call failed", "actor", inst.id, "action", action, "err", detail)
 	if errors.As(err, &re) {
 		return err
 	}

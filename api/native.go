@@ -288,7 +288,7 @@ func (s *Server) history(ctx context.Context, in *historyInput) (*historyOutput,
 		return nil, fromActors(actors.ErrInvalidID)
 	}
 	limit := min(max(in.Limit, 1), s.opts.MaxHistory)
-	evs, err := s.log.ReadActor(ctx, subject, in.After, limit)
+	evs, more, err := s.log.ReadActorPage(ctx, subject, in.After, limit)
 	if err != nil {
 		s.lg.Error("read history", "actor", in.ID, "err", err)
 		return nil, fromActors(err)
@@ -301,7 +301,7 @@ func (s *Server) history(ctx context.Context, in *historyInput) (*historyOutput,
 	for _, ev := range evs {
 		out.Body.Events = append(out.Body.Events, eventOf(ev))
 	}
-	if len(evs) == limit {
+	if more && len(evs) > 0 {
 		out.Body.NextAfter = evs[len(evs)-1].Seq
 	}
 	return out, nil

@@ -425,3 +425,38 @@ func seqs(evs []*eventlog.Event) []uint64 {
 	}
 	return out
 }
+
+func TestReadActorPageSaysWhetherMoreRemain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := openLog(t, t.TempDir(), func(c *eventlog.Config) { c.MaxReadBatch = 10 })
+	subj := subjectOf(t, "paged", "x")
+	var last uint64
+	for range 25 {
+		seq, err := l.Append(ctx, subj, last, &eventlog.Event{Kind: eventlog.KindAction})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = seq
+		// Another actor's events in between must not count.
+		if _, err := l.Append(ctx, subjectOf(t, "paged", fmt.Sprint(seq)), 0, &eventlog.Event{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sizes []int
+	var mores []bool
+	for after, more := uint64(0), true; more; {
+		evs, m, err := l.ReadActorPage(ctx, subj, after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes, mores = append(sizes, len(evs)), append(mores, m)
+		more = m
+		if len(evs) > 0 {
+			after = evs[len(evs)-1].Seq
+		}
+	}
+	if !reflect.DeepEqual(sizes, []int{10, 10, 5}) || !reflect.DeepEqual(mores, []bool{true, true, false}) {
+		t.Fatalf("pages %v, more %v; want [10 10 5], [true true false]", sizes, mores)
+	}
+}

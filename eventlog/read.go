@@ -20,45 +20,60 @@ type directGetRequest struct {
 
 // ReadActor returns up to limit events of subject with sequences after after, in
 // order, with one batched direct-get request: the wake path (snapshot, then the
-// events after it). limit is capped at Config.MaxReadBatch; page with the last
-// returned Seq. Fewer than limit events means the end of the subject.
+// events after it). limit is capped at Config.MaxReadBatch, and one read
+// returns at most 8 MiB of events; page with the last returned Seq until it
+// returns none (or use ReadActorPage, which says whether more remain).
 func (l *Log) ReadActor(ctx context.Context, subject string, after uint64, limit int) ([]*Event, error) {
+	evs, _, err := l.ReadActorPage(ctx, subject, after, limit)
+	return evs, err
+}
+
+// maxReadBytes bounds one direct-get batch: the server would otherwise push a
+// large history at once and cut the shared connection off as a slow consumer.
+const maxReadBytes = 8 << 20
+
+// ReadActorPage is ReadActor that also reports whether events remain after
+// the ones returned.
+func (l *Log) ReadActorPage(ctx context.Context, subject string, after uint64, limit int) (events []*Event, more bool, err error) {
 	if limit <= 0 || limit > l.cfg.MaxReadBatch {
 		limit = l.cfg.MaxReadBatch
 	}
 	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := json.Marshal(directGetRequest{Seq: after + 1, NextFor: subject, Batch: limit})
+	req, err := json.Marshal(directGetRequest{Seq: after + 1, NextFor: subject, Batch: limit, MaxBytes: maxReadBytes})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	inbox := l.nc.NewRespInbox()
 	sub, err := l.nc.SubscribeSync(inbox)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", subject, err)
+		return nil, false, fmt.Errorf("read %s: %w", subject, err)
 	}
 	defer sub.Unsubscribe()
 	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.cfg.Stream, inbox, req); err != nil {
-		return nil, fmt.Errorf("read %s: %w", subject, err)
+		return nil, false, fmt.Errorf("read %s: %w", subject, err)
 	}
-	var events []*Event
 	for {
 		msg, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read %s after %d: %w", subject, after, err)
+			return nil, false, fmt.Errorf("read %s after %d: %w", subject, after, err)
 		}
 		if status := msg.Header.Get("Status"); status != "" {
 			switch status {
-			case "204", "404": // end of batch; no (more) messages
+			case "204": // end of batch: Nats-Num-Pending counts what is left
 				l.metrics.readEvents.Add(float64(len(events)))
-				return events, nil
+				pending, _ := strconv.ParseUint(msg.Header.Get("Nats-Num-Pending"), 10, 64)
+				return events, pending > 0, nil
+			case "404": // no (more) messages
+				l.metrics.readEvents.Add(float64(len(events)))
+				return events, false, nil
 			default:
-				return nil, fmt.Errorf("read %s after %d: JetStream status %s %s", subject, after, status, msg.Header.Get("Description"))
+				return nil, false, fmt.Errorf("read %s after %d: JetStream status %s %s", subject, after, status, msg.Header.Get("Description"))
 			}
 		}
 		ev, err := decodeDirect(msg)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", subject, err)
+			return nil, false, fmt.Errorf("read %s: %w", subject, err)
 		}
 		events = append(events, ev)
 	}
