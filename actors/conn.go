@@ -170,10 +170,13 @@ func (inst *instance) doDisconnect(conn *Conn) {
 		return
 	}
 	if inst.loaded && inst.image.Exists {
-		if _, err := inst.execute(inst.rt.ctxForSleep(), eventlog.KindSystem, "$disconnect", nil, "runtime", conn, false, func(r *run) (any, error) {
+		ctx, cancel := inst.rt.ctxForSleep()
+		_, err := inst.execute(ctx, eventlog.KindSystem, "$disconnect", nil, "runtime", conn, false, func(r *run) (any, error) {
 			inst.h.disconnect(r, conn)
 			return nil, nil
-		}); err != nil {
+		})
+		cancel()
+		if err != nil {
 			inst.rt.logger.Error("OnDisconnect failed", "actor", inst.id, "err", err)
 		}
 	}

@@ -322,9 +322,12 @@ func (inst *instance) doSleep(force bool) {
 		inst.closeConns(ErrStopping, inst.loaded && inst.image.Exists)
 	}
 	if inst.loaded && inst.image.Exists {
-		if _, err := inst.execute(inst.rt.ctxForSleep(), eventlog.KindSystem, "$sleep", nil, "runtime", nil, false, func(r *run) (any, error) {
+		ctx, cancel := inst.rt.ctxForSleep()
+		_, err := inst.execute(ctx, eventlog.KindSystem, "$sleep", nil, "runtime", nil, false, func(r *run) (any, error) {
 			return nil, inst.h.sleep(r)
-		}); err != nil {
+		})
+		cancel()
+		if err != nil {
 			inst.rt.logger.Error("OnSleep failed", "actor", inst.id, "err", err)
 		}
 	}
@@ -345,12 +348,12 @@ func (inst *instance) pending() int {
 	return len(inst.queue)
 }
 
-// ctxForSleep is the context for sleep hooks: sleeping happens during Stop too,
-// after the runtime's own context has ended, so it gets a bounded one.
-func (rt *Runtime) ctxForSleep() context.Context {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(rt.ctx), rt.opts.ActionTimeout)
-	context.AfterFunc(ctx, cancel)
-	return ctx
+// ctxForSleep is the context for sleep and disconnect hooks: they run during
+// Stop too, after the runtime's own context has ended, so it gets a bounded
+// one. Call cancel when the hook is done (a lingering timer per sleep would
+// hold memory for ActionTimeout).
+func (rt *Runtime) ctxForSleep() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(rt.ctx), rt.opts.ActionTimeout)
 }
 
 func (inst *instance) writeSnapshot() {

@@ -45,7 +45,10 @@ func (l *Log) ReadActorPage(ctx context.Context, subject string, after uint64, l
 		return nil, false, err
 	}
 	inbox := l.nc.NewRespInbox()
-	sub, err := l.nc.SubscribeSync(inbox)
+	// A channel sized to the reply (the batch plus its end marker), not
+	// SubscribeSync's 64k-slot default: every wake reads through here.
+	replies := make(chan *nats.Msg, limit+2)
+	sub, err := l.nc.ChanSubscribe(inbox, replies)
 	if err != nil {
 		return nil, false, fmt.Errorf("read %s: %w", subject, err)
 	}
@@ -54,9 +57,11 @@ func (l *Log) ReadActorPage(ctx context.Context, subject string, after uint64, l
 		return nil, false, fmt.Errorf("read %s: %w", subject, err)
 	}
 	for {
-		msg, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("read %s after %d: %w", subject, after, err)
+		var msg *nats.Msg
+		select {
+		case msg = <-replies:
+		case <-ctx.Done():
+			return nil, false, fmt.Errorf("read %s after %d: %w", subject, after, ctx.Err())
 		}
 		if status := msg.Header.Get("Status"); status != "" {
 			switch status {
