@@ -19,7 +19,7 @@ test/rivetkit: ## the unmodified npm rivetkit client against the real binary (ne
 	@command -v node >/dev/null || { echo "node is missing: install Node.js 20+ (apt-get install nodejs npm)" >&2; exit 1; }
 	@command -v npm >/dev/null || { echo "npm is missing: install npm" >&2; exit 1; }
 	CGO_ENABLED=0 $(GO) build -o bin/rivet-flow ./cmd/rivet-flow
-	cd test/rivetkit && { [ -d node_modules/rivetkit ] || npm ci --no-audit --no-fund; } && RIVETFLOW_BIN=$(CURDIR)/bin/rivet-flow node --test
+	cd test/rivetkit && { [ -d node_modules/rivetkit ] || npm install --no-audit --no-fund; } && RIVETFLOW_BIN=$(CURDIR)/bin/rivet-flow node --test
 
 bench: ## benchmarks side by side with raw JetStream (compare ratios, not absolutes)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./eventlog ./internal/snapshot
