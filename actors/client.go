@@ -116,7 +116,9 @@ func (c *Client) resolve(ctx context.Context, typ string, key []string, mode int
 		return nil, false, err
 	}
 	res, err := c.rt.submit(ctx, def, ref, subj, &op{kind: opResolve, mode: mode, args: input, caller: c.caller})
-	c.record("resolve", map[string]any{"type": typ, "key": key, "mode": mode, "created": res.created}, err)
+	if c.rec != nil {
+		c.record("resolve", map[string]any{"type": typ, "key": key, "mode": mode, "created": res.created}, err)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -146,7 +148,9 @@ func (c *Client) submitAction(ctx context.Context, h *Handle, name string, args 
 		return nil, errorf(ErrInvalidArgs, "arguments are not valid JSON")
 	}
 	res, err := c.rt.submit(ctx, h.def, h.ref, h.subj, &op{kind: opAction, action: name, args: args, caller: c.caller, conn: conn})
-	c.record("call", map[string]any{"actor": h.ID, "action": name, "output": res.output}, err)
+	if c.rec != nil {
+		c.record("call", map[string]any{"actor": h.ID, "action": name, "output": res.output}, err)
+	}
 	return res.output, err
 }
 

@@ -41,9 +41,7 @@ type run struct {
 }
 
 func newRun(ctx context.Context, inst *instance, caller string, conn *Conn) *run {
-	seed := rand.Uint64()
-	return &run{ctx: ctx, inst: inst, now: inst.rt.clock.Now().UTC(), seed: seed,
-		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), caller: caller, conn: conn,
+	return &run{ctx: ctx, inst: inst, now: inst.rt.clock.Now().UTC(), seed: rand.Uint64(), caller: caller, conn: conn,
 		kv: kvOverlay{base: inst.image.KV}}
 }
 
@@ -66,7 +64,12 @@ func (c *Context[S]) Now() time.Time { return c.run.now }
 
 // Rand returns the call's random source, seeded from a seed recorded in the
 // event, so a replay draws the same numbers.
-func (c *Context[S]) Rand() *rand.Rand { return c.run.rng }
+func (c *Context[S]) Rand() *rand.Rand {
+	if c.run.rng == nil { // built on first use: most calls never draw
+		c.run.rng = rand.New(rand.NewPCG(c.run.seed, c.run.seed^0x9e3779b97f4a7c15))
+	}
+	return c.run.rng
+}
 
 // Log returns a logger tagged with the actor.
 func (c *Context[S]) Log() *slog.Logger {

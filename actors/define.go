@@ -106,7 +106,7 @@ func (t *Type[S]) Name() string { return t.name }
 // Act0 adapts an action without arguments.
 func Act0[S, R any](fn func(c *Context[S]) (R, error)) ActionFunc[S] {
 	return func(c *Context[S], args json.RawMessage) (any, error) {
-		if _, err := decodeArgs(args, 0); err != nil {
+		if err := decodeTuple(args); err != nil {
 			return nil, err
 		}
 		return fn(c)
@@ -116,12 +116,8 @@ func Act0[S, R any](fn func(c *Context[S]) (R, error)) ActionFunc[S] {
 // Act adapts an action with one argument of type A.
 func Act[S, A, R any](fn func(c *Context[S], arg A) (R, error)) ActionFunc[S] {
 	return func(c *Context[S], args json.RawMessage) (any, error) {
-		raw, err := decodeArgs(args, 1)
-		if err != nil {
-			return nil, err
-		}
 		var a A
-		if err := decodeArg(raw, 0, &a); err != nil {
+		if err := decodeTuple(args, &a); err != nil {
 			return nil, err
 		}
 		return fn(c, a)
@@ -131,44 +127,41 @@ func Act[S, A, R any](fn func(c *Context[S], arg A) (R, error)) ActionFunc[S] {
 // Act2 adapts an action with two arguments.
 func Act2[S, A, B, R any](fn func(c *Context[S], a A, b B) (R, error)) ActionFunc[S] {
 	return func(c *Context[S], args json.RawMessage) (any, error) {
-		raw, err := decodeArgs(args, 2)
-		if err != nil {
-			return nil, err
-		}
 		var a A
 		var b B
-		if err := decodeArg(raw, 0, &a); err != nil {
-			return nil, err
-		}
-		if err := decodeArg(raw, 1, &b); err != nil {
+		if err := decodeTuple(args, &a, &b); err != nil {
 			return nil, err
 		}
 		return fn(c, a, b)
 	}
 }
 
-// decodeArgs splits a JSON array of arguments and checks there are at most want
-// (missing trailing arguments take their zero value, as in JavaScript).
-func decodeArgs(args json.RawMessage, want int) ([]json.RawMessage, error) {
-	var raw []json.RawMessage
-	if len(bytes.TrimSpace(args)) > 0 {
-		if err := json.Unmarshal(args, &raw); err != nil {
-			return nil, errorf(ErrInvalidArgs, "arguments must be a JSON array: %v", err)
-		}
-	}
-	if len(raw) > want {
-		return nil, errorf(ErrInvalidArgs, "expected at most %d arguments, got %d", want, len(raw))
-	}
-	return raw, nil
-}
-
-func decodeArg(raw []json.RawMessage, i int, into any) error {
-	if i >= len(raw) {
+// decodeTuple decodes a JSON array of arguments into dst in one pass. Missing
+// trailing arguments keep their zero value, as in JavaScript; extra ones, a
+// non-array or a wrong type are ErrInvalidArgs.
+func decodeTuple(args json.RawMessage, dst ...any) error {
+	trimmed := bytes.TrimSpace(args)
+	if len(trimmed) == 0 || string(trimmed) == "[]" {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw[i]))
-	if err := dec.Decode(into); err != nil {
-		return errorf(ErrInvalidArgs, "argument %d: want %s: %v", i+1, reflect.TypeOf(into).Elem(), err)
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return errorf(ErrInvalidArgs, "arguments must be a JSON array")
+	}
+	n := 0
+	for ; dec.More(); n++ {
+		if n >= len(dst) {
+			return errorf(ErrInvalidArgs, "expected at most %d arguments, got more", len(dst))
+		}
+		if err := dec.Decode(dst[n]); err != nil {
+			return errorf(ErrInvalidArgs, "argument %d: want %s: %v", n+1, reflect.TypeOf(dst[n]).Elem(), err)
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim(']') {
+		return errorf(ErrInvalidArgs, "arguments must be a JSON array")
+	}
+	if dec.InputOffset() != int64(len(trimmed)) {
+		return errorf(ErrInvalidArgs, "unexpected data after the arguments array")
 	}
 	return nil
 }

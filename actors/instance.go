@@ -110,7 +110,7 @@ func (inst *instance) enqueue(o *op) (ok bool, err error) {
 	if !inst.running {
 		inst.running = true
 		inst.rt.work.Add(1)
-		go inst.drain()
+		inst.rt.drains.run(inst.drain)
 	}
 	return true, nil
 }
@@ -200,7 +200,8 @@ func (inst *instance) load(ctx context.Context) error {
 	read := 0
 	for more := true; more; {
 		var evs []*eventlog.Event
-		evs, more, err = inst.rt.log.ReadActorPage(ctx, inst.subject, seq, 0)
+		// Pages sized to the expected tail (at most SnapshotEvery events).
+		evs, more, err = inst.rt.log.ReadActorPage(ctx, inst.subject, seq, inst.lim.snapshotEvery+1)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", inst.id, err)
 		}

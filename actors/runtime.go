@@ -101,6 +101,7 @@ type Runtime struct {
 	stopping atomic.Bool
 	stopOnce sync.Once
 	sweepEnd chan struct{}
+	drains   *pool
 	sweepWG  sync.WaitGroup
 	connIDs  atomic.Uint64
 }
@@ -121,7 +122,8 @@ func NewRuntime(log *eventlog.Log, snaps *snapshot.Store, reg *Registry, opts Ru
 	ctx, cancel := context.WithCancel(context.Background())
 	rt := &Runtime{log: log, snaps: snaps, reg: reg, opts: opts, clock: opts.Clock,
 		logger: opts.Logger.With("component", "actors"), metrics: m, seed: maphash.MakeSeed(),
-		limits: map[string]limits{}, ctx: ctx, cancel: cancel, sweepEnd: make(chan struct{})}
+		limits: map[string]limits{}, ctx: ctx, cancel: cancel, sweepEnd: make(chan struct{}),
+		drains: newPool(time.Second)}
 	for i := range rt.shards {
 		rt.shards[i].m = map[string]*instance{}
 	}
@@ -231,6 +233,7 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		go func() { rt.work.Wait(); close(done) }()
 		select {
 		case <-done:
+			rt.drains.close()
 		case <-ctx.Done():
 			err = fmt.Errorf("stop actors: work still running: %w", ctx.Err())
 		}
