@@ -123,7 +123,7 @@ func NewRuntime(log *eventlog.Log, snaps *snapshot.Store, reg *Registry, opts Ru
 	rt := &Runtime{log: log, snaps: snaps, reg: reg, opts: opts, clock: opts.Clock,
 		logger: opts.Logger.With("component", "actors"), metrics: m, seed: maphash.MakeSeed(),
 		limits: map[string]limits{}, ctx: ctx, cancel: cancel, sweepEnd: make(chan struct{}),
-		drains: newPool(time.Second)}
+		drains: newPool(time.Second, 256)}
 	for i := range rt.shards {
 		rt.shards[i].m = map[string]*instance{}
 	}
