@@ -83,13 +83,11 @@ func actorsList(args []string, stdout, stderr io.Writer) int {
 	case len(key) > 0 && slices.Contains(key, ""):
 		return cmd.usageError(fmt.Errorf("--key parts cannot be empty"))
 	}
-	c, err := cf.client()
+	c, ctx, done, err := cf.session()
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	defer c.CloseIdleConnections()
-	ctx, stop := interruptible()
-	defer stop()
+	defer done()
 
 	list := []client.Actor{}
 	more := false
@@ -158,13 +156,11 @@ func actorsCreate(args []string, stdout, stderr io.Writer) int {
 		}
 		in = json.RawMessage(*input)
 	}
-	c, err := cf.client()
+	c, ctx, done, err := cf.session()
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	defer c.CloseIdleConnections()
-	ctx, stop := interruptible()
-	defer stop()
+	defer done()
 	a, created, err := c.GetOrCreate(ctx, *typ, key, in)
 	if err != nil {
 		return cmd.fail(cf.addr, err)
@@ -195,13 +191,11 @@ func actorsGet(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, err := cf.client()
+	c, ctx, done, err := cf.session()
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	defer c.CloseIdleConnections()
-	ctx, stop := interruptible()
-	defer stop()
+	defer done()
 	a, err := c.GetByID(ctx, pos[0])
 	if err != nil {
 		return cmd.fail(cf.addr, err)
@@ -233,13 +227,11 @@ func actorsCall(args []string, stdout, stderr io.Writer) int {
 			callArgs = append(callArgs, r)
 		}
 	}
-	c, err := cf.client()
+	c, ctx, done, err := cf.session()
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	defer c.CloseIdleConnections()
-	ctx, stop := interruptible()
-	defer stop()
+	defer done()
 	out, err := c.Call(ctx, pos[0], pos[1], callArgs...)
 	if err != nil {
 		return cmd.fail(cf.addr, err)
@@ -265,13 +257,11 @@ func actorsDestroy(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, err := cf.client()
+	c, ctx, done, err := cf.session()
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	defer c.CloseIdleConnections()
-	ctx, stop := interruptible()
-	defer stop()
+	defer done()
 	if err := c.Destroy(ctx, pos[0]); err != nil {
 		return cmd.fail(cf.addr, err)
 	}

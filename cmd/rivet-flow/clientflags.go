@@ -40,6 +40,17 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 
 // client returns a client for --addr, and normalizes f.addr to its base URL
 // for messages.
+// session builds the client and a context that ends on SIGINT or SIGTERM;
+// call done when the command finishes.
+func (f *clientFlags) session() (*client.Client, context.Context, func(), error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, stop := interruptible()
+	return c, ctx, func() { stop(); c.CloseIdleConnections() }, nil
+}
+
 func (f *clientFlags) client() (*client.Client, error) {
 	c, err := client.New(f.addr, &client.Options{Token: f.token, UserAgent: "rivet-flow-cli/" + buildVersion()})
 	if err != nil {

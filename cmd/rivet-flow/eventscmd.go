@@ -53,13 +53,11 @@ func eventsTail(args []string, stdout, stderr io.Writer) int {
 	case *count < 0:
 		return cmd.usageError(fmt.Errorf("--count %d: want 0 or more", *count))
 	}
-	c, err := cf.client()
+	c, ctx, done, err := cf.session()
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	defer c.CloseIdleConnections()
-	ctx, stop := interruptible()
-	defer stop()
+	defer done()
 
 	opts := &client.TailOptions{Type: *typ, Connected: func() {
 		if !cf.json {
