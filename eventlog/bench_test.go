@@ -21,6 +21,7 @@ import (
 //
 //	go test ./eventlog -run '^$' -bench 'Append|Raw' -benchtime 3s -count 5 | benchstat -
 //	RIVETFLOW_BENCH_EVENTS=1000000 go test ./eventlog -run '^$' -bench 'Scan|Wake' -benchtime 5x
+//	RIVETFLOW_BENCH_FSYNC=always go test ./eventlog -run '^$' -bench Append -benchtime 2s
 
 func benchEvent() *eventlog.Event {
 	return &eventlog.Event{Kind: eventlog.KindAction, Action: "increment", Args: []byte(`[1]`), Caller: "bench",
@@ -89,7 +90,7 @@ func BenchmarkRawPublish(b *testing.B) {
 func BenchmarkAppend(b *testing.B) {
 	for _, actors := range []int{1, 100, 10_000} {
 		b.Run(fmt.Sprintf("actors=%d", actors), func(b *testing.B) {
-			l := openLog(b, b.TempDir())
+			l := openLog(b, b.TempDir(), benchFsync)
 			subjects := make([]string, actors)
 			for i := range subjects {
 				subjects[i] = subjectOf(b, "bench", strconv.Itoa(i))
@@ -227,6 +228,13 @@ func BenchmarkWake(b *testing.B) {
 			}
 			lat.report(b)
 		})
+	}
+}
+
+// benchFsync applies RIVETFLOW_BENCH_FSYNC (default or always) to the log.
+func benchFsync(c *eventlog.Config) {
+	if m := os.Getenv("RIVETFLOW_BENCH_FSYNC"); m != "" {
+		c.Fsync = eventlog.FsyncMode(m)
 	}
 }
 
