@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/actors/builtin"
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/benchutil"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
 )
 
@@ -30,37 +29,6 @@ import (
 //
 // RIVETFLOW_BENCH_WORKERS sets how many goroutines call actors at once
 // (default 128), as in the eventlog benchmarks.
-
-// benchWorkers is how many goroutines call actors at once.
-func benchWorkers() int {
-	if n, err := strconv.Atoi(os.Getenv("RIVETFLOW_BENCH_WORKERS")); err == nil && n > 0 {
-		return n
-	}
-	return 128
-}
-
-// benchLatencies records per-operation durations and reports p50/p99 in
-// microseconds.
-type benchLatencies struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (l *benchLatencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
-
-func (l *benchLatencies) report(b *testing.B) {
-	if len(l.d) == 0 {
-		return
-	}
-	slices.Sort(l.d)
-	at := func(q float64) float64 { return float64(l.d[int(q*float64(len(l.d)-1))].Nanoseconds()) / 1e3 }
-	b.ReportMetric(at(0.50), "p50-us")
-	b.ReportMetric(at(0.99), "p99-us")
-}
-
-func benchRate(b *testing.B, n int) {
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
-}
 
 // benchSplit runs n operations over workers goroutines; fn gets the worker
 // and the worker's operation index.
@@ -121,12 +89,12 @@ func BenchmarkRawPublish(b *testing.B) {
 			}
 		}
 		<-js.PublishAsyncComplete()
-		benchRate(b, b.N)
+		benchutil.ReportRate(b, b.N)
 	})
 	b.Run("sync", func(b *testing.B) {
 		js := benchRawLog(b).JetStream()
 		data := benchCounterEvent()
-		var lat benchLatencies
+		var lat benchutil.Latencies
 		ctx := context.Background()
 		b.ResetTimer()
 		for range b.N {
@@ -134,10 +102,10 @@ func BenchmarkRawPublish(b *testing.B) {
 			if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "rf.ev.raw.k", Data: data}); err != nil {
 				b.Fatal(err)
 			}
-			lat.add(time.Since(start))
+			lat.Add(time.Since(start))
 		}
-		benchRate(b, b.N)
-		lat.report(b)
+		benchutil.ReportRate(b, b.N)
+		lat.Report(b)
 	})
 }
 
@@ -148,7 +116,7 @@ func benchCreate(b testing.TB, bd *bundle, typ string, n int) []*actors.Handle {
 	handles := make([]*actors.Handle, n)
 	cl := bd.rt.Client()
 	ctx := context.Background()
-	workers := min(n, benchWorkers())
+	workers := min(n, benchutil.Workers())
 	var once sync.Once
 	var ferr error
 	benchSplit(n, workers, func(w, i int) {
@@ -190,9 +158,9 @@ func BenchmarkActions(b *testing.B) {
 		b.Run(fmt.Sprintf("actors=%d", n), func(b *testing.B) {
 			bd := setup(b, builtin.Registry())
 			handles := benchCreate(b, bd, "counter", n)
-			workers := min(n, benchWorkers())
+			workers := min(n, benchutil.Workers())
 			ctx := context.Background()
-			var lat benchLatencies
+			var lat benchutil.Latencies
 			b.ResetTimer()
 			benchSplit(b.N, workers, func(w, i int) {
 				// Worker w owns actors w, w+workers, w+2*workers, ...
@@ -204,11 +172,11 @@ func BenchmarkActions(b *testing.B) {
 					return
 				}
 				if workers == 1 {
-					lat.add(time.Since(start))
+					lat.Add(time.Since(start))
 				}
 			})
-			benchRate(b, b.N)
-			lat.report(b)
+			benchutil.ReportRate(b, b.N)
+			lat.Report(b)
 		})
 	}
 }
@@ -314,7 +282,7 @@ func BenchmarkColdWake(b *testing.B) {
 				subjects[i] = propSubject(b, "cold", []string{strconv.Itoa(i)})
 			}
 			ctx := context.Background()
-			workers := min(pool, benchWorkers())
+			workers := min(pool, benchutil.Workers())
 			benchSplit(pool, workers, func(w, i int) {
 				h := handles[w+i*workers]
 				for range coldTail + 1 {
@@ -328,7 +296,7 @@ func BenchmarkColdWake(b *testing.B) {
 			after := coldRewind(b, bd, subjects)
 			cl := bd.rt.Client()
 			stream := eventlog.DefaultStream
-			var lat benchLatencies
+			var lat benchutil.Latencies
 			b.ResetTimer()
 			for i := range b.N {
 				a := i % pool
@@ -360,10 +328,10 @@ func BenchmarkColdWake(b *testing.B) {
 						b.Fatalf("read %d messages (want %d): %v", n, coldTail, err)
 					}
 				}
-				lat.add(time.Since(start))
+				lat.Add(time.Since(start))
 			}
 			b.StopTimer()
-			lat.report(b)
+			lat.Report(b)
 		})
 	}
 }
@@ -416,7 +384,7 @@ func TestSleepWakeCyclesRetainNoMemory(t *testing.T) {
 	benchCreate(t, bd, "counter", n)
 	cl := bd.rt.Client()
 	ctx := context.Background()
-	workers := min(n, benchWorkers())
+	workers := min(n, benchutil.Workers())
 	cycle := func() {
 		benchSplit(n, workers, func(w, i int) {
 			if _, err := cl.Get(ctx, "counter", []string{strconv.Itoa(w + i*workers)}); err != nil {
@@ -471,7 +439,7 @@ func BenchmarkMemoryPerActor(b *testing.B) {
 	sleeping := benchHeap()
 	cl := bd.rt.Client()
 	ctx := context.Background()
-	workers := min(n, benchWorkers())
+	workers := min(n, benchutil.Workers())
 	var awake int64
 	b.ResetTimer()
 	for range b.N {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/benchutil"
 )
 
 // Benchmarks put rivet-flow's appends side by side with raw JetStream publishes
@@ -26,28 +26,6 @@ import (
 func benchEvent() *eventlog.Event {
 	return &eventlog.Event{Kind: eventlog.KindAction, Action: "increment", Args: []byte(`[1]`), Caller: "bench",
 		Time: time.Unix(1700000000, 0), Seed: 42, HasState: true, State: []byte(`{"count":12345}`), Output: []byte(`12345`), CodeVersion: "v1"}
-}
-
-// latencies records per-operation durations and reports p50/p99 in microseconds.
-type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
-
-func (l *latencies) report(b *testing.B) {
-	if len(l.d) == 0 {
-		return
-	}
-	slices.Sort(l.d)
-	at := func(q float64) float64 { return float64(l.d[int(q*float64(len(l.d)-1))].Nanoseconds()) / 1e3 }
-	b.ReportMetric(at(0.50), "p50-us")
-	b.ReportMetric(at(0.99), "p99-us")
-}
-
-func reportRate(b *testing.B, n int) {
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkRawPublish is the baseline: JetStream publishes to the same stream
@@ -64,13 +42,13 @@ func BenchmarkRawPublish(b *testing.B) {
 			}
 		}
 		<-js.PublishAsyncComplete()
-		reportRate(b, b.N)
+		benchutil.ReportRate(b, b.N)
 	})
 	b.Run("sync", func(b *testing.B) {
 		l := openLog(b, b.TempDir())
 		js := l.JetStream()
 		data := eventlog.MarshalEvent(benchEvent())
-		var lat latencies
+		var lat benchutil.Latencies
 		ctx := context.Background()
 		b.ResetTimer()
 		for range b.N {
@@ -78,10 +56,10 @@ func BenchmarkRawPublish(b *testing.B) {
 			if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "rf.ev.raw.k", Data: data}); err != nil {
 				b.Fatal(err)
 			}
-			lat.add(time.Since(start))
+			lat.Add(time.Since(start))
 		}
-		reportRate(b, b.N)
-		lat.report(b)
+		benchutil.ReportRate(b, b.N)
+		lat.Report(b)
 	})
 }
 
@@ -95,9 +73,9 @@ func BenchmarkAppend(b *testing.B) {
 			for i := range subjects {
 				subjects[i] = subjectOf(b, "bench", strconv.Itoa(i))
 			}
-			workers := min(actors, benchWorkers())
+			workers := min(actors, benchutil.Workers())
 			ev := benchEvent()
-			var lat latencies
+			var lat benchutil.Latencies
 			var wg sync.WaitGroup
 			ctx := context.Background()
 			b.ResetTimer()
@@ -119,15 +97,15 @@ func BenchmarkAppend(b *testing.B) {
 							return
 						}
 						if actors == 1 || workers == 1 {
-							lat.add(time.Since(start))
+							lat.Add(time.Since(start))
 						}
 						last[a] = seq
 					}
 				})
 			}
 			wg.Wait()
-			reportRate(b, b.N)
-			lat.report(b)
+			benchutil.ReportRate(b, b.N)
+			lat.Report(b)
 		})
 	}
 }
@@ -201,7 +179,7 @@ func BenchmarkScan(b *testing.B) {
 			b.Fatalf("scanned %d, want %d", count, n)
 		}
 	}
-	reportRate(b, b.N*n)
+	benchutil.ReportRate(b, b.N*n)
 }
 
 // BenchmarkWake reads one actor's 100 events: the tail a wake reads after its
@@ -213,7 +191,7 @@ func BenchmarkWake(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			subj := subjectOf(b, "wake", name)
 			ctx := context.Background()
-			var lat latencies
+			var lat benchutil.Latencies
 			b.ResetTimer()
 			for range b.N {
 				start := time.Now()
@@ -224,9 +202,9 @@ func BenchmarkWake(b *testing.B) {
 				if len(evs) != 100 {
 					b.Fatalf("read %d events, want 100", len(evs))
 				}
-				lat.add(time.Since(start))
+				lat.Add(time.Since(start))
 			}
-			lat.report(b)
+			lat.Report(b)
 		})
 	}
 }
@@ -236,14 +214,4 @@ func benchFsync(c *eventlog.Config) {
 	if m := os.Getenv("RIVETFLOW_BENCH_FSYNC"); m != "" {
 		c.Fsync = eventlog.FsyncMode(m)
 	}
-}
-
-// benchWorkers is how many goroutines append at once (RIVETFLOW_BENCH_WORKERS,
-// default 128): the actor runtime runs one per actor with work queued, so this
-// is the number of callers driving distinct actors at once.
-func benchWorkers() int {
-	if n, err := strconv.Atoi(os.Getenv("RIVETFLOW_BENCH_WORKERS")); err == nil && n > 0 {
-		return n
-	}
-	return 128
 }
