@@ -61,7 +61,6 @@ var (
 	ErrInternal         = &Error{Code: "internal_error", Message: "internal error"}
 	ErrTooManyConns     = &Error{Code: "too_many_connections", Message: "too many connections to this actor", RetryAfter: 1}
 	ErrConnClosed       = &Error{Code: "connection_closed", Message: "connection closed"}
-	ErrKVLimit          = &Error{Code: "kv_limit", Message: "actor KV limit exceeded"}
 	ErrNoRequestHandler = &Error{Code: "no_request_handler", Message: "actor type has no request handler"}
 )
 

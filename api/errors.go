@@ -68,7 +68,6 @@ var statusOf = map[string]int{
 	"invalid_actor_id":     http.StatusBadRequest,
 	"args_too_large":       http.StatusRequestEntityTooLarge,
 	"state_too_large":      http.StatusUnprocessableEntity,
-	"kv_limit":             http.StatusUnprocessableEntity,
 	"overloaded":           http.StatusTooManyRequests,
 	"too_many_connections": http.StatusTooManyRequests,
 	"action_timeout":       http.StatusGatewayTimeout,
