@@ -387,8 +387,9 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		}
 	}
 	kv := r.kv.events()
+	var kvAfter int
 	if err == nil {
-		err = inst.checkSize(state, changed, kv)
+		kvAfter, err = inst.checkSize(state, changed, kv)
 	}
 	if err != nil {
 		inst.rollback()
@@ -426,7 +427,10 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	ev.Seq, ev.Subject = seq, inst.subject
 	inst.image.Apply(ev)
 	inst.lastSeq, inst.codeVersion = seq, ev.CodeVersion
-	inst.kvBytes = kvSize(inst.image.KV)
+	inst.kvBytes = kvAfter
+	if !inst.image.Exists {
+		inst.kvBytes = 0
+	}
 	inst.sinceSnapshot++
 	if inst.sinceSnapshot >= inst.lim.snapshotEvery {
 		inst.writeSnapshot()
@@ -455,24 +459,26 @@ func (inst *instance) newState(r *run, kind eventlog.Kind) ([]byte, bool, error)
 	return state, changed, nil
 }
 
-func (inst *instance) checkSize(state []byte, changed bool, kv []eventlog.KVWrite) error {
+// checkSize enforces MaxStateBytes on the state plus KV after a call and
+// returns the KV bytes after it, kept incrementally (no walk of the KV per call).
+func (inst *instance) checkSize(state []byte, changed bool, kv []eventlog.KVWrite) (int, error) {
+	kvAfter := inst.kvBytes
+	for _, w := range kv {
+		if old, ok := inst.image.KV[string(w.Key)]; ok {
+			kvAfter -= len(w.Key) + len(old)
+		}
+		if !w.Delete {
+			kvAfter += len(w.Key) + len(w.Value)
+		}
+	}
 	size := len(inst.image.State)
 	if changed {
 		size = len(state)
 	}
-	size += inst.kvBytes
-	for _, w := range kv {
-		if old, ok := inst.image.KV[string(w.Key)]; ok {
-			size -= len(w.Key) + len(old)
-		}
-		if !w.Delete {
-			size += len(w.Key) + len(w.Value)
-		}
+	if size+kvAfter > inst.lim.maxState {
+		return 0, errorf(ErrStateTooLarge, "actor %s would hold %d bytes of state and KV, limit %d", inst.id, size+kvAfter, inst.lim.maxState)
 	}
-	if size > inst.lim.maxState {
-		return errorf(ErrStateTooLarge, "actor %s would hold %d bytes of state and KV, limit %d", inst.id, size, inst.lim.maxState)
-	}
-	return nil
+	return kvAfter, nil
 }
 
 // rollback restores the state from the committed bytes.
