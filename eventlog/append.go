@@ -60,6 +60,10 @@ func (l *Log) AppendAsync(ctx context.Context, subject string, expected uint64, 
 	l.metrics.inflight.Inc()
 	p := &PendingAppend{l: l, subject: subject, expected: expected, start: time.Now(), done: make(chan struct{})}
 	msg := &nats.Msg{Subject: subject, Data: data}
+	if l.batches != nil {
+		l.batches <- batchItem{msg: msg, p: p} // never blocks: one slot per item
+		return p, nil
+	}
 	// Registered before publishing: the ack can arrive before PublishMsgAsync returns.
 	l.pending.Store(msg, p)
 	if _, err := l.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(expected)); err != nil {
@@ -79,9 +83,13 @@ func (l *Log) complete(msg *nats.Msg, seq uint64, err error) {
 	if !ok {
 		return
 	}
+	l.finish(v.(*PendingAppend), seq, err)
+}
+
+// finish records an append's outcome and frees its slot.
+func (l *Log) finish(p *PendingAppend, seq uint64, err error) {
 	<-l.slots
 	l.metrics.inflight.Dec()
-	p := v.(*PendingAppend)
 	if err != nil {
 		p.err = classifyAppendErr(p.subject, p.expected, err)
 		if errors.Is(p.err, ErrConflict) {

@@ -21,11 +21,15 @@ import (
 // append, until it is killed.
 const crashChildEnv = "RIVETFLOW_EVENTLOG_CRASH_CHILD"
 
+// crashFsyncEnv picks the child's durability mode ("" = default).
+const crashFsyncEnv = "RIVETFLOW_EVENTLOG_CRASH_FSYNC"
+
 const crashActors = 64
 
 func crashChild() {
 	ctx := context.Background()
-	l, err := eventlog.Open(ctx, eventlog.Config{DataDir: os.Getenv(crashChildEnv), Logger: discardLogger()})
+	l, err := eventlog.Open(ctx, eventlog.Config{DataDir: os.Getenv(crashChildEnv), Logger: discardLogger(),
+		Fsync: eventlog.FsyncMode(os.Getenv(crashFsyncEnv))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		os.Exit(2)
@@ -71,10 +75,10 @@ type ack struct{ n, seq uint64 }
 
 // runCrashChild starts the child on dir, waits for at least minAcks acknowledged
 // appends, kills it with SIGKILL mid-load and returns what it acknowledged.
-func runCrashChild(t *testing.T, dir string, minAcks int) map[int][]ack {
+func runCrashChild(t *testing.T, dir string, minAcks int, fsync eventlog.FsyncMode) map[int][]ack {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashFsyncEnv+"="+string(fsync))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -124,13 +128,20 @@ func runCrashChild(t *testing.T, dir string, minAcks int) map[int][]ack {
 // no gaps or duplicates.
 func TestCrashKeepsEveryAcknowledgedAppend(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	all := map[int][]ack{}
-	for round := range 2 {
-		for a, acks := range runCrashChild(t, dir, 3000) {
-			all[a] = append(all[a], acks...)
-		}
-		verifyCrashLog(t, dir, all, round)
+	// fsync always goes through group commit (atomic batches): it must keep
+	// the same promise.
+	for _, mode := range []eventlog.FsyncMode{eventlog.FsyncDefault, eventlog.FsyncAlways} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			all := map[int][]ack{}
+			for round := range 2 {
+				for a, acks := range runCrashChild(t, dir, 3000, mode) {
+					all[a] = append(all[a], acks...)
+				}
+				verifyCrashLog(t, dir, all, round)
+			}
+		})
 	}
 }
 

@@ -31,6 +31,10 @@ type Log struct {
 	// the ack and error handlers complete: cheaper than the client's futures.
 	pending sync.Map
 
+	// batches feeds group commit (fsync always only); nil otherwise.
+	batches     chan batchItem
+	batchesDone chan struct{}
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -59,6 +63,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if err := l.ensureStream(ctx); err != nil {
 		l.shutdownTransport()
 		return nil, err
+	}
+	if cfg.Fsync == FsyncAlways {
+		l.batches, l.batchesDone = make(chan batchItem, cfg.MaxInflight), make(chan struct{})
+		go l.runBatches()
 	}
 	return l, nil
 }
@@ -130,6 +138,9 @@ func (l *Log) Close(ctx context.Context) error {
 	var err error
 	l.closeOnce.Do(func() {
 		close(l.closed)
+		if l.batchesDone != nil {
+			<-l.batchesDone // the batch in flight finishes; queued ones fail
+		}
 		for _, js := range []jetstream.JetStream{l.js, l.shared} {
 			if js == nil {
 				continue
