@@ -266,7 +266,9 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 			}
 			return
 		case <-tick.C:
-			pctx, cancel := context.WithTimeout(ws.ctx, ws.s.opts.Heartbeat)
+			// Not cancelled by ws.ctx: a cancelled ping or write drops the socket
+			// without the close frame that tells the client why.
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ws.ctx), ws.s.opts.Heartbeat)
 			err := ws.ws.Ping(pctx)
 			cancel()
 			if err != nil {
@@ -285,7 +287,10 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 			}
 			ws.send(event(b))
 		case m := <-ws.out:
-			wctx, cancel := context.WithTimeout(ws.ctx, 10*time.Second)
+			if ws.ctx.Err() != nil {
+				continue // closing: the ctx.Done case sends the close frame
+			}
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ws.ctx), 10*time.Second)
 			err := writeJSON(wctx, ws.ws, m)
 			cancel()
 			if err != nil {
