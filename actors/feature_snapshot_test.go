@@ -249,7 +249,7 @@ func ftRebuildAfter(t *testing.T, cfg eventlog.Config, incs, textBytes int) {
 	}
 	rt, _ = ftRuntimeOver(t, dir, cfg, reg)
 	// A correct wake of this history takes well under a second.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h, err = rt.Client().Get(ctx, "ftlong", []string{"a"})
 	if err != nil {
