@@ -421,6 +421,9 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		case errors.Is(err, eventlog.ErrEventTooLarge):
 			return nil, inst.report(action, withCause(errorf(ErrStateTooLarge, "the event for %s is too large for the log", action), err))
 		}
+		// Outcome unknown (a lost ack, a dropped connection): the event may
+		// be in the log, so the next call reloads before it appends.
+		inst.loaded = false
 		return nil, inst.report(action, withCause(ErrInternal, err))
 	}
 	// Acknowledged: commit, then the side effects.
