@@ -25,7 +25,10 @@ type Context[S any] struct {
 // run is the non-generic part of a Context: one unit of work in a mailbox and
 // everything it records for its event.
 type run struct {
-	ctx        context.Context
+	parent     context.Context
+	deadline   time.Time          // the action timeout
+	ctx        context.Context    // parent with the deadline, built on first use
+	cancel     context.CancelFunc // of ctx
 	inst       *instance
 	now        time.Time
 	seed       uint64
@@ -41,13 +44,29 @@ type run struct {
 }
 
 func newRun(ctx context.Context, inst *instance, caller string, conn *Conn) *run {
-	return &run{ctx: ctx, inst: inst, now: inst.rt.clock.Now().UTC(), seed: rand.Uint64(), caller: caller, conn: conn,
+	return &run{parent: ctx, inst: inst, now: inst.rt.clock.Now().UTC(), seed: rand.Uint64(), caller: caller, conn: conn,
 		kv: kvOverlay{base: inst.image.KV}}
 }
 
 // Context returns the call's context: cancelled at the action timeout or when
 // the runtime stops.
-func (c *Context[S]) Context() context.Context { return c.run.ctx }
+func (c *Context[S]) Context() context.Context { return c.run.context() }
+
+// context builds the call's context on first use: most calls never ask, and a
+// timer per call is a measurable share of the hot path.
+func (r *run) context() context.Context {
+	if r.ctx == nil {
+		r.ctx, r.cancel = context.WithDeadline(r.parent, r.deadline)
+	}
+	return r.ctx
+}
+
+// release frees the call's context, if it was built.
+func (r *run) release() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+}
 
 // ActorID returns the actor's ID.
 func (c *Context[S]) ActorID() string { return c.run.inst.id }

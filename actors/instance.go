@@ -368,11 +368,11 @@ func (inst *instance) writeSnapshot() {
 // fails, the state is restored from the committed bytes and nothing is kept.
 func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action string, args json.RawMessage,
 	caller string, conn *Conn, always bool, fn func(r *run) (any, error)) (json.RawMessage, error) {
-	actx, cancel := context.WithTimeout(ctx, inst.lim.actionTimeout)
-	defer cancel()
-	r := newRun(actx, inst, caller, conn)
+	r := newRun(ctx, inst, caller, conn)
+	r.deadline = time.Now().Add(inst.lim.actionTimeout)
+	defer r.release()
 	output, err := inst.safely(action, func() (any, error) { return fn(r) })
-	if (err == nil || isCtxErr(err)) && actx.Err() != nil && ctx.Err() == nil {
+	if (err == nil || isCtxErr(err)) && !time.Now().Before(r.deadline) && ctx.Err() == nil {
 		err = errorf(ErrActionTimeout, "%s on %s took longer than %s", action, inst.id, inst.lim.actionTimeout)
 	}
 	var state []byte
@@ -545,7 +545,7 @@ func (inst *instance) after(r *run) {
 	}
 	if r.destroy {
 		r.destroy = false
-		if err := inst.doDestroy(context.WithoutCancel(r.ctx), "actor:"+inst.id); err != nil {
+		if err := inst.doDestroy(context.WithoutCancel(r.parent), "actor:"+inst.id); err != nil {
 			inst.rt.logger.Error("destroy requested by the actor failed", "actor", inst.id, "err", err)
 		}
 		return
