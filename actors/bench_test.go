@@ -80,32 +80,10 @@ func benchCounterEvent() []byte {
 // (one at a time, with p50/p99).
 func BenchmarkRawPublish(b *testing.B) {
 	b.Run("async", func(b *testing.B) {
-		js := benchRawLog(b).JetStream()
-		data := benchCounterEvent()
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "rf.ev.raw.k" + strconv.Itoa(i%10_000), Data: data}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		<-js.PublishAsyncComplete()
-		benchutil.ReportRate(b, b.N)
+		benchutil.RawPublishAsync(b, benchRawLog(b).JetStream(), benchCounterEvent())
 	})
 	b.Run("sync", func(b *testing.B) {
-		js := benchRawLog(b).JetStream()
-		data := benchCounterEvent()
-		var lat benchutil.Latencies
-		ctx := context.Background()
-		b.ResetTimer()
-		for range b.N {
-			start := time.Now()
-			if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "rf.ev.raw.k", Data: data}); err != nil {
-				b.Fatal(err)
-			}
-			lat.Add(time.Since(start))
-		}
-		benchutil.ReportRate(b, b.N)
-		lat.Report(b)
+		benchutil.RawPublishSync(b, benchRawLog(b).JetStream(), benchCounterEvent())
 	})
 }
 

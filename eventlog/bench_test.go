@@ -32,34 +32,10 @@ func benchEvent() *eventlog.Event {
 // with no fencing, async (windowed by the client) and sync (one at a time).
 func BenchmarkRawPublish(b *testing.B) {
 	b.Run("async", func(b *testing.B) {
-		l := openLog(b, b.TempDir())
-		js := l.JetStream()
-		data := eventlog.MarshalEvent(benchEvent())
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "rf.ev.raw.k" + strconv.Itoa(i%10000), Data: data}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		<-js.PublishAsyncComplete()
-		benchutil.ReportRate(b, b.N)
+		benchutil.RawPublishAsync(b, openLog(b, b.TempDir()).JetStream(), eventlog.MarshalEvent(benchEvent()))
 	})
 	b.Run("sync", func(b *testing.B) {
-		l := openLog(b, b.TempDir())
-		js := l.JetStream()
-		data := eventlog.MarshalEvent(benchEvent())
-		var lat benchutil.Latencies
-		ctx := context.Background()
-		b.ResetTimer()
-		for range b.N {
-			start := time.Now()
-			if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "rf.ev.raw.k", Data: data}); err != nil {
-				b.Fatal(err)
-			}
-			lat.Add(time.Since(start))
-		}
-		benchutil.ReportRate(b, b.N)
-		lat.Report(b)
+		benchutil.RawPublishSync(b, openLog(b, b.TempDir()).JetStream(), eventlog.MarshalEvent(benchEvent()))
 	})
 }
 

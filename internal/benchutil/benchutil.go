@@ -3,12 +3,16 @@
 package benchutil
 
 import (
+	"context"
 	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Latencies records per-operation durations from many goroutines.
@@ -43,4 +47,35 @@ func Workers() int {
 		return n
 	}
 	return 128
+}
+
+// RawPublishAsync is the baseline the append and action benchmarks compare
+// against: b.N unfenced async publishes of data over 10,000 subjects,
+// windowed by the client, reported as events/s.
+func RawPublishAsync(b *testing.B, js jetstream.JetStream, data []byte) {
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := js.PublishMsgAsync(&nats.Msg{Subject: "rf.ev.raw.k" + strconv.Itoa(i%10_000), Data: data}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	ReportRate(b, b.N)
+}
+
+// RawPublishSync is the latency baseline: b.N unfenced publishes one at a
+// time, reported as events/s and p50/p99.
+func RawPublishSync(b *testing.B, js jetstream.JetStream, data []byte) {
+	var lat Latencies
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "rf.ev.raw.k", Data: data}); err != nil {
+			b.Fatal(err)
+		}
+		lat.Add(time.Since(start))
+	}
+	ReportRate(b, b.N)
+	lat.Report(b)
 }
