@@ -15,6 +15,7 @@ import (
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/actors/builtin"
+	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/benchutil"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
@@ -181,7 +182,7 @@ var coldDef = actors.NewType("cold", actors.Options[coldState]{
 	}))
 
 // coldRewind replaces each actor's snapshot with one coldTail events before
-// its last event, folded from the log with snapshot.Fold (exactly what the
+// its last event, folded from the log with actorstate.Fold (exactly what the
 // runtime would have written there), so the next wake reads that snapshot
 // plus a coldTail-event tail. The actors must be asleep. It returns, per
 // actor, the sequence the snapshot is at.
@@ -213,7 +214,7 @@ func coldRewind(b *testing.B, bd *bundle, subjects []string) []uint64 {
 		var snap snapshot.Snapshot
 		for _, ev := range evs[:len(evs)-coldTail] {
 			var err error
-			if snap, err = snapshot.Fold(snap, ev); err != nil {
+			if snap, err = actorstate.Fold(snap, ev); err != nil {
 				b.Fatal(err)
 			}
 		}

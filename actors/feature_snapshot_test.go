@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
 )
@@ -39,7 +40,7 @@ func TestFeatureSnapshotEvery(t *testing.T) {
 			if err != nil || !found || snap.Seq != ftLastSeq(t, b, h.ID) || snap.CodeVersion != "cv3" {
 				t.Fatalf("snapshot after 4 events: %+v found=%v err=%v (last seq %d)", snap, found, err, ftLastSeq(t, b, h.ID))
 			}
-			im, err := snapshot.DecodeImage(snap.State)
+			im, err := actorstate.Decode(snap.State)
 			if err != nil || string(im.State) != `{"count":3}` || !im.Exists || im.Generation != 1 {
 				t.Fatalf("snapshot image %+v %v", im, err)
 			}
@@ -76,7 +77,7 @@ func TestFeatureWakeFromSnapshotAndTail(t *testing.T) {
 	ftCall[int64](t, h, "get")
 	b.restart(t)
 
-	im, err := snapshot.DecodeImage(old.State)
+	im, err := actorstate.Decode(old.State)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
-	"github.com/rivet-flow/rivet-flow/internal/snapshot"
 )
+
+// SnapshotStore is where the runtime caches actor snapshots (the node passes
+// its Pebble store). Get and Put are called from many actors at once; Put may
+// write behind, since a snapshot is only a cache of the log.
+type SnapshotStore interface {
+	Get(actor string) (snap actorstate.Snapshot, found bool, err error)
+	Put(snap actorstate.Snapshot)
+}
 
 // Clock tells the runtime the time; tests pass a fake one.
 type Clock interface{ Now() time.Time }
@@ -86,7 +94,7 @@ const shardCount = 64
 // Runtime runs the actors of a Registry over an event log and a snapshot store.
 type Runtime struct {
 	log      *eventlog.Log
-	snaps    *snapshot.Store
+	snaps    SnapshotStore
 	reg      *Registry
 	opts     RuntimeOptions
 	clock    Clock
@@ -113,7 +121,7 @@ type shard struct {
 }
 
 // NewRuntime returns a runtime and starts its idle sweeper. Stop it with Stop.
-func NewRuntime(log *eventlog.Log, snaps *snapshot.Store, reg *Registry, opts RuntimeOptions) (*Runtime, error) {
+func NewRuntime(log *eventlog.Log, snaps SnapshotStore, reg *Registry, opts RuntimeOptions) (*Runtime, error) {
 	opts = opts.withDefaults()
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {

@@ -101,7 +101,7 @@ func (h *Handle) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		return errorf(ErrNoRequestHandler, "actor type %s has no OnRequest handler", h.ref.Type)
 	}
 	buf := &responseBuffer{header: http.Header{}, limit: h.client.rt.opts.MaxStateBytes}
-	_, err := h.client.rt.submit(r.Context(), h.def, h.ref, h.subj, &op{kind: opRequest, w: buf, req: r, caller: h.client.caller})
+	_, err := h.client.rt.submit(r.Context(), h.def, h.ref, h.subj, &op{kind: opRequest, resp: buf, req: r, caller: h.client.caller})
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (inst *instance) doRequest(o *op) error {
 		return errorf(ErrNotFound, "actor %s does not exist", inst.id)
 	}
 	_, err := inst.execute(o.ctx, eventlog.KindSystem, "$request", nil, o.caller, nil, false, func(r *run) (any, error) {
-		return nil, inst.h.request(r, o.w, o.req)
+		return nil, inst.h.request(r, o.resp, o.req)
 	})
 	return err
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/api"
-	"github.com/rivet-flow/rivet-flow/internal/node"
+	rivetflow "github.com/rivet-flow/rivet-flow"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -62,7 +62,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	n, err := node.Start(ctx, node.Config{
+	n, err := rivetflow.Start(ctx, rivetflow.Config{
 		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
 		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
 		API: apiOpts, Insecure: *insecure,

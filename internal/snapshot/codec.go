@@ -64,7 +64,7 @@ func validActor(actor string) error {
 	return nil
 }
 
-func (s *Snapshot) validate() error {
+func validate(s *Snapshot) error {
 	if err := validActor(s.Actor); err != nil {
 		return err
 	}

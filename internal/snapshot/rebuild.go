@@ -6,21 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
-
-// Fold applies one event to an actor's snapshot, whose State holds an encoded
-// Image: the single definition of a snapshot, shared by the actor runtime and
-// the rebuild scan so that both produce the same bytes. A tombstone leaves a
-// snapshot whose image does not exist, so a later wake needs no history read.
-func Fold(snap Snapshot, ev *eventlog.Event) (Snapshot, error) {
-	im, err := DecodeImage(snap.State)
-	if err != nil {
-		return snap, err
-	}
-	im.Apply(ev)
-	return Snapshot{Actor: ev.Subject, Seq: ev.Seq, CodeVersion: ev.CodeVersion, State: im.Encode()}, nil
-}
 
 // MetaRebuiltTo names the metadata that records the log sequence up to which
 // the store was last rebuilt, and the stream it was rebuilt from.
@@ -58,7 +46,7 @@ func Rebuild(ctx context.Context, log *eventlog.Log, store *Store, opts RebuildO
 	type folding struct {
 		seq  uint64
 		code string
-		im   Image
+		im   actorstate.Image
 	}
 	pending := map[string]*folding{}
 	var p RebuildProgress
@@ -88,13 +76,15 @@ func Rebuild(ctx context.Context, log *eventlog.Log, store *Store, opts RebuildO
 				return fmt.Errorf("read snapshot of %s: %w", ev.Subject, err)
 			}
 			if found {
-				if f.im, err = DecodeImage(stored.State); err != nil {
+				if f.im, err = actorstate.Decode(stored.State); err != nil {
 					return fmt.Errorf("snapshot of %s: %w", ev.Subject, err)
 				}
 			}
 			pending[ev.Subject] = f
 		}
-		f.im.Apply(ev)
+		if err := f.im.Apply(ev); err != nil {
+			return fmt.Errorf("fold event %d of %s: %w", ev.Seq, ev.Subject, err)
+		}
 		f.seq, f.code = ev.Seq, ev.CodeVersion
 		p.Scanned++
 		p.Seq = ev.Seq

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
 )
@@ -58,7 +59,7 @@ func TestRebuildAfterSnapshotFolderDeleted(t *testing.T) {
 		}
 		last[subj] = seq
 		ev.Seq, ev.Subject = seq, subj
-		next, err := snapshot.Fold(live[subj], ev)
+		next, err := actorstate.Fold(live[subj], ev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,27 +119,4 @@ func dump(t *testing.T, store *snapshot.Store) map[string]snapshot.Snapshot {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func TestImageRoundTripAndApply(t *testing.T) {
-	t.Parallel()
-	var im snapshot.Image
-	im.Apply(&eventlog.Event{Kind: eventlog.KindCreate, Generation: 2, HasState: true, State: []byte(`{}`)})
-	im.Apply(&eventlog.Event{Kind: eventlog.KindAction, KV: []eventlog.KVWrite{{Key: []byte("b"), Value: []byte("2")}, {Key: []byte("a"), Value: []byte{}}}})
-	im.Apply(&eventlog.Event{Kind: eventlog.KindAction, HasState: true, State: []byte(`{"x":1}`), KV: []eventlog.KVWrite{{Key: []byte("b"), Delete: true}}})
-	want := snapshot.Image{Generation: 2, Exists: true, State: []byte(`{"x":1}`), KV: map[string][]byte{"a": {}}}
-	if !reflect.DeepEqual(im, want) {
-		t.Fatalf("image = %+v, want %+v", im, want)
-	}
-	back, err := snapshot.DecodeImage(im.Encode())
-	if err != nil || !reflect.DeepEqual(back, want) {
-		t.Fatalf("round trip = %+v, %v", back, err)
-	}
-	im.Apply(&eventlog.Event{Kind: eventlog.KindDestroy})
-	if im.Exists || im.Generation != 2 || im.State != nil || im.KV != nil {
-		t.Fatalf("after destroy: %+v", im)
-	}
-	if _, err := snapshot.DecodeImage([]byte{9}); err == nil {
-		t.Fatal("decoded a bad version")
-	}
 }

@@ -8,6 +8,8 @@
 package snapshot
 
 import (
+	"github.com/rivet-flow/rivet-flow/actorstate"
+
 	"errors"
 	"fmt"
 	"io"
@@ -21,13 +23,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Snapshot is one actor's state as of a log sequence.
-type Snapshot struct {
-	Actor       string // opaque actor identity (the actor's log subject); non-empty, at most MaxActorLen bytes
-	Seq         uint64 // stream sequence of the last event folded into State; never 0
-	CodeVersion string // version of the code that produced State; at most MaxCodeVersionLen bytes
-	State       []byte
-}
+// Snapshot is one actor's state as of a log sequence. Limits: Actor is
+// non-empty and at most MaxActorLen bytes, CodeVersion at most
+// MaxCodeVersionLen bytes, Seq never 0.
+type Snapshot = actorstate.Snapshot
 
 // Options configures a Store. A nil *Options means all defaults.
 type Options struct {
@@ -218,7 +217,7 @@ func (s *Store) Get(actor string) (snap Snapshot, found bool, err error) {
 func (s *Store) Write(puts []Snapshot, deletes []string) error {
 	size := 0
 	for i := range puts {
-		if err := puts[i].validate(); err != nil {
+		if err := validate(&puts[i]); err != nil {
 			return err
 		}
 		size += len(snapPrefix) + len(puts[i].Actor) + encodedLen(&puts[i])

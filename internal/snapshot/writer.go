@@ -75,7 +75,7 @@ func signal(c chan struct{}) {
 // Get sees the snapshot immediately. An invalid snapshot, or one Put after
 // Close, is logged and dropped: the log still has the state.
 func (s *Store) Put(snap Snapshot) {
-	if err := snap.validate(); err != nil {
+	if err := validate(&snap); err != nil {
 		s.log.Error("snapshot: dropping invalid Put", "err", err)
 		return
 	}

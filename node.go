@@ -1,6 +1,4 @@
-// Package node runs one rivet-flow process: the event log, the snapshot store
-// and the HTTP server, with one start and one graceful stop.
-package node
+package rivetflow
 
 import (
 	"context"
@@ -253,9 +251,6 @@ func (n *Node) Events() *eventlog.Log { return n.events }
 
 // Runtime is the node's actor runtime.
 func (n *Node) Runtime() *actors.Runtime { return n.runtime }
-
-// Snapshots is the node's snapshot store.
-func (n *Node) Snapshots() *snapshot.Store { return n.snapshots }
 
 // Registry is the node's Prometheus registry, served at /metrics.
 func (n *Node) Registry() *prometheus.Registry { return n.registry }

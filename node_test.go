@@ -1,4 +1,4 @@
-package node
+package rivetflow
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
 )
@@ -55,16 +56,16 @@ func TestStartRebuildsDeletedSnapshots(t *testing.T) {
 				t.Fatal(err)
 			}
 			last, ev.Seq, ev.Subject = seq, seq, subj
-			if snap, err = snapshot.Fold(snap, ev); err != nil {
+			if snap, err = actorstate.Fold(snap, ev); err != nil {
 				t.Fatal(err)
 			}
 		}
-		n.Snapshots().Put(snap)
+		n.snapshots.Put(snap)
 	}
-	if err := n.Snapshots().Flush(); err != nil {
+	if err := n.snapshots.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := snapshots(t, n.Snapshots())
+	want := snapshots(t, n.snapshots)
 	if len(want) != 20 {
 		t.Fatalf("%d snapshots before the restart", len(want))
 	}
@@ -77,7 +78,7 @@ func TestStartRebuildsDeletedSnapshots(t *testing.T) {
 	}
 	n = start(t, dir)
 	defer n.Stop(ctx)
-	if got := snapshots(t, n.Snapshots()); !reflect.DeepEqual(got, want) {
+	if got := snapshots(t, n.snapshots); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after rebuild: %d snapshots, want %d identical ones", len(got), len(want))
 	}
 }

@@ -1,4 +1,4 @@
-package snapshot
+package actorstate
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ type Image struct {
 	KV         map[string][]byte
 }
 
-// ErrBadImage reports snapshot State bytes that are not an encoded Image.
+// ErrBadImage reports bytes that are not an encoded Image.
 var ErrBadImage = errors.New("bad actor image")
 
 const imageVersion = 1
@@ -33,11 +33,11 @@ const (
 )
 
 // Apply folds one event into the image.
-func (im *Image) Apply(ev *eventlog.Event) {
+func (im *Image) Apply(ev *eventlog.Event) error {
 	switch ev.Kind {
 	case eventlog.KindDestroy:
 		*im = Image{Generation: im.Generation}
-		return
+		return nil
 	case eventlog.KindCreate:
 		*im = Image{Generation: ev.Generation, Exists: true}
 	}
@@ -54,6 +54,7 @@ func (im *Image) Apply(ev *eventlog.Event) {
 		}
 		im.KV[string(w.Key)] = w.Value
 	}
+	return nil
 }
 
 // Encode returns the image's deterministic encoding.
@@ -91,7 +92,7 @@ func (im *Image) Encode() []byte {
 }
 
 // DecodeImage decodes Encode's output. Empty input is the empty image.
-func DecodeImage(b []byte) (Image, error) {
+func Decode(b []byte) (Image, error) {
 	var im Image
 	if len(b) == 0 {
 		return im, nil

@@ -1,0 +1,217 @@
+package actors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
+)
+
+// The commit pipeline: run the user's code, build the event, append it
+// fenced, then commit or roll back, reply, and do what the call asked for after.
+
+// execute runs fn as one unit of work and, if it succeeds, appends its event
+// (always for actions, creates and destroys; for hooks only when they changed
+// something) and commits it. If fn fails, panics, times out or the append
+// fails, the state is restored from the committed bytes and nothing is kept.
+func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action string, args json.RawMessage,
+	caller string, conn *Conn, always bool, fn func(r *run) (any, error)) (json.RawMessage, error) {
+	r := newRun(ctx, inst, caller, conn)
+	r.deadline = time.Now().Add(inst.lim.actionTimeout)
+	defer r.release()
+	output, err := inst.safely(action, func() (any, error) { return fn(r) })
+	if (err == nil || isCtxErr(err)) && !time.Now().Before(r.deadline) && ctx.Err() == nil {
+		err = errorf(ErrActionTimeout, "%s on %s took longer than %s", action, inst.id, inst.lim.actionTimeout)
+	}
+	var state []byte
+	var changed bool
+	if err == nil && inst.h != nil {
+		state, changed, err = inst.newState(r, kind)
+	}
+	var out json.RawMessage
+	if err == nil && kind == eventlog.KindAction {
+		if out, err = json.Marshal(output); err != nil {
+			err = withCause(ErrInternal, fmt.Errorf("output of %s does not encode as JSON: %w", action, err))
+		}
+	}
+	kv := r.kv.events()
+	var kvAfter int
+	if err == nil {
+		kvAfter, err = inst.checkSize(state, changed, kv)
+	}
+	if err != nil {
+		inst.rollback()
+		return nil, inst.report(action, err)
+	}
+	if !always && !changed && len(kv) == 0 && len(r.broadcasts) == 0 && len(r.steps) == 0 {
+		inst.after(r)
+		return out, nil
+	}
+	ev := &eventlog.Event{Kind: kind, Generation: inst.image.Generation, Action: action, Args: args, Caller: caller,
+		Time: r.now, Seed: r.seed, HasState: changed, State: state, Output: out, CodeVersion: inst.lim.codeVersion,
+		Broadcasts: r.broadcasts, KV: kv, Steps: r.steps}
+	if kind == eventlog.KindCreate {
+		ev.Generation++
+	}
+	if kind == eventlog.KindDestroy {
+		ev.HasState, ev.State = false, nil
+	}
+	// The append's outcome must be known before anything else happens to this
+	// actor, so it does not wait on the caller's context.
+	seq, err := inst.rt.log.Append(context.WithoutCancel(ctx), inst.subject, inst.lastSeq, ev)
+	if err != nil {
+		inst.rollback()
+		var conflict *eventlog.ConflictError
+		switch {
+		case errors.As(err, &conflict):
+			inst.loaded = false // another writer moved the actor on: reload before the next call
+			return nil, inst.report(action, withCause(ErrConflict, err))
+		case errors.Is(err, eventlog.ErrEventTooLarge):
+			return nil, inst.report(action, withCause(errorf(ErrStateTooLarge, "the event for %s is too large for the log", action), err))
+		}
+		// Outcome unknown (a lost ack, a dropped connection): the event may
+		// be in the log, so the next call reloads before it appends.
+		inst.loaded = false
+		return nil, inst.report(action, withCause(ErrInternal, err))
+	}
+	// Acknowledged: commit, then the side effects.
+	ev.Seq, ev.Subject = seq, inst.subject
+	if err := inst.image.Apply(ev); err != nil {
+		// Acknowledged, so the caller's answer stands; memory is reloaded from the log.
+		inst.rt.logger.Error("fold a committed event", "actor", inst.id, "seq", seq, "err", err)
+		inst.loaded = false
+	}
+	inst.lastSeq, inst.codeVersion = seq, ev.CodeVersion
+	inst.kvBytes = kvAfter
+	if !inst.image.Exists {
+		inst.kvBytes = 0
+	}
+	inst.sinceSnapshot++
+	if inst.sinceSnapshot >= inst.lim.snapshotEvery {
+		inst.writeSnapshot()
+	}
+	inst.publish(ev.Broadcasts)
+	inst.after(r)
+	return out, nil
+}
+
+// newState encodes the state after fn and reports whether it changed,
+// running OnStateChange (whose changes join the same event) when it did.
+func (inst *instance) newState(r *run, kind eventlog.Kind) ([]byte, bool, error) {
+	state, err := inst.h.encode()
+	if err != nil {
+		return nil, false, withCause(ErrInternal, fmt.Errorf("state does not encode as JSON: %w", err))
+	}
+	changed := kind == eventlog.KindCreate || !bytes.Equal(state, inst.image.State)
+	if changed && kind == eventlog.KindAction {
+		if _, err := inst.safely("OnStateChange", func() (any, error) { inst.h.stateChanged(r); return nil, nil }); err != nil {
+			return nil, false, err
+		}
+		if state, err = inst.h.encode(); err != nil {
+			return nil, false, withCause(ErrInternal, err)
+		}
+	}
+	return state, changed, nil
+}
+
+// checkSize enforces MaxStateBytes on the state plus KV after a call and
+// returns the KV bytes after it, kept incrementally (no walk of the KV per call).
+func (inst *instance) checkSize(state []byte, changed bool, kv []eventlog.KVWrite) (int, error) {
+	kvAfter := inst.kvBytes
+	for _, w := range kv {
+		if old, ok := inst.image.KV[string(w.Key)]; ok {
+			kvAfter -= len(w.Key) + len(old)
+		}
+		if !w.Delete {
+			kvAfter += len(w.Key) + len(w.Value)
+		}
+	}
+	size := len(inst.image.State)
+	if changed {
+		size = len(state)
+	}
+	if size+kvAfter > inst.lim.maxState {
+		return 0, errorf(ErrStateTooLarge, "actor %s would hold %d bytes of state and KV, limit %d", inst.id, size+kvAfter, inst.lim.maxState)
+	}
+	return kvAfter, nil
+}
+
+// rollback restores the state from the committed bytes.
+func (inst *instance) rollback() {
+	if inst.h == nil || !inst.image.Exists {
+		return
+	}
+	if err := inst.h.load(inst.image.State); err != nil {
+		inst.rt.logger.Error("restore state after a failed call", "actor", inst.id, "err", err)
+		inst.loaded = false
+	}
+}
+
+// report logs internal errors with detail; user errors pass through.
+func (inst *instance) report(action string, err error) error {
+	var ue *UserError
+	var re *Error
+	if errors.As(err, &ue) || (errors.As(err, &re) && re.cause == nil) || isCtxErr(err) {
+		return err
+	}
+	detail := err
+	if errors.As(err, &re) && re.cause != nil {
+		detail = re.cause // the wrapper only says "internal error"
+	}
+	inst.rt.logger.Error("call failed", "actor", inst.id, "action", action, "err", detail)
+	if errors.As(err, &re) {
+		return err
+	}
+	return withCause(ErrInternal, err)
+}
+
+// safely runs user code, turning a panic into an internal error.
+func (inst *instance) safely(what string, fn func() (any, error)) (out any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if ue, ok := p.(*UserError); ok {
+				err = ue
+				return
+			}
+			err = withCause(ErrInternal, fmt.Errorf("panic in %s: %v\n%s", what, p, debug.Stack()))
+		}
+	}()
+	return fn()
+}
+
+// after runs what a committed call asked for: background work, sleep, destroy.
+func (inst *instance) after(r *run) {
+	for _, fn := range r.waits {
+		inst.busy.Add(1)
+		inst.rt.work.Add(1)
+		go func() {
+			defer inst.rt.work.Done()
+			defer inst.busy.Add(-1)
+			defer func() {
+				if p := recover(); p != nil {
+					inst.rt.logger.Error("panic in WaitUntil", "actor", inst.id, "panic", p)
+				}
+			}()
+			fn(inst.rt.ctx)
+		}()
+	}
+	if r.destroy {
+		r.destroy = false
+		if err := inst.doDestroy(context.WithoutCancel(r.parent), "actor:"+inst.id); err != nil {
+			inst.rt.logger.Error("destroy requested by the actor failed", "actor", inst.id, "err", err)
+		}
+		return
+	}
+	if r.sleep {
+		inst.mu.Lock()
+		inst.lastActive = time.Time{} // idle at once; the sleep runs after queued calls
+		inst.mu.Unlock()
+		// Queued behind calls already waiting; enqueue never blocks the mailbox.
+		_, _ = inst.enqueue(&op{kind: opSleep, ctx: inst.rt.ctx, reply: make(chan result, 1)})
+	}
+}
