@@ -23,6 +23,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/dirlock"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
+	"github.com/rivet-flow/rivet-flow/internal/startstop"
 )
 
 // Config configures a node. Zero fields take the defaults of `rivet-flow serve`.
@@ -136,6 +137,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	rtOpts := cfg.Actors
 	rtOpts.Logger, rtOpts.Registerer = cfg.Logger, n.registry
 	if n.runtime, err = actors.NewRuntime(n.events, n.snapshots, cfg.Registry, rtOpts); err != nil {
+		return nil, err
+	}
+	// Services start in dependency order and stop in reverse (closeStores).
+	if err := startstop.StartAll(ctx, n.runtime); err != nil {
 		return nil, err
 	}
 	if err := n.listen(); err != nil {

@@ -68,6 +68,9 @@ func crashChild(dir string) {
 	rt, err := actors.NewRuntime(l, snaps, builtin.Registry(), actors.RuntimeOptions{
 		Logger: quietLogger(), SnapshotEvery: 7, IdleTimeout: 20 * time.Millisecond, SweepInterval: 10 * time.Millisecond,
 	})
+	if err == nil {
+		err = rt.Start(ctx)
+	}
 	if err != nil {
 		die("runtime", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/testsignal"
 )
 
 // ftWaitLimit bounds every wait on a signal; reaching it fails the test.
@@ -162,8 +163,8 @@ func ftWait[T any](t testing.TB, ch <-chan T, what string) T {
 }
 
 // ftEventually polls cond until it holds. It is for states the runtime
-// reaches asynchronously with no signal to wait on (an actor leaving memory
-// after its sleep hook ran).
+// reaches asynchronously with no one signal to wait on (every actor asleep);
+// for one actor leaving memory, wait on its signal with ftLeft.
 func ftEventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(ftWaitLimit)
@@ -172,6 +173,18 @@ func ftEventually(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// ftLeft waits for the signal that actor id left memory, then checks how many
+// actors remain awake (unless awake is negative).
+func ftLeft(t testing.TB, b *bundle, left *testsignal.Signal[string], id string, awake int) {
+	t.Helper()
+	if got := left.WaitOrTimeout(); got != id {
+		t.Fatalf("actor %q left memory, want %q", got, id)
+	}
+	if n := b.rt.Awake(); awake >= 0 && n != awake {
+		t.Fatalf("%d actors awake after %s left, want %d", n, id, awake)
 	}
 }
 

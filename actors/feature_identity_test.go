@@ -14,6 +14,7 @@ import (
 func TestFeatureResolve(t *testing.T) {
 	t.Parallel()
 	b := ftSetup(t, nil, ftType("ftres", actors.Options[ftState]{}))
+	left := actors.InitLeftSignal(t, b.rt)
 	ctx := ftCtx(t)
 	cl := b.rt.Client()
 	key := []string{"org-acme", "doc.456"}
@@ -31,7 +32,8 @@ func TestFeatureResolve(t *testing.T) {
 	if seq := ftLastSeq(t, b, id); seq != 0 {
 		t.Fatalf("a get appended to the log (last seq %d)", seq)
 	}
-	ftEventually(t, "a missing actor leaves memory", func() bool { return b.rt.Awake() == 0 })
+	ftLeft(t, b, left, id, -1) // each miss leaves memory at once
+	ftLeft(t, b, left, id, 0)
 
 	h, created, err := cl.GetOrCreate(ctx, "ftres", key, nil)
 	if err != nil || !created {

@@ -28,6 +28,7 @@ func TestFeatureIdleSleep(t *testing.T) {
 		OnWake: func(*actors.Context[ftState]) error { wakes.Add(1); return nil },
 	})
 	b := ftSetup(t, nil, typ) // default idle timeout: 30s
+	left := actors.InitLeftSignal(t, b.rt)
 	h := ftCreate(t, b, "ftidle", "a")
 	ftCall[int64](t, h, "inc", 4)
 	if n := b.rt.Awake(); n != 1 {
@@ -41,7 +42,7 @@ func TestFeatureIdleSleep(t *testing.T) {
 	if n := b.rt.SleepIdle(); n != 1 {
 		t.Fatalf("SleepIdle at the timeout put %d actors to sleep, want 1", n)
 	}
-	ftEventually(t, "the actor leaves memory", func() bool { return b.rt.Awake() == 0 })
+	ftLeft(t, b, left, h.ID, 0)
 	ftSnapshotAtHead(t, b, h.ID)
 
 	seq := ftLastSeq(t, b, h.ID)
@@ -69,18 +70,19 @@ func TestFeatureIdleTimeoutPerType(t *testing.T) {
 	short := ftType("ftshort", actors.Options[ftState]{IdleTimeout: 5 * time.Second})
 	long := ftType("ftlong", actors.Options[ftState]{})
 	b := ftSetup(t, func(o *actors.RuntimeOptions) { o.IdleTimeout = 20 * time.Second }, short, long)
+	left := actors.InitLeftSignal(t, b.rt)
 	s := ftCreate(t, b, "ftshort", "a")
 	l := ftCreate(t, b, "ftlong", "a")
 	b.clock.Advance(5 * time.Second)
 	if n := b.rt.SleepIdle(); n != 1 {
 		t.Fatalf("after 5s %d actors slept, want the short one", n)
 	}
-	ftEventually(t, "the short one sleeps", func() bool { return b.rt.Awake() == 1 })
+	ftLeft(t, b, left, s.ID, 1)
 	b.clock.Advance(15 * time.Second)
 	if n := b.rt.SleepIdle(); n != 1 {
 		t.Fatalf("after 20s %d actors slept, want the long one", n)
 	}
-	ftEventually(t, "both sleep", func() bool { return b.rt.Awake() == 0 })
+	ftLeft(t, b, left, l.ID, 0)
 	ftSnapshotAtHead(t, b, s.ID)
 	ftSnapshotAtHead(t, b, l.ID)
 }
@@ -96,13 +98,14 @@ func TestFeatureContextSleep(t *testing.T) {
 		return c.State.Count, nil
 	}))
 	b := ftSetup(t, nil, typ)
+	left := actors.InitLeftSignal(t, b.rt)
 	h := ftCreate(t, b, "ftnap", "a")
 	if got := ftCall[int64](t, h, "nap"); got != 1 {
 		t.Fatalf("nap %d", got)
 	}
 	// No clock change and no sweep: the actor sleeps on its own.
 	ftWait(t, slept, "OnSleep")
-	ftEventually(t, "the actor leaves memory", func() bool { return b.rt.Awake() == 0 })
+	ftLeft(t, b, left, h.ID, 0)
 	ftSnapshotAtHead(t, b, h.ID)
 	if got := ftCall[int64](t, h, "inc", 1); got != 2 {
 		t.Fatalf("count after the nap: %d", got)
@@ -135,6 +138,7 @@ func TestFeatureWaitUntil(t *testing.T) {
 			return false, actors.NewUserError("nope", "nope", nil)
 		}))
 	b := ftSetup(t, nil, typ)
+	left := actors.InitLeftSignal(t, b.rt)
 	h := ftCreate(t, b, "ftwait", "a")
 	if _, err := h.Action(ftCtx(t), "bgFail"); err == nil {
 		t.Fatal("bgFail succeeded")
@@ -148,7 +152,7 @@ func TestFeatureWaitUntil(t *testing.T) {
 	close(release)
 	ftWait(t, done, "the background work to end")
 	ftEventually(t, "the idle actor is put to sleep", func() bool { return b.rt.SleepIdle() == 1 })
-	ftEventually(t, "the actor leaves memory", func() bool { return b.rt.Awake() == 0 })
+	ftLeft(t, b, left, h.ID, 0)
 
 	// Background work ends with the runtime: its context is cancelled at Stop.
 	h, err := b.rt.Client().Get(ftCtx(t), "ftwait", []string{"a"})

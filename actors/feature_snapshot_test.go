@@ -200,6 +200,9 @@ func ftRuntimeOver(t *testing.T, dir string, cfg eventlog.Config, reg *actors.Re
 		t.Fatal(err)
 	}
 	rt, err = actors.NewRuntime(log, snaps, reg, actors.RuntimeOptions{Logger: quietLogger(), SweepInterval: time.Hour})
+	if err == nil {
+		err = rt.Start(context.Background())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

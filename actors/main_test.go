@@ -60,6 +60,9 @@ func (b *bundle) start(t testing.TB) {
 	if b.rt, err = actors.NewRuntime(b.log, b.snaps, b.reg, b.opts); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.rt.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // stop drains the runtime and closes the stores; restart with start.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/startstop"
+	"github.com/rivet-flow/rivet-flow/internal/testsignal"
 )
 
 // SnapshotStore is where the runtime caches actor snapshots (the node passes
@@ -92,26 +94,36 @@ func (o RuntimeOptions) withDefaults() RuntimeOptions {
 const shardCount = 64
 
 // Runtime runs the actors of a Registry over an event log and a snapshot store.
+// It is a service with the common lifecycle (internal/startstop): calls are
+// taken between Start and Stop, and a stopped runtime can start again.
 type Runtime struct {
-	log      *eventlog.Log
-	snaps    SnapshotStore
-	reg      *Registry
-	opts     RuntimeOptions
-	clock    Clock
-	logger   *slog.Logger
-	metrics  *metrics
-	seed     maphash.Seed
-	shards   [shardCount]shard
-	limits   map[string]limits
+	startstop.BaseStartStop
+	log     *eventlog.Log
+	snaps   SnapshotStore
+	reg     *Registry
+	opts    RuntimeOptions
+	clock   Clock
+	logger  *slog.Logger
+	metrics *metrics
+	seed    maphash.Seed
+	shards  [shardCount]shard
+	limits  map[string]limits
+	// Set by Start before stopping turns false, so readers that saw it false see them.
 	ctx      context.Context // ends at Stop: background work (WaitUntil)
 	cancel   context.CancelFunc
-	work     sync.WaitGroup // mailbox goroutines and background work
-	stopping atomic.Bool
-	stopOnce sync.Once
 	sweepEnd chan struct{}
 	drains   *pool
-	sweepWG  sync.WaitGroup
+
+	testSignals runtimeTestSignals
+
+	work     sync.WaitGroup // mailbox goroutines and background work
+	stopping atomic.Bool    // true outside Start..Stop: calls get ErrStopping
 	connIDs  atomic.Uint64
+}
+
+// runtimeTestSignals fire only in tests that initialised them (export_test.go).
+type runtimeTestSignals struct {
+	left testsignal.Signal[string] // an actor's ID when it leaves memory
 }
 
 // shard is one slice of the actor table: unrelated actors rarely share a lock.
@@ -120,18 +132,17 @@ type shard struct {
 	m  map[string]*instance
 }
 
-// NewRuntime returns a runtime and starts its idle sweeper. Stop it with Stop.
+// NewRuntime returns a runtime; Start it to take calls, Stop it to drain.
 func NewRuntime(log *eventlog.Log, snaps SnapshotStore, reg *Registry, opts RuntimeOptions) (*Runtime, error) {
 	opts = opts.withDefaults()
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("actor metrics: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	rt := &Runtime{log: log, snaps: snaps, reg: reg, opts: opts, clock: opts.Clock,
 		logger: opts.Logger.With("component", "actors"), metrics: m, seed: maphash.MakeSeed(),
-		limits: map[string]limits{}, ctx: ctx, cancel: cancel, sweepEnd: make(chan struct{}),
-		drains: newPool(time.Second, 256)}
+		limits: map[string]limits{}}
+	rt.stopping.Store(true)
 	for i := range rt.shards {
 		rt.shards[i].m = map[string]*instance{}
 	}
@@ -140,9 +151,28 @@ func NewRuntime(log *eventlog.Log, snaps SnapshotStore, reg *Registry, opts Runt
 		lim.metrics = m.forType(name)
 		rt.limits[name] = lim
 	}
-	rt.sweepWG.Add(1)
-	go rt.sweep()
 	return rt, nil
+}
+
+// Start takes calls from now on and starts the idle sweeper. The runtime runs
+// until Stop, not until ctx ends; background work (WaitUntil) gets a context
+// that ends at Stop.
+func (rt *Runtime) Start(ctx context.Context) error {
+	// The runtime outlives the context it was started with; Stop ends it.
+	ctx, shouldStart, started, stopped := rt.StartInit(context.WithoutCancel(ctx))
+	if !shouldStart {
+		return nil
+	}
+	rt.ctx, rt.cancel = context.WithCancel(ctx)
+	rt.sweepEnd, rt.drains = make(chan struct{}), newPool(time.Second, 256)
+	rt.stopping.Store(false)
+	sweepEnd := rt.sweepEnd
+	go func() {
+		defer stopped()
+		started()
+		rt.sweep(ctx, sweepEnd)
+	}()
+	return nil
 }
 
 // Registry returns the runtime's registry.
@@ -184,6 +214,7 @@ func (rt *Runtime) remove(inst *instance) bool {
 	if sh.m[inst.subject] == inst {
 		delete(sh.m, inst.subject)
 	}
+	rt.testSignals.left.Signal(inst.id)
 	return true
 }
 
@@ -216,47 +247,47 @@ func (rt *Runtime) submit(ctx context.Context, def Definition, ref eventlog.Acto
 // Stop drains the runtime: new calls get ErrStopping, queued calls finish
 // (bounded by ctx), every awake actor runs OnSleep and writes its snapshot, and
 // background work is cancelled. Close the snapshot store and log afterwards.
-func (rt *Runtime) Stop(ctx context.Context) error {
-	var err error
-	rt.stopOnce.Do(func() {
-		rt.stopping.Store(true)
-		close(rt.sweepEnd)
-		rt.sweepWG.Wait()
-		// Put every awake actor to sleep: snapshots on disk, hooks run.
-		var insts []*instance
-		for i := range rt.shards {
-			sh := &rt.shards[i]
-			sh.mu.Lock()
-			for _, inst := range sh.m {
-				insts = append(insts, inst)
-			}
-			sh.mu.Unlock()
+func (rt *Runtime) Stop(ctx context.Context) error { return rt.StopDrain(ctx, rt.drain) }
+
+func (rt *Runtime) drain(ctx context.Context) error {
+	<-rt.Started() // a Stop racing Start waits until Start has set the run's fields
+	rt.stopping.Store(true)
+	close(rt.sweepEnd) // the sweeper exits before the pool closes under it
+	// Put every awake actor to sleep: snapshots on disk, hooks run.
+	var insts []*instance
+	for i := range rt.shards {
+		sh := &rt.shards[i]
+		sh.mu.Lock()
+		for _, inst := range sh.m {
+			insts = append(insts, inst)
 		}
-		for _, inst := range insts {
-			o := &op{kind: opSleep, force: true, ctx: ctx, reply: make(chan result, 1)}
-			_, _ = inst.enqueue(o)
-		}
-		rt.cancel()
-		done := make(chan struct{})
-		go func() { rt.work.Wait(); close(done) }()
-		select {
-		case <-done:
-			rt.drains.close()
-		case <-ctx.Done():
-			err = fmt.Errorf("stop actors: work still running: %w", ctx.Err())
-		}
-	})
-	return err
+		sh.mu.Unlock()
+	}
+	for _, inst := range insts {
+		o := &op{kind: opSleep, force: true, ctx: ctx, reply: make(chan result, 1)}
+		_, _ = inst.enqueue(o)
+	}
+	rt.cancel()
+	done := make(chan struct{})
+	go func() { rt.work.Wait(); close(done) }()
+	select {
+	case <-done:
+		rt.drains.close()
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop actors: work still running: %w", ctx.Err())
+	}
 }
 
-// sweep puts idle actors to sleep.
-func (rt *Runtime) sweep() {
-	defer rt.sweepWG.Done()
+// sweep puts idle actors to sleep until the run ends.
+func (rt *Runtime) sweep(ctx context.Context, end <-chan struct{}) {
 	t := time.NewTicker(rt.opts.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-rt.sweepEnd:
+		case <-end:
+			return
+		case <-ctx.Done():
 			return
 		case <-t.C:
 			rt.SleepIdle()
