@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
 
@@ -106,7 +107,7 @@ func (c *Context[S]) Conn() *Conn { return c.run.conn }
 func (c *Context[S]) Broadcast(name string, args ...any) {
 	raw, err := json.Marshal(args)
 	if err != nil {
-		panic(&UserError{Code: "invalid_broadcast", Message: "broadcast " + name + ": arguments do not encode as JSON: " + err.Error()})
+		panic(&UserError{Code: string(errcode.InvalidBroadcast), Message: "broadcast " + name + ": arguments do not encode as JSON: " + err.Error()})
 	}
 	c.run.broadcasts = append(c.run.broadcasts, eventlog.Broadcast{Name: name, Args: raw})
 }

@@ -3,6 +3,8 @@ package actors
 import (
 	"errors"
 	"fmt"
+
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // UserError is an error an action returns on purpose. Callers receive it as
@@ -21,8 +23,9 @@ func NewUserError(code, message string, metadata any) *UserError {
 	return &UserError{Code: code, Message: message, Metadata: metadata}
 }
 
-// Error is a runtime error with a stable code. errors.Is matches by code, so
-// errors.Is(err, actors.ErrNotFound) holds for any "actor_not_found".
+// Error is a runtime error with a stable code (one of package errcode's).
+// errors.Is matches by code, so errors.Is(err, actors.ErrNotFound) holds for
+// any "actor_not_found".
 type Error struct {
 	Code    string
 	Message string
@@ -43,26 +46,32 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
-// Runtime errors. Compare with errors.Is.
+// Runtime errors. Compare with errors.Is. Their codes, statuses and meanings
+// are catalogued in package errcode.
 var (
-	ErrNotFound         = &Error{Code: "actor_not_found", Message: "actor not found"}
-	ErrExists           = &Error{Code: "actor_exists", Message: "actor already exists"}
-	ErrUnknownType      = &Error{Code: "actor_type_not_found", Message: "unknown actor type"}
-	ErrActionNotFound   = &Error{Code: "action_not_found", Message: "unknown action"}
-	ErrInvalidArgs      = &Error{Code: "invalid_args", Message: "invalid arguments"}
-	ErrInvalidKey       = &Error{Code: "invalid_key", Message: "invalid actor key"}
-	ErrInvalidID        = &Error{Code: "invalid_actor_id", Message: "invalid actor ID"}
-	ErrArgsTooLarge     = &Error{Code: "args_too_large", Message: "arguments too large"}
-	ErrStateTooLarge    = &Error{Code: "state_too_large", Message: "actor state too large"}
-	ErrOverloaded       = &Error{Code: "overloaded", Message: "actor mailbox is full", RetryAfter: 1}
-	ErrActionTimeout    = &Error{Code: "action_timeout", Message: "action timed out"}
-	ErrConflict         = &Error{Code: "actor_conflict", Message: "another writer appended to this actor; retry"}
-	ErrStopping         = &Error{Code: "stopping", Message: "runtime is shutting down", RetryAfter: 1}
-	ErrInternal         = &Error{Code: "internal_error", Message: "internal error"}
-	ErrTooManyConns     = &Error{Code: "too_many_connections", Message: "too many connections to this actor", RetryAfter: 1}
-	ErrConnClosed       = &Error{Code: "connection_closed", Message: "connection closed"}
-	ErrNoRequestHandler = &Error{Code: "no_request_handler", Message: "actor type has no request handler"}
+	ErrNotFound         = newError(errcode.ActorNotFound, "actor not found", 0)
+	ErrExists           = newError(errcode.ActorExists, "actor already exists", 0)
+	ErrUnknownType      = newError(errcode.ActorTypeNotFound, "unknown actor type", 0)
+	ErrActionNotFound   = newError(errcode.ActionNotFound, "unknown action", 0)
+	ErrInvalidArgs      = newError(errcode.InvalidArgs, "invalid arguments", 0)
+	ErrInvalidKey       = newError(errcode.InvalidKey, "invalid actor key", 0)
+	ErrInvalidID        = newError(errcode.InvalidActorID, "invalid actor ID", 0)
+	ErrArgsTooLarge     = newError(errcode.ArgsTooLarge, "arguments too large", 0)
+	ErrStateTooLarge    = newError(errcode.StateTooLarge, "actor state too large", 0)
+	ErrOverloaded       = newError(errcode.Overloaded, "actor mailbox is full", 1)
+	ErrActionTimeout    = newError(errcode.ActionTimeout, "action timed out", 0)
+	ErrConflict         = newError(errcode.ActorConflict, "another writer appended to this actor; retry", 0)
+	ErrStopping         = newError(errcode.Stopping, "runtime is shutting down", 1)
+	ErrInternal         = newError(errcode.InternalError, "internal error", 0)
+	ErrTooManyConns     = newError(errcode.TooManyConnections, "too many connections to this actor", 1)
+	ErrConnClosed       = newError(errcode.ConnectionClosed, "connection closed", 0)
+	ErrNoRequestHandler = newError(errcode.NoRequestHandler, "actor type has no request handler", 0)
 )
+
+// newError returns a runtime error with a catalogued code.
+func newError(code errcode.Code, message string, retryAfter float64) *Error {
+	return &Error{Code: string(code), Message: message, RetryAfter: retryAfter}
+}
 
 // errorf returns a copy of base with a more specific message.
 func errorf(base *Error, format string, args ...any) *Error {

@@ -15,6 +15,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
 
@@ -91,6 +92,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 		cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer"}}
 		cfg.Security = []map[string][]string{{"bearer": {}}}
 	}
+	useErrors(&cfg)
 	s.api = humago.New(s.mux, cfg)
 	s.registerActors()
 	s.registerRealtime()
@@ -154,9 +156,9 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(allowed) == 0 {
-		writeError(w, newError(http.StatusNotFound, "api", "not_found", "no route "+r.URL.Path+"; see /docs", nil))
+		writeError(w, errorOf(errcode.NotFound, "no route "+r.URL.Path+"; see /docs", nil))
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	writeError(w, newError(http.StatusMethodNotAllowed, "api", "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path, map[string]any{"allowed": allowed}))
+	writeError(w, errorOf(errcode.MethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path, map[string]any{"allowed": allowed}))
 }

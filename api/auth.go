@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
@@ -28,7 +30,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rivet-flow"`)
-		writeError(w, newError(http.StatusUnauthorized, "api", "unauthorized", "missing or wrong API token: send Authorization: Bearer <token>", nil))
+		writeError(w, errorOf(errcode.Unauthorized, "missing or wrong API token: send Authorization: Bearer <token>", nil))
 	})
 }
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // Error is every error the API returns: RFC 9457 problem details with a
@@ -17,7 +19,7 @@ type Error struct {
 	Type     string `json:"type,omitempty" doc:"Problem type URI" example:"about:blank"`
 	Title    string `json:"title" doc:"HTTP status text" example:"Not Found"`
 	Status   int    `json:"status" doc:"HTTP status code" example:"404"`
-	Code     string `json:"code" doc:"Stable machine-readable error code" example:"actor_not_found"`
+	Code     string `json:"code" doc:"Stable machine-readable error code: one of the catalogue (docs/errors.md), or for group user the code the actor chose" example:"actor_not_found"`
 	Message  string `json:"message" doc:"Human-readable message" example:"actor counter.kAWE does not exist"`
 	Detail   string `json:"detail,omitempty" doc:"Same as message, for RFC 9457 clients"`
 	Metadata any    `json:"metadata,omitempty" doc:"Structured details (user errors carry their own)"`
@@ -50,30 +52,27 @@ func (e *Error) GetHeaders() http.Header {
 	return http.Header{"Retry-After": []string{strconv.Itoa(int(e.retryAfter + 0.999))}}
 }
 
-func newError(status int, group, code, msg string, meta any) *Error {
-	return &Error{Type: "about:blank", Title: http.StatusText(status), Status: status, Group: group, Code: code,
+// newError returns an error with an explicit status and group; errorOf takes
+// both from the catalogue.
+func newError(status int, group string, code errcode.Code, msg string, meta any) *Error {
+	return &Error{Type: "about:blank", Title: http.StatusText(status), Status: status, Group: group, Code: string(code),
 		Message: msg, Detail: msg, Metadata: meta}
 }
 
-// statusOf maps the runtime's error codes to HTTP statuses.
-var statusOf = map[string]int{
-	"actor_not_found":      http.StatusNotFound,
-	"actor_type_not_found": http.StatusNotFound,
-	"action_not_found":     http.StatusNotFound,
-	"no_request_handler":   http.StatusNotFound,
-	"actor_exists":         http.StatusConflict,
-	"actor_conflict":       http.StatusConflict,
-	"invalid_args":         http.StatusBadRequest,
-	"invalid_key":          http.StatusBadRequest,
-	"invalid_actor_id":     http.StatusBadRequest,
-	"args_too_large":       http.StatusRequestEntityTooLarge,
-	"state_too_large":      http.StatusUnprocessableEntity,
-	"overloaded":           http.StatusTooManyRequests,
-	"too_many_connections": http.StatusTooManyRequests,
-	"action_timeout":       http.StatusGatewayTimeout,
-	"stopping":             http.StatusServiceUnavailable,
-	"connection_closed":    http.StatusGone,
-	"internal_error":       http.StatusInternalServerError,
+// errorOf returns an error with a catalogued code, its status and its group.
+func errorOf(code errcode.Code, msg string, meta any) *Error {
+	e, _ := errcode.Lookup(code)
+	return newError(e.HTTPStatus, e.Group, code, msg, meta)
+}
+
+// runtimeStatus is the status of a runtime error's code: the catalogue's, for
+// codes in group actor that have one; 500 for anything else.
+func runtimeStatus(code string) int {
+	e, ok := errcode.Lookup(errcode.Code(code))
+	if !ok || e.Group != errcode.GroupActor || e.HTTPStatus == 0 {
+		return http.StatusInternalServerError
+	}
+	return e.HTTPStatus
 }
 
 // fromActors turns a runtime error into an API error; anything unexpected is
@@ -81,15 +80,12 @@ var statusOf = map[string]int{
 func fromActors(err error) *Error {
 	var ue *actors.UserError
 	if errors.As(err, &ue) {
-		return newError(http.StatusBadRequest, "user", ue.Code, ue.Message, ue.Metadata)
+		return newError(http.StatusBadRequest, errcode.GroupUser, errcode.Code(ue.Code), ue.Message, ue.Metadata)
 	}
 	var re *actors.Error
 	if errors.As(err, &re) {
-		status, ok := statusOf[re.Code]
-		if !ok {
-			status = http.StatusInternalServerError
-		}
-		e := newError(status, "actor", re.Code, re.Message, nil)
+		status := runtimeStatus(re.Code)
+		e := newError(status, errcode.GroupActor, errcode.Code(re.Code), re.Message, nil)
 		e.retryAfter = re.RetryAfter
 		if status == http.StatusInternalServerError {
 			e.Message, e.Detail = "internal error", "internal error"
@@ -97,57 +93,87 @@ func fromActors(err error) *Error {
 		return e
 	}
 	if errors.Is(err, context.Canceled) {
-		return newError(499, "api", "client_closed", "the client went away", nil)
+		return errorOf(errcode.ClientClosed, "the client went away", nil)
 	}
-	return newError(http.StatusInternalServerError, "actor", "internal_error", "internal error", nil)
+	return errorOf(errcode.InternalError, "internal error", nil)
 }
 
-// codeForStatus names Huma's own errors (validation, parsing, size).
-func codeForStatus(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "malformed_request"
-	case http.StatusUnprocessableEntity:
-		return "invalid_request"
-	case http.StatusRequestEntityTooLarge:
-		return "body_too_large"
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
-	case http.StatusUnsupportedMediaType:
-		return "unsupported_media_type"
-	case http.StatusRequestTimeout:
-		return "request_timeout"
+// humaCodes name Huma's own errors (parsing, validation, size limits) by
+// their status; any other status is internal_error.
+var humaCodes = func() map[int]errcode.Code {
+	m := map[int]errcode.Code{}
+	for _, c := range []errcode.Code{errcode.MalformedRequest, errcode.InvalidRequest, errcode.BodyTooLarge,
+		errcode.NotFound, errcode.Unauthorized, errcode.MethodNotAllowed, errcode.UnsupportedMediaType,
+		errcode.RequestTimeout} {
+		m[errcode.Status(c)] = c
 	}
-	return "internal_error"
+	return m
+}()
+
+// codeForStatus names one of Huma's own errors.
+func codeForStatus(status int) errcode.Code {
+	if c, ok := humaCodes[status]; ok {
+		return c
+	}
+	return errcode.InternalError
 }
 
-func init() {
-	// Huma's own errors (parsing, validation, size limits) take our shape.
-	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		for _, err := range errs {
-			var e *Error
-			if errors.As(err, &e) {
-				return e
-			}
+// fromHuma turns one of Huma's own errors into ours: a 400 with details is
+// malformed JSON, any other status is named by codeForStatus.
+func fromHuma(m *huma.ErrorModel) *Error {
+	e := newError(m.Status, errcode.GroupAPI, codeForStatus(m.Status), m.Detail, nil)
+	for _, d := range m.Errors {
+		if d != nil { // Huma leaves a nil detail for a nil error
+			e.Errors = append(e.Errors, d)
 		}
-		e := newError(status, "api", codeForStatus(status), msg, nil)
-		for _, err := range errs {
-			if err == nil {
-				continue
-			}
-			if d, ok := err.(huma.ErrorDetailer); ok {
-				e.Errors = append(e.Errors, d.ErrorDetail())
-			} else {
-				e.Errors = append(e.Errors, &huma.ErrorDetail{Message: err.Error()})
-			}
-		}
-		if status == http.StatusBadRequest && len(e.Errors) > 0 {
-			e.Code = "malformed_json"
-		}
-		return e
 	}
+	if m.Status == http.StatusBadRequest && len(e.Errors) > 0 {
+		e.Code = string(errcode.MalformedJSON)
+	}
+	return e
+}
+
+// errorTransformer is the first of the API's response transformers: it
+// gives Huma's own errors (huma.ErrorModel, from huma.NewError) our shape,
+// for this API only, so that other Huma APIs in the process keep Huma's.
+// Any other huma.StatusError but ours (a program may replace huma.NewError)
+// keeps its status and message.
+func errorTransformer(_ huma.Context, _ string, v any) (any, error) {
+	switch b := v.(type) {
+	case *Error:
+		return b, nil
+	case *huma.ErrorModel:
+		return fromHuma(b), nil
+	case huma.StatusError:
+		return newError(b.GetStatus(), errcode.GroupAPI, codeForStatus(b.GetStatus()), b.Error(), nil), nil
+	}
+	return v, nil
+}
+
+// useErrors makes an API's errors ours: its OpenAPI document describes error
+// responses with Error (Huma documents the type huma.NewError returns, so an
+// alias maps that type to ours in this API's registry only), and
+// errorTransformer rewrites Huma's errors before the other transformers run.
+func useErrors(cfg *huma.Config) {
+	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[huma.ErrorModel](), reflect.TypeFor[Error]())
+	cfg.Transformers = append([]huma.Transformer{errorTransformer}, cfg.Transformers...)
+}
+
+// codeEnum lists every catalogued code, for the OpenAPI document.
+func codeEnum() []any {
+	all := errcode.All()
+	out := make([]any, len(all))
+	for i, e := range all {
+		out[i] = string(e.Code)
+	}
+	return out
+}
+
+// TransformSchema implements huma.SchemaTransformer: the OpenAPI document
+// lists the catalogued codes as the enum of code.
+func (e *Error) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	if p := s.Properties["code"]; p != nil {
+		p.Enum = codeEnum()
+	}
+	return s
 }

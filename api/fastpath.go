@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // fastAction serves POST /v1/actors/{id}/actions/{action}, the hot route,
@@ -27,7 +29,7 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, newError(http.StatusUnsupportedMediaType, "api", "unsupported_media_type", "send the body as application/json", nil))
+			writeError(w, errorOf(errcode.UnsupportedMediaType, "send the body as application/json", nil))
 			return true
 		}
 	}
@@ -35,10 +37,10 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, newError(http.StatusRequestEntityTooLarge, "api", "body_too_large", "request body is too large", map[string]int64{"limit": mbe.Limit}))
+			writeError(w, errorOf(errcode.BodyTooLarge, "request body is too large", map[string]int64{"limit": mbe.Limit}))
 			return true
 		}
-		writeError(w, newError(http.StatusBadRequest, "api", "malformed_request", "cannot read the request body", nil))
+		writeError(w, errorOf(errcode.MalformedRequest, "cannot read the request body", nil))
 		return true
 	}
 	args := json.RawMessage("[]")
@@ -47,12 +49,12 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 			Args json.RawMessage `json:"args"`
 		}
 		if err := json.Unmarshal(body, &in); err != nil {
-			writeError(w, newError(http.StatusBadRequest, "api", "malformed_json", "request body is not valid JSON: "+err.Error(), nil))
+			writeError(w, errorOf(errcode.MalformedJSON, "request body is not valid JSON: "+err.Error(), nil))
 			return true
 		}
 		if trimmed := bytes.TrimSpace(in.Args); len(trimmed) > 0 && !bytes.Equal(trimmed, []byte("null")) {
 			if trimmed[0] != '[' {
-				writeError(w, newError(http.StatusUnprocessableEntity, "api", "invalid_request", "args must be an array", nil))
+				writeError(w, errorOf(errcode.InvalidRequest, "args must be an array", nil))
 				return true
 			}
 			args = trimmed

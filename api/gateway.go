@@ -16,6 +16,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // The RivetKit gateway: the routes and message shapes the unmodified npm
@@ -44,11 +45,11 @@ type gwError struct {
 
 // gwCode renames the runtime's codes to the ones the client knows.
 func gwCode(e *Error) (group, code string) {
-	switch e.Code {
-	case "actor_not_found":
-		return "actor", "not_found"
-	case "actor_exists":
-		return "actor", "duplicate_key"
+	switch errcode.Code(e.Code) {
+	case errcode.ActorNotFound:
+		return errcode.GroupActor, string(errcode.NotFound)
+	case errcode.ActorExists:
+		return errcode.GroupActor, string(errcode.DuplicateKey)
 	}
 	return e.Group, e.Code
 }
@@ -230,9 +231,9 @@ func (s *Server) gwDestroyActor(w http.ResponseWriter, r *http.Request) {
 func bodyError(err error) *Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return newError(http.StatusRequestEntityTooLarge, "api", "body_too_large", fmt.Sprintf("request body is over %d bytes", mbe.Limit), nil)
+		return errorOf(errcode.BodyTooLarge, fmt.Sprintf("request body is over %d bytes", mbe.Limit), nil)
 	}
-	return newError(http.StatusBadRequest, "api", "malformed_json", "request body is not valid JSON: "+err.Error(), nil)
+	return errorOf(errcode.MalformedJSON, "request body is not valid JSON: "+err.Error(), nil)
 }
 
 // cborInput decodes a create input sent as base64 CBOR into JSON.
@@ -242,15 +243,15 @@ func cborInput(s string, enc *base64.Encoding) (json.RawMessage, *Error) {
 	}
 	raw, err := enc.DecodeString(s)
 	if err != nil {
-		return nil, newError(http.StatusBadRequest, "api", "invalid_input", "rvt-input is not base64: "+err.Error(), nil)
+		return nil, errorOf(errcode.InvalidInput, "rvt-input is not base64: "+err.Error(), nil)
 	}
 	var v any
 	if err := cbor.Unmarshal(raw, &v); err != nil {
-		return nil, newError(http.StatusBadRequest, "api", "invalid_input", "input is not CBOR: "+err.Error(), nil)
+		return nil, errorOf(errcode.InvalidInput, "input is not CBOR: "+err.Error(), nil)
 	}
 	out, err := json.Marshal(jsonable(v))
 	if err != nil {
-		return nil, newError(http.StatusBadRequest, "api", "invalid_input", "input cannot be JSON: "+err.Error(), nil)
+		return nil, errorOf(errcode.InvalidInput, "input cannot be JSON: "+err.Error(), nil)
 	}
 	return out, nil
 }
@@ -307,7 +308,7 @@ func (s *Server) gwTarget(r *http.Request) (*actors.Handle, *Error) {
 		}
 		h, err = c.Create(r.Context(), target, key, input)
 	default:
-		return nil, newError(http.StatusBadRequest, "api", "invalid_method", "rvt-method must be get, getOrCreate or create", nil)
+		return nil, errorOf(errcode.InvalidMethod, "rvt-method must be get, getOrCreate or create", nil)
 	}
 	if err != nil {
 		return nil, fromActors(err)
@@ -412,7 +413,7 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 	session.run(func(data []byte) {
 		var f gwFrame
 		if err := json.Unmarshal(data, &f); err != nil {
-			session.send(frame("Error", map[string]any{"group": "api", "code": "malformed_message", "message": err.Error(), "actionId": nil}))
+			session.send(frame("Error", map[string]any{"group": errcode.GroupAPI, "code": string(errcode.MalformedMessage), "message": err.Error(), "actionId": nil}))
 			return
 		}
 		switch f.Body.Tag {
@@ -435,7 +436,7 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 				Args json.RawMessage `json:"args"`
 			}
 			if err := json.Unmarshal(f.Body.Val, &v); err != nil {
-				session.send(frame("Error", map[string]any{"group": "api", "code": "malformed_message", "message": err.Error(), "actionId": nil}))
+				session.send(frame("Error", map[string]any{"group": errcode.GroupAPI, "code": string(errcode.MalformedMessage), "message": err.Error(), "actionId": nil}))
 				return
 			}
 			id := v.ID

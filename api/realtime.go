@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }
@@ -60,7 +61,7 @@ func (s *Server) connect(r *http.Request, params json.RawMessage) (*actors.Conn,
 func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, newError(http.StatusInternalServerError, "api", "internal_error", "streaming unsupported", nil))
+		writeError(w, newError(http.StatusInternalServerError, errcode.GroupAPI, errcode.InternalError, "streaming unsupported", nil))
 		return
 	}
 	conn, apiErr := s.connect(r, nil)
@@ -138,7 +139,7 @@ func (s *Server) connectWS(w http.ResponseWriter, r *http.Request) {
 	var params json.RawMessage
 	if p := r.URL.Query().Get("params"); p != "" {
 		if !json.Valid([]byte(p)) {
-			writeError(w, newError(http.StatusBadRequest, "api", "malformed_json", "params is not valid JSON", nil))
+			writeError(w, errorOf(errcode.MalformedJSON, "params is not valid JSON", nil))
 			return
 		}
 		params = json.RawMessage(p)
@@ -161,7 +162,7 @@ func (s *Server) connectWS(w http.ResponseWriter, r *http.Request) {
 	session.run(func(data []byte) {
 		var m wsMessage
 		if err := json.Unmarshal(data, &m); err != nil {
-			session.send(wsMessage{Type: "error", Group: "api", Code: "malformed_json", Message: "messages are JSON objects: " + err.Error()})
+			session.send(wsMessage{Type: "error", Group: errcode.GroupAPI, Code: string(errcode.MalformedJSON), Message: "messages are JSON objects: " + err.Error()})
 			return
 		}
 		switch m.Type {
@@ -177,7 +178,7 @@ func (s *Server) connectWS(w http.ResponseWriter, r *http.Request) {
 				return wsMessage{Type: "actionResponse", ID: id, Output: out}
 			})
 		default:
-			session.send(wsMessage{Type: "error", Group: "api", Code: "unknown_message", Message: fmt.Sprintf("unknown message type %q", m.Type)})
+			session.send(wsMessage{Type: "error", Group: errcode.GroupAPI, Code: string(errcode.UnknownMessage), Message: fmt.Sprintf("unknown message type %q", m.Type)})
 		}
 	}, func(b actors.Broadcast) any { return wsMessage{Type: "event", Name: b.Name, Args: b.Args} })
 }
@@ -204,7 +205,7 @@ func (ws *wsSession) send(v any) {
 	select {
 	case ws.out <- v:
 	default:
-		ws.closeWith(websocket.StatusPolicyViolation, "actor.slow_client#send buffer full")
+		ws.closeWith(websocket.StatusPolicyViolation, closeReason(errcode.SlowClient, "send buffer full"))
 	}
 }
 
@@ -248,7 +249,7 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 				return
 			}
 			if typ != websocket.MessageText {
-				ws.send(wsMessage{Type: "error", Group: "api", Code: "binary_unsupported", Message: "send JSON text frames"})
+				ws.send(wsMessage{Type: "error", Group: errcode.GroupAPI, Code: string(errcode.BinaryUnsupported), Message: "send JSON text frames"})
 				continue
 			}
 			onMessage(data)
@@ -260,7 +261,7 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 		select {
 		case <-ws.ctx.Done():
 			if ws.s.streams.Err() != nil {
-				_ = ws.ws.Close(websocket.StatusGoingAway, "actor.stopping#server shutting down")
+				_ = ws.ws.Close(websocket.StatusGoingAway, closeReason(errcode.Stopping, "server shutting down"))
 			} else {
 				_ = ws.ws.Close(websocket.StatusNormalClosure, "")
 			}
@@ -272,15 +273,15 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 			err := ws.ws.Ping(pctx)
 			cancel()
 			if err != nil {
-				ws.closeWith(websocket.StatusPolicyViolation, "actor.heartbeat_timeout#no pong")
+				ws.closeWith(websocket.StatusPolicyViolation, closeReason(errcode.HeartbeatTimeout, "no pong"))
 				return
 			}
 		case b, ok := <-ws.conn.Events():
 			if !ok {
-				reason := "actor.closed#connection closed"
+				reason := closeReason(errcode.Closed, "connection closed")
 				var re *actors.Error
 				if err := ws.conn.Err(); err != nil && errors.As(err, &re) {
-					reason = "actor." + re.Code + "#" + truncate(re.Message, 80)
+					reason = closeReason(errcode.Code(re.Code), truncate(re.Message, 80))
 				}
 				ws.closeWith(websocket.StatusGoingAway, reason)
 				return
@@ -294,7 +295,7 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 			err := writeJSON(wctx, ws.ws, m)
 			cancel()
 			if err != nil {
-				ws.closeWith(websocket.StatusPolicyViolation, "actor.slow_client#write timeout")
+				ws.closeWith(websocket.StatusPolicyViolation, closeReason(errcode.SlowClient, "write timeout"))
 				return
 			}
 		}
@@ -307,6 +308,11 @@ func writeJSON(ctx context.Context, ws *websocket.Conn, v any) error {
 		return err
 	}
 	return ws.Write(ctx, websocket.MessageText, b)
+}
+
+// closeReason is a WebSocket close reason in RivetKit's form: group.code#message.
+func closeReason(code errcode.Code, msg string) string {
+	return errcode.GroupActor + "." + string(code) + "#" + msg
 }
 
 func truncate(s string, n int) string {
@@ -328,7 +334,7 @@ func (s *Server) rawRequest(w http.ResponseWriter, r *http.Request) {
 	if err := h.ServeHTTP(w, r); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, newError(http.StatusRequestEntityTooLarge, "api", "body_too_large", err.Error(), nil))
+			writeError(w, errorOf(errcode.BodyTooLarge, err.Error(), nil))
 			return
 		}
 		writeError(w, fromActors(err))
@@ -354,7 +360,7 @@ func (s *Server) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	if err := h.ServeWebSocket(ctx, rawSocket{ws}); err != nil {
-		_ = ws.Close(websocket.StatusInternalError, "actor."+fromActors(err).Code)
+		_ = ws.Close(websocket.StatusInternalError, errcode.GroupActor+"."+fromActors(err).Code)
 		return
 	}
 	_ = ws.Close(websocket.StatusNormalClosure, "")

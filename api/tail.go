@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
 
@@ -33,7 +34,7 @@ func (s *Server) registerTail() {
 func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
-		writeError(w, newError(http.StatusInternalServerError, "api", "internal_error", "streaming unsupported", nil))
+		writeError(w, newError(http.StatusInternalServerError, errcode.GroupAPI, errcode.InternalError, "streaming unsupported", nil))
 		return
 	}
 	q := r.URL.Query()
@@ -41,7 +42,7 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 	if a := q.Get("after"); a != "" {
 		n, err := strconv.ParseUint(a, 10, 64)
 		if err != nil {
-			writeError(w, newError(http.StatusBadRequest, "api", "invalid_request", "after must be a log sequence number", nil))
+			writeError(w, newError(http.StatusBadRequest, errcode.GroupAPI, errcode.InvalidRequest, "after must be a log sequence number", nil))
 			return
 		}
 		from = n + 1
@@ -52,7 +53,7 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 		last, err := s.log.LastSeq(r.Context())
 		if err != nil {
 			s.lg.Error("tail the log", "err", err)
-			writeError(w, newError(http.StatusServiceUnavailable, "api", "log_unavailable", "the event log is not available; retry", nil))
+			writeError(w, errorOf(errcode.LogUnavailable, "the event log is not available; retry", nil))
 			return
 		}
 		from = last + 1
@@ -61,7 +62,7 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 	if t := q.Get("type"); t != "" {
 		f, err := eventlog.TypeFilter(t)
 		if err != nil {
-			writeError(w, newError(http.StatusBadRequest, "api", "invalid_request", err.Error(), nil))
+			writeError(w, newError(http.StatusBadRequest, errcode.GroupAPI, errcode.InvalidRequest, err.Error(), nil))
 			return
 		}
 		filters = []string{f}

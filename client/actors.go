@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // Actor describes one actor.
@@ -112,7 +114,7 @@ func (c *Client) Get(ctx context.Context, typ string, key []string) (*Actor, err
 	}
 	if len(page.Actors) == 0 || !slices.Equal(page.Actors[0].Key, key) {
 		k, _ := json.Marshal(key)
-		return nil, &Error{Status: http.StatusNotFound, Code: CodeActorNotFound, Group: "actor",
+		return nil, &Error{Status: http.StatusNotFound, Code: CodeActorNotFound, Group: errcode.GroupActor,
 			Message: fmt.Sprintf("no %s actor with key %s", typ, k)}
 	}
 	return &page.Actors[0], nil

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // Error is an error the server answered with: its problem JSON, decoded. Match
@@ -72,48 +74,50 @@ func (e *Error) Error() string {
 // (the server was overloaded or stopping).
 func (e *Error) Temporary() bool { return retryable(e.Status) }
 
-// Codes the server returns (Error.Code). User errors carry codes of their own.
+// Codes the server returns (Error.Code), from the catalogue in package
+// errcode (see docs/errors.md for all of them). User errors carry codes of
+// their own.
 const (
 	// CodeActorNotFound (404): no live actor has this ID, type and key.
-	CodeActorNotFound = "actor_not_found"
+	CodeActorNotFound = string(errcode.ActorNotFound)
 	// CodeActorTypeNotFound (404): the server serves no actor type of this name.
-	CodeActorTypeNotFound = "actor_type_not_found"
+	CodeActorTypeNotFound = string(errcode.ActorTypeNotFound)
 	// CodeActionNotFound (404): the actor's type has no action of this name.
-	CodeActionNotFound = "action_not_found"
+	CodeActionNotFound = string(errcode.ActionNotFound)
 	// CodeActorExists (409): Create found the actor already there.
-	CodeActorExists = "actor_exists"
+	CodeActorExists = string(errcode.ActorExists)
 	// CodeActorConflict (409): another writer appended to the actor; retry.
-	CodeActorConflict = "actor_conflict"
+	CodeActorConflict = string(errcode.ActorConflict)
 	// CodeInvalidArgs (400): the arguments do not fit the action's parameters.
-	CodeInvalidArgs = "invalid_args"
+	CodeInvalidArgs = string(errcode.InvalidArgs)
 	// CodeInvalidKey (400): the key cannot name an actor.
-	CodeInvalidKey = "invalid_key"
+	CodeInvalidKey = string(errcode.InvalidKey)
 	// CodeInvalidActorID (400): the string is not an actor ID.
-	CodeInvalidActorID = "invalid_actor_id"
+	CodeInvalidActorID = string(errcode.InvalidActorID)
 	// CodeArgsTooLarge (413): the arguments or create input exceed the server's limit.
-	CodeArgsTooLarge = "args_too_large"
+	CodeArgsTooLarge = string(errcode.ArgsTooLarge)
 	// CodeStateTooLarge (422): the action would grow the state beyond the server's limit.
-	CodeStateTooLarge = "state_too_large"
+	CodeStateTooLarge = string(errcode.StateTooLarge)
 	// CodeOverloaded (429): the actor's mailbox is full; see Error.RetryAfter.
-	CodeOverloaded = "overloaded"
+	CodeOverloaded = string(errcode.Overloaded)
 	// CodeActionTimeout (504): the action ran longer than the server allows.
-	CodeActionTimeout = "action_timeout"
+	CodeActionTimeout = string(errcode.ActionTimeout)
 	// CodeStopping (503): the server is shutting down.
-	CodeStopping = "stopping"
+	CodeStopping = string(errcode.Stopping)
 	// CodeUnauthorized (401): the API token is missing or wrong (Options.Token).
-	CodeUnauthorized = "unauthorized"
+	CodeUnauthorized = string(errcode.Unauthorized)
 	// CodeMalformedJSON (400): the request body is not valid JSON.
-	CodeMalformedJSON = "malformed_json"
+	CodeMalformedJSON = string(errcode.MalformedJSON)
 	// CodeInvalidRequest (400 or 422): a parameter or field is invalid; see Error.Details.
-	CodeInvalidRequest = "invalid_request"
+	CodeInvalidRequest = string(errcode.InvalidRequest)
 	// CodeBodyTooLarge (413): the request body exceeds the server's limit.
-	CodeBodyTooLarge = "body_too_large"
+	CodeBodyTooLarge = string(errcode.BodyTooLarge)
 	// CodeInternal (500): the server failed; its log has the details.
-	CodeInternal = "internal_error"
+	CodeInternal = string(errcode.InternalError)
 	// CodeTooManyConnections (429): the actor has as many realtime connections as allowed.
-	CodeTooManyConnections = "too_many_connections"
+	CodeTooManyConnections = string(errcode.TooManyConnections)
 	// CodeTailFailed is sent inside a Tail stream when the server's log tail fails.
-	CodeTailFailed = "tail_failed"
+	CodeTailFailed = string(errcode.TailFailed)
 )
 
 // ErrorCode returns the code of the *Error in err's chain, or "" if there is

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // Event is one event of an actor's history, as the log holds it.
@@ -203,7 +205,7 @@ func dispatch(event string, data []byte, fn func(LogEvent) error) error {
 		if p.Message == "" {
 			p.Message = "the server's log tail failed"
 		}
-		return &Error{Code: CodeTailFailed, Message: p.Message, Group: "api"}
+		return &Error{Code: CodeTailFailed, Message: p.Message, Group: errcode.GroupAPI}
 	}
 	return nil // unknown events are for newer clients
 }

@@ -24,12 +24,12 @@ var (
 	ErrDataDirLocked = dirlock.ErrLocked
 )
 
-// JetStream error codes that an append can meet.
-const (
-	codeWrongLastSequence = 10071
-	codeFencedInflight    = 10164 // replicated streams: a fenced append for the subject is in flight
-	codeStoreFull         = 10047 // insufficient resources
-)
+// codeStoreFull is JetStream's error code 10047, "insufficient resources":
+// the stream or the server has reached its storage limit. nats.go v1.55.0 has
+// no constant for it; it names the other codes an append can meet
+// (jetstream.JSErrCodeStreamWrongLastSequence and
+// jetstream.JSErrCodeStreamWrongLastSequenceConstant).
+const codeStoreFull jetstream.ErrorCode = 10047
 
 // ConflictError is returned when an append's expected last sequence is not the
 // subject's actual last sequence: another writer appended first (or this writer
@@ -59,9 +59,9 @@ func classifyAppendErr(subject string, expected uint64, err error) error {
 		return fmt.Errorf("append to %s: %w", subject, err)
 	}
 	switch apiErr.ErrorCode {
-	case codeWrongLastSequence:
+	case jetstream.JSErrCodeStreamWrongLastSequence:
 		return &ConflictError{Subject: subject, Expected: expected, Actual: actualFromDescription(apiErr.Description)}
-	case codeFencedInflight:
+	case jetstream.JSErrCodeStreamWrongLastSequenceConstant: // replicated streams: a fenced append for the subject is in flight
 		return &ConflictError{Subject: subject, Expected: expected}
 	case codeStoreFull:
 		return fmt.Errorf("append to %s: %w: %v", subject, ErrLogFull, err)

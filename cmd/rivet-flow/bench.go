@@ -18,6 +18,7 @@ import (
 
 	rivetflow "github.com/rivet-flow/rivet-flow"
 	"github.com/rivet-flow/rivet-flow/client"
+	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/internal/loadgen"
 )
 
@@ -316,7 +317,7 @@ func rawHandler(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(`{"status":400,"code":"malformed_json","message":"bad body"}`))
+		_, _ = w.Write([]byte(`{"status":400,"code":"` + string(errcode.MalformedJSON) + `","message":"bad body"}`))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

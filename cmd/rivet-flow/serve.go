@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	rivetflow "github.com/rivet-flow/rivet-flow"
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/api"
-	rivetflow "github.com/rivet-flow/rivet-flow"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {

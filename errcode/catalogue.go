@@ -1,0 +1,99 @@
+package errcode
+
+// Entry is one catalogued code.
+type Entry struct {
+	// Code is the code itself.
+	Code Code
+	// HTTPStatus is the status of a response with this code, or 0 for a code
+	// sent only inside a stream (a WebSocket message or close reason, a
+	// Server-Sent Event).
+	HTTPStatus int
+	// Group is who raises it: GroupActor, GroupAPI or GroupUser.
+	Group string
+	// Meaning is one line on what happened and what to do.
+	Meaning string
+}
+
+// catalogue is every code rivet-flow returns, the runtime's first, then the
+// HTTP layer's, then those raised as user errors.
+var catalogue = []Entry{
+	{ActorNotFound, 404, GroupActor, "No live actor has this ID, or this type and key (it was never created, or it was destroyed)."},
+	{ActorTypeNotFound, 404, GroupActor, "The server serves no actor type of this name."},
+	{ActionNotFound, 404, GroupActor, "The actor's type has no action of this name."},
+	{NoRequestHandler, 404, GroupActor, "The actor's type has no raw HTTP or WebSocket handler (onRequest, onWebSocket)."},
+	{ActorExists, 409, GroupActor, "A create found the actor already there; use get-or-create to accept an existing one."},
+	{ActorConflict, 409, GroupActor, "Another writer appended to the actor first; retry."},
+	{DuplicateKey, 409, GroupActor, "The RivetKit gateway's name for actor_exists."},
+	{InvalidArgs, 400, GroupActor, "The arguments do not fit the action's parameters."},
+	{InvalidKey, 400, GroupActor, "The key cannot name an actor."},
+	{InvalidActorID, 400, GroupActor, "The string is not an actor ID (they look like counter.kAWE)."},
+	{ArgsTooLarge, 413, GroupActor, "The arguments or create input exceed the server's limit."},
+	{StateTooLarge, 422, GroupActor, "The action would grow the actor's state, or its event, beyond the server's limit; the action failed."},
+	{Overloaded, 429, GroupActor, "The actor's mailbox is full; retry after Retry-After."},
+	{TooManyConnections, 429, GroupActor, "The actor has as many realtime connections as allowed; retry after Retry-After."},
+	{ConnectionClosed, 410, GroupActor, "The realtime connection is closed."},
+	{Stopping, 503, GroupActor, "The server is shutting down; retry after Retry-After, on this server once it is back or on another."},
+	{ActionTimeout, 504, GroupActor, "The action ran longer than the server allows."},
+	{InternalError, 500, GroupActor, "The server failed; its log has the details (also in group api when the HTTP layer failed)."},
+	{SlowClient, 0, GroupActor, "WebSocket close reason: the client did not read its messages fast enough."},
+	{HeartbeatTimeout, 0, GroupActor, "WebSocket close reason: the client did not answer a ping in time."},
+	{Closed, 0, GroupActor, "WebSocket close reason: the actor ended the connection."},
+
+	{NotFound, 404, GroupAPI, "No route matches the path (see /docs); the RivetKit gateway also sends it, in group actor, for actor_not_found."},
+	{MethodNotAllowed, 405, GroupAPI, "The route exists, but not for this method; the Allow header lists those it takes."},
+	{Unauthorized, 401, GroupAPI, "The API token is missing or wrong; send it as a bearer token."},
+	{MalformedRequest, 400, GroupAPI, "The request cannot be read (a broken body or parameter)."},
+	{MalformedJSON, 400, GroupAPI, "A request body, parameter or WebSocket message is not valid JSON."},
+	{InvalidRequest, 422, GroupAPI, "A parameter or field is invalid; errors lists which (400 for the log tail's query parameters)."},
+	{InvalidInput, 400, GroupAPI, "A create input sent to the RivetKit gateway is not base64-encoded CBOR."},
+	{InvalidMethod, 400, GroupAPI, "The RivetKit gateway's rvt-method is not get, getOrCreate or create."},
+	{BodyTooLarge, 413, GroupAPI, "The request body exceeds the server's limit."},
+	{UnsupportedMediaType, 415, GroupAPI, "The request body is not JSON; send it as application/json."},
+	{RequestTimeout, 408, GroupAPI, "The request body did not arrive in time."},
+	{ClientClosed, 499, GroupAPI, "The client went away before the answer (only the server's logs and metrics see it)."},
+	{LogUnavailable, 503, GroupAPI, "The event log cannot be read right now; retry."},
+	{MalformedMessage, 0, GroupAPI, "A RivetKit WebSocket frame cannot be decoded."},
+	{UnknownMessage, 0, GroupAPI, "A WebSocket message has an unknown type."},
+	{BinaryUnsupported, 0, GroupAPI, "A binary WebSocket frame came where JSON text was expected."},
+	{TailFailed, 0, GroupAPI, "The event log tail failed mid-stream (an error event in the stream; the Go client names it so)."},
+
+	{InvalidBroadcast, 400, GroupUser, "An action broadcast arguments that do not encode as JSON; the action failed."},
+}
+
+// index finds an entry by code.
+var index = func() map[Code]int {
+	m := make(map[Code]int, len(catalogue))
+	for i, e := range catalogue {
+		m[e.Code] = i
+	}
+	return m
+}()
+
+// All returns every catalogued code: the runtime's (GroupActor) first, then
+// the HTTP layer's (GroupAPI), then those raised as user errors. The slice is
+// a copy.
+func All() []Entry {
+	out := make([]Entry, len(catalogue))
+	copy(out, catalogue)
+	return out
+}
+
+// Lookup returns the code's entry, and false if the code is not catalogued
+// (a user error's own code, say).
+func Lookup(code Code) (Entry, bool) {
+	i, ok := index[code]
+	if !ok {
+		return Entry{}, false
+	}
+	return catalogue[i], true
+}
+
+// Status returns the code's HTTP status: 0 for a code sent only inside a
+// stream, and 500 for a code that is not catalogued.
+func Status(code Code) int {
+	e, ok := Lookup(code)
+	if !ok {
+		return 500
+	}
+	return e.HTTPStatus
+}

@@ -1,0 +1,133 @@
+// Package errcode is the catalogue of the stable error codes rivet-flow
+// returns: one constant per code, and a table that gives each code its HTTP
+// status, its group and what it means.
+//
+// Every error a remote caller sees carries a code, a human message and
+// optional metadata. The runtime (package actors), the HTTP API (package
+// api), the Go client (package client) and the documentation (docs/errors.md)
+// all take their codes from here, so a code is spelled once.
+//
+// Groups say who raised an error:
+//
+//   - "actor": the runtime, about an actor or a call (actor_not_found);
+//   - "api": the HTTP layer, about the request itself (malformed_json);
+//   - "user": an actor's own code, on purpose (actors.NewUserError). User
+//     errors carry the code the actor chose, so almost none are catalogued.
+//
+// A few codes are never an HTTP response: they travel inside a stream (a
+// WebSocket message or close reason, a Server-Sent Event) and have no status
+// (Entry.HTTPStatus is 0).
+//
+// The package is a leaf: it imports nothing, so any package may use it.
+package errcode
+
+// Code is a stable, machine-readable error code, such as "actor_not_found".
+// The constants below are the catalogued codes; a user error's code is any
+// string the actor chose.
+type Code string
+
+// Groups: who raised an error.
+const (
+	// GroupActor is for errors the runtime raises about an actor or a call.
+	GroupActor = "actor"
+	// GroupAPI is for errors the HTTP layer raises about the request itself.
+	GroupAPI = "api"
+	// GroupUser is for errors an actor's code returns on purpose.
+	GroupUser = "user"
+)
+
+// Codes of the runtime (GroupActor).
+const (
+	// ActorNotFound (404): no live actor has this ID, or this type and key.
+	ActorNotFound Code = "actor_not_found"
+	// ActorTypeNotFound (404): the server serves no actor type of this name.
+	ActorTypeNotFound Code = "actor_type_not_found"
+	// ActionNotFound (404): the actor's type has no action of this name.
+	ActionNotFound Code = "action_not_found"
+	// NoRequestHandler (404): the actor's type has no raw HTTP or WebSocket handler.
+	NoRequestHandler Code = "no_request_handler"
+	// ActorExists (409): a create found the actor already there.
+	ActorExists Code = "actor_exists"
+	// ActorConflict (409): another writer appended to the actor first.
+	ActorConflict Code = "actor_conflict"
+	// DuplicateKey (409): the RivetKit gateway's name for ActorExists.
+	DuplicateKey Code = "duplicate_key"
+	// InvalidArgs (400): the arguments do not fit the action's parameters.
+	InvalidArgs Code = "invalid_args"
+	// InvalidKey (400): the key cannot name an actor.
+	InvalidKey Code = "invalid_key"
+	// InvalidActorID (400): the string is not an actor ID.
+	InvalidActorID Code = "invalid_actor_id"
+	// ArgsTooLarge (413): the arguments or create input exceed the server's limit.
+	ArgsTooLarge Code = "args_too_large"
+	// StateTooLarge (422): the action would grow the state beyond the server's limit.
+	StateTooLarge Code = "state_too_large"
+	// Overloaded (429): the actor's mailbox is full.
+	Overloaded Code = "overloaded"
+	// TooManyConnections (429): the actor has as many realtime connections as allowed.
+	TooManyConnections Code = "too_many_connections"
+	// ConnectionClosed (410): the realtime connection is closed.
+	ConnectionClosed Code = "connection_closed"
+	// Stopping (503): the server is shutting down.
+	Stopping Code = "stopping"
+	// ActionTimeout (504): the action ran longer than the server allows.
+	ActionTimeout Code = "action_timeout"
+	// InternalError (500): the server failed; its log has the details.
+	InternalError Code = "internal_error"
+	// SlowClient (stream only): a WebSocket closed because its client did
+	// not read its messages fast enough.
+	SlowClient Code = "slow_client"
+	// HeartbeatTimeout (stream only): a WebSocket closed because its client
+	// did not answer a ping.
+	HeartbeatTimeout Code = "heartbeat_timeout"
+	// Closed (stream only): a WebSocket closed because the actor ended the
+	// connection.
+	Closed Code = "closed"
+)
+
+// Codes of the HTTP layer (GroupAPI).
+const (
+	// NotFound (404): no route matches the path. The RivetKit gateway also
+	// uses it, in GroupActor, for ActorNotFound.
+	NotFound Code = "not_found"
+	// MethodNotAllowed (405): the route exists, but not for this method.
+	MethodNotAllowed Code = "method_not_allowed"
+	// Unauthorized (401): the API token is missing or wrong.
+	Unauthorized Code = "unauthorized"
+	// MalformedRequest (400): the request cannot be read.
+	MalformedRequest Code = "malformed_request"
+	// MalformedJSON (400): a body, parameter or message is not valid JSON.
+	MalformedJSON Code = "malformed_json"
+	// InvalidRequest (422): a parameter or field is invalid.
+	InvalidRequest Code = "invalid_request"
+	// InvalidInput (400): a create input sent to the RivetKit gateway is not base64 CBOR.
+	InvalidInput Code = "invalid_input"
+	// InvalidMethod (400): the RivetKit gateway's rvt-method is unknown.
+	InvalidMethod Code = "invalid_method"
+	// BodyTooLarge (413): the request body exceeds the server's limit.
+	BodyTooLarge Code = "body_too_large"
+	// UnsupportedMediaType (415): the request body is not JSON.
+	UnsupportedMediaType Code = "unsupported_media_type"
+	// RequestTimeout (408): the request body did not arrive in time.
+	RequestTimeout Code = "request_timeout"
+	// ClientClosed (499): the client went away before the answer.
+	ClientClosed Code = "client_closed"
+	// LogUnavailable (503): the event log cannot be read.
+	LogUnavailable Code = "log_unavailable"
+	// MalformedMessage (stream only): a RivetKit WebSocket frame cannot be decoded.
+	MalformedMessage Code = "malformed_message"
+	// UnknownMessage (stream only): a WebSocket message has an unknown type.
+	UnknownMessage Code = "unknown_message"
+	// BinaryUnsupported (stream only): a binary WebSocket frame came where
+	// JSON text was expected.
+	BinaryUnsupported Code = "binary_unsupported"
+	// TailFailed (stream only): the event log tail failed mid-stream.
+	TailFailed Code = "tail_failed"
+)
+
+// Codes raised inside an action as user errors (GroupUser).
+const (
+	// InvalidBroadcast (400): an action broadcast arguments that do not
+	// encode as JSON.
+	InvalidBroadcast Code = "invalid_broadcast"
+)
