@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/jsonpatch"
 )
 
 // The commit pipeline: run the user's code, build the event, append it
@@ -61,6 +62,10 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	if kind == eventlog.KindDestroy {
 		ev.HasState, ev.State = false, nil
 	}
+	if err := inst.patchState(ev); err != nil {
+		inst.rollback()
+		return nil, inst.report(action, err)
+	}
 	// The append's outcome must be known before anything else happens to this
 	// actor, so it does not wait on the caller's context.
 	seq, err := inst.rt.log.Append(context.WithoutCancel(ctx), inst.subject, inst.lastSeq, ev)
@@ -81,11 +86,7 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	}
 	// Acknowledged: commit, then the side effects.
 	ev.Seq, ev.Subject = seq, inst.subject
-	if err := inst.image.Apply(ev); err != nil {
-		// Acknowledged, so the caller's answer stands; memory is reloaded from the log.
-		inst.rt.logger.Error("fold a committed event", "actor", inst.id, "seq", seq, "err", err)
-		inst.loaded = false
-	}
+	inst.image.ApplyKnown(ev, state)
 	inst.lastSeq, inst.codeVersion = seq, ev.CodeVersion
 	inst.kvBytes = kvAfter
 	if !inst.image.Exists {
@@ -98,6 +99,25 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	inst.publish(ev.Broadcasts)
 	inst.after(r)
 	return out, nil
+}
+
+// patchState makes an action's event carry its state change as a JSON Patch
+// from the committed state, not the whole new state (events record changes,
+// not copies): the log grows with what happened, not with the state. The
+// create event, and any event whose patch would be over half the state's
+// size, keep the whole state.
+func (inst *instance) patchState(ev *eventlog.Event) error {
+	if !ev.HasState || ev.Kind == eventlog.KindCreate || inst.image.State == nil {
+		return nil
+	}
+	patch, err := jsonpatch.Diff(inst.image.State, ev.State)
+	if err != nil {
+		return withCause(ErrInternal, fmt.Errorf("diff the state: %w", err))
+	}
+	if len(patch) <= len(ev.State)/2 {
+		ev.HasState, ev.State, ev.Patch = false, nil, patch
+	}
+	return nil
 }
 
 // newState encodes the state after fn and reports whether it changed,

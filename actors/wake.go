@@ -46,6 +46,7 @@ func (inst *instance) load(ctx context.Context) error {
 		read += len(evs)
 		more = more && len(evs) > 0
 	}
+	im.Settle() // the patches of the tail were folded in memory: encode once
 	inst.image, inst.lastSeq, inst.sinceSnapshot, inst.loaded = im, seq, read, true
 	inst.kvBytes = kvSize(im.KV)
 	inst.h = nil

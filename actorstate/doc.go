@@ -4,6 +4,7 @@
 // it. The runtime, the snapshot rebuild and replay tools share this fold, so
 // they all produce the same bytes. It runs no user code.
 //
-// It sits between the runtime (actors/) and the log (eventlog/): it imports
-// only eventlog.
+// It sits between the runtime (actors/) and the log (eventlog/). State
+// changes are RFC 6902 JSON Patches (internal/jsonpatch), folded in memory:
+// decode once, apply a tail of patches, encode once.
 package actorstate

@@ -8,16 +8,23 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/internal/jsonpatch"
 )
 
 // Image is what a snapshot's State bytes hold: everything an actor is, as of a
 // sequence. Its encoding is deterministic (KV in key order), so the runtime and
 // a rebuild from the log produce the same bytes.
+//
+// Folding state patches keeps the state decoded in memory (decode once, apply
+// every patch of a tail, encode once): after Apply folded a patch, State is
+// stale until Settle (Encode settles too).
 type Image struct {
 	Generation uint64
 	Exists     bool // false before the first create and after a tombstone
 	State      []byte
 	KV         map[string][]byte
+
+	doc *jsonpatch.Doc // the state, decoded, while patches are being folded; State is stale
 }
 
 // ErrBadImage reports bytes that are not an encoded Image.
@@ -32,17 +39,58 @@ const (
 	imgKV         protowire.Number = 4 // repeated {1: key, 2: value}
 )
 
-// Apply folds one event into the image.
+// Apply folds one event into the image. A state patch that does not apply
+// (a log this image does not belong to, or a corrupt event) is an error and
+// leaves the image unchanged.
 func (im *Image) Apply(ev *eventlog.Event) error {
+	if ev.Kind != eventlog.KindDestroy && !ev.HasState && ev.Patch != nil {
+		if err := im.applyPatch(ev.Patch); err != nil {
+			return fmt.Errorf("event %d: state patch: %w", ev.Seq, err)
+		}
+	}
+	im.applyRest(ev)
+	return nil
+}
+
+// ApplyKnown folds ev like Apply, but takes the state after it from
+// stateAfter instead of applying ev's patch: the runtime, which encoded that
+// state itself, commits without decoding it.
+func (im *Image) ApplyKnown(ev *eventlog.Event, stateAfter []byte) {
+	if ev.Kind != eventlog.KindDestroy && !ev.HasState && ev.Patch != nil {
+		im.State, im.doc = stateAfter, nil
+	}
+	im.applyRest(ev)
+}
+
+func (im *Image) applyPatch(patch []byte) error {
+	if im.doc == nil {
+		if im.State == nil {
+			return errors.New("a patch to an actor with no state")
+		}
+		doc, err := jsonpatch.Parse(im.State)
+		if err != nil {
+			return fmt.Errorf("the state before it is not JSON: %w", err)
+		}
+		im.doc = doc
+	}
+	if err := im.doc.Apply(patch); err != nil {
+		return err
+	}
+	im.State = nil // stale until Settle
+	return nil
+}
+
+// applyRest folds everything but a state patch.
+func (im *Image) applyRest(ev *eventlog.Event) {
 	switch ev.Kind {
 	case eventlog.KindDestroy:
 		*im = Image{Generation: im.Generation}
-		return nil
+		return
 	case eventlog.KindCreate:
 		*im = Image{Generation: ev.Generation, Exists: true}
 	}
 	if ev.HasState {
-		im.State = ev.State
+		im.State, im.doc = ev.State, nil
 	}
 	for _, w := range ev.KV {
 		if w.Delete {
@@ -54,11 +102,20 @@ func (im *Image) Apply(ev *eventlog.Event) error {
 		}
 		im.KV[string(w.Key)] = w.Value
 	}
-	return nil
 }
 
-// Encode returns the image's deterministic encoding.
+// Settle encodes the state folded in memory into State (a no-op when no
+// patch was folded since the last Settle).
+func (im *Image) Settle() {
+	if im.doc != nil {
+		im.State = im.doc.Encode()
+		im.doc = nil
+	}
+}
+
+// Encode settles the image and returns its deterministic encoding.
 func (im *Image) Encode() []byte {
+	im.Settle()
 	b := make([]byte, 0, 16+len(im.State))
 	b = append(b, imageVersion)
 	if im.Generation != 0 {

@@ -31,6 +31,7 @@ const (
 	fKV          protowire.Number = 13
 	fStep        protowire.Number = 14
 	fEffect      protowire.Number = 15
+	fPatch       protowire.Number = 16
 
 	fSubName   protowire.Number = 1 // name / key / type of a nested record
 	fSubData   protowire.Number = 2 // args / value / data
@@ -43,12 +44,12 @@ var fieldTypes = map[protowire.Number]protowire.Type{
 	fAction: protowire.BytesType, fArgs: protowire.BytesType, fCaller: protowire.BytesType,
 	fState: protowire.BytesType, fOutput: protowire.BytesType, fCodeVersion: protowire.BytesType,
 	fBroadcast: protowire.BytesType, fKV: protowire.BytesType, fStep: protowire.BytesType,
-	fEffect: protowire.BytesType,
+	fEffect: protowire.BytesType, fPatch: protowire.BytesType,
 }
 
 // MarshalEvent encodes ev's envelope (everything but Seq, Subject and Stored).
 func MarshalEvent(ev *Event) []byte {
-	return AppendEvent(make([]byte, 0, 64+len(ev.Args)+len(ev.State)+len(ev.Output)), ev)
+	return AppendEvent(make([]byte, 0, 64+len(ev.Args)+len(ev.State)+len(ev.Patch)+len(ev.Output)), ev)
 }
 
 // AppendEvent appends ev's encoded envelope to b.
@@ -70,6 +71,7 @@ func AppendEvent(b []byte, ev *Event) []byte {
 		b = protowire.AppendTag(b, fState, protowire.BytesType)
 		b = protowire.AppendBytes(b, ev.State)
 	}
+	b = appendBytes(b, fPatch, ev.Patch)
 	b = appendBytes(b, fOutput, ev.Output)
 	b = appendString(b, fCodeVersion, ev.CodeVersion)
 	for _, x := range ev.Broadcasts {
@@ -93,7 +95,7 @@ func UnmarshalEvent(data []byte, ev *Event) error {
 	if len(data) == 0 {
 		return fmt.Errorf("%w: empty", ErrCorruptEvent)
 	}
-	if data[0] != EnvelopeVersion {
+	if data[0] == 0 || data[0] > EnvelopeVersion {
 		return fmt.Errorf("%w: envelope version %d, this build reads %d", ErrCorruptEvent, data[0], EnvelopeVersion)
 	}
 	*ev = Event{Seq: ev.Seq, Subject: ev.Subject, Stored: ev.Stored}
@@ -148,6 +150,8 @@ func (ev *Event) setField(num protowire.Number, typ protowire.Type, v uint64, ra
 		ev.HasState = v != 0
 	case fState:
 		ev.State = clone(raw)
+	case fPatch:
+		ev.Patch = clone(raw)
 	case fOutput:
 		ev.Output = clone(raw)
 	case fCodeVersion:

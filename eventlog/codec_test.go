@@ -31,6 +31,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		"zero":          {},
 		"empty state":   {Kind: eventlog.KindCreate, HasState: true, State: []byte{}},
 		"destroy":       {Kind: eventlog.KindDestroy, Generation: 1},
+		"patch":         {Kind: eventlog.KindAction, Patch: []byte(`[{"op":"add","path":"/messages/-","value":"hi"}]`)},
 		"negative time": {Time: time.Unix(-5, 0).UTC()},
 	}
 	for name, ev := range tests {
@@ -41,6 +42,24 @@ func TestCodecRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(&got, ev) {
 			t.Errorf("%s: round trip\n got %+v\nwant %+v", name, got, *ev)
 		}
+	}
+}
+
+// A version 1 envelope (written before state patches: full state only) still
+// decodes, with the same fields.
+func TestCodecReadsVersion1(t *testing.T) {
+	t.Parallel()
+	b := eventlog.MarshalEvent(fullEvent())
+	b[0] = 1
+	var got eventlog.Event
+	if err := eventlog.UnmarshalEvent(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, fullEvent()) {
+		t.Fatalf("got %+v", got)
+	}
+	if err := eventlog.UnmarshalEvent([]byte{0}, &got); !errors.Is(err, eventlog.ErrCorruptEvent) {
+		t.Fatalf("version 0: %v", err)
 	}
 }
 

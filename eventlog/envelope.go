@@ -5,8 +5,10 @@ import (
 )
 
 // EnvelopeVersion is the format version written in the first byte of every
-// encoded event. Readers refuse versions newer than they know.
-const EnvelopeVersion = 1
+// encoded event. Readers refuse versions newer than they know, so a build that
+// predates state patches (version 1) refuses a log it would fold wrongly.
+// Version 2 added Patch; version 1 events (full state only) still decode.
+const EnvelopeVersion = 2
 
 // Kind says what an event does to its actor.
 type Kind uint8
@@ -58,8 +60,9 @@ type Event struct {
 	Caller      string // who asked: "http:<remote>", "actor:<id>", "scheduler", ...
 	Time        time.Time
 	Seed        uint64 // seed of the action's random source
-	HasState    bool   // State holds the state after the event (false: unchanged)
+	HasState    bool   // State holds the whole state after the event (create, or a patch would be larger)
 	State       []byte
+	Patch       []byte // JSON Patch (RFC 6902) from the state before to the state after; nil: no state change
 	Output      []byte // JSON result returned to the caller
 	CodeVersion string
 
