@@ -25,3 +25,13 @@ func Fold(snap Snapshot, ev *eventlog.Event) (Snapshot, error) {
 	}
 	return Snapshot{Actor: ev.Subject, Seq: ev.Seq, CodeVersion: ev.CodeVersion, State: im.Encode()}, nil
 }
+
+// CurrentState returns the state as of the last event applied, encoded,
+// without settling: a reader that shows the state after each event of a
+// history keeps folding in memory instead of decoding again per event.
+func (im *Image) CurrentState() []byte {
+	if im.doc != nil {
+		return im.doc.Encode()
+	}
+	return im.State
+}

@@ -81,7 +81,8 @@ type Event struct {
 	Stored       time.Time       `json:"stored" doc:"When the log stored it"`
 	Generation   uint64          `json:"generation"`
 	StateChanged bool            `json:"stateChanged"`
-	State        json.RawMessage `json:"state,omitempty" doc:"State after the event, when it changed"`
+	Patch        json.RawMessage `json:"patch,omitempty" doc:"The state change, as an RFC 6902 JSON Patch from the state before the event"`
+	State        json.RawMessage `json:"state,omitempty" doc:"The whole state after the event: where the event stored it (a create, or a change larger than a patch), or on every event with ?state=true"`
 	Broadcasts   []BroadcastJSON `json:"broadcasts,omitempty"`
 	CodeVersion  string          `json:"codeVersion,omitempty"`
 }
@@ -94,9 +95,12 @@ type BroadcastJSON struct {
 
 func eventOf(ev *eventlog.Event) Event {
 	out := Event{Seq: ev.Seq, Kind: ev.Kind.String(), Action: ev.Action, Args: ev.Args, Output: ev.Output, Caller: ev.Caller,
-		Time: ev.Time, Stored: ev.Stored, Generation: ev.Generation, StateChanged: ev.HasState, CodeVersion: ev.CodeVersion}
+		Time: ev.Time, Stored: ev.Stored, Generation: ev.Generation, StateChanged: ev.HasState || ev.Patch != nil,
+		CodeVersion: ev.CodeVersion}
 	if ev.HasState && json.Valid(ev.State) {
 		out.State = ev.State
+	} else if ev.Patch != nil && json.Valid(ev.Patch) {
+		out.Patch = ev.Patch
 	}
 	for _, b := range ev.Broadcasts {
 		out.Broadcasts = append(out.Broadcasts, BroadcastJSON{Name: b.Name, Args: b.Args})
@@ -269,6 +273,7 @@ type historyInput struct {
 	ID    string `path:"id" doc:"Actor ID"`
 	After uint64 `query:"after" doc:"Return events after this log sequence (0 = from the start)"`
 	Limit int    `query:"limit" minimum:"1" maximum:"10000" default:"100" doc:"Page size (at most the server's limit)"`
+	State bool   `query:"state" doc:"Add the whole state after each event, folded from the log (events store patches)"`
 }
 
 type historyOutput struct {
@@ -301,10 +306,34 @@ func (s *Server) history(ctx context.Context, in *historyInput) (*historyOutput,
 	for _, ev := range evs {
 		out.Body.Events = append(out.Body.Events, eventOf(ev))
 	}
+	if in.State && len(evs) > 0 {
+		if err := s.foldStates(ctx, in.ID, in.After, evs, out.Body.Events); err != nil {
+			s.lg.Error("fold history", "actor", in.ID, "err", err)
+			return nil, fromActors(err)
+		}
+	}
 	if more && len(evs) > 0 {
 		out.Body.NextAfter = evs[len(evs)-1].Seq
 	}
 	return out, nil
+}
+
+// foldStates sets the state after each event of a page, folding from the
+// actor as of after (its snapshot or the log) through the page.
+func (s *Server) foldStates(ctx context.Context, id string, after uint64, evs []*eventlog.Event, out []Event) error {
+	im, err := s.rt.ImageAt(ctx, id, after)
+	if err != nil {
+		return err
+	}
+	for i, ev := range evs {
+		if err := im.Apply(ev); err != nil {
+			return err
+		}
+		if im.Exists {
+			out[i].State = json.RawMessage(im.CurrentState())
+		}
+	}
+	return nil
 }
 
 // client is the runtime's client tagged with the caller's address.

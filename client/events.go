@@ -38,7 +38,12 @@ type Event struct {
 	Generation uint64 `json:"generation"`
 	// StateChanged reports whether the event changed the actor's state.
 	StateChanged bool `json:"stateChanged"`
-	// State is the state after the event, when it changed (and is JSON).
+	// Patch is the state change as an RFC 6902 JSON Patch from the state
+	// before the event (events record changes, not copies).
+	Patch json.RawMessage `json:"patch,omitempty"`
+	// State is the whole state after the event: where the event stored it
+	// (a create, or a change larger than a patch), or on every event when
+	// EventsOptions.State asked for it.
 	State json.RawMessage `json:"state,omitempty"`
 	// Broadcasts are the realtime events the action sent.
 	Broadcasts []Broadcast `json:"broadcasts,omitempty"`
@@ -69,6 +74,8 @@ type EventsOptions struct {
 	// Limit is the page size; the server caps it (1000 by default). Defaults
 	// to the server's default (100).
 	Limit int
+	// State asks for the whole state after each event (folded by the server).
+	State bool
 }
 
 // EventPage is one page of an actor's history.
@@ -93,6 +100,9 @@ func (c *Client) Events(ctx context.Context, id string, opts *EventsOptions) (*E
 		}
 		if opts.Limit > 0 {
 			q.Set("limit", strconv.Itoa(opts.Limit))
+		}
+		if opts.State {
+			q.Set("state", "true")
 		}
 	}
 	var page EventPage

@@ -117,6 +117,9 @@ func describe(ev client.Event) string {
 			s += fmt.Sprintf(" (generation %d)", ev.Generation)
 		}
 	}
+	if len(ev.Patch) > 0 {
+		s += "  patch " + truncate(string(ev.Patch), 100)
+	}
 	for _, b := range ev.Broadcasts {
 		s += fmt.Sprintf("  [broadcast %s %s]", b.Name, truncate(string(b.Args), 60))
 	}
