@@ -110,8 +110,10 @@ func ParseSubject(subject string) (ActorRef, error) {
 	if err != nil {
 		return ActorRef{}, fmt.Errorf("%w: subject %q: %v", ErrInvalidActor, subject, err)
 	}
-	// Only the canonical encoding names an actor, so that one actor has one subject.
-	if canon, err := encodeKey(key); err != nil || string(canon) != string(raw) {
+	// Only the canonical encoding names an actor, so that one actor has one
+	// subject: the key bytes (length prefixes) and their base64 (no stray
+	// trailing bits: "kAB" and "kAP" decode like "kAA").
+	if canon, err := encodeKey(key); err != nil || string(canon) != string(raw) || keyEnc.EncodeToString(raw) != tok[1:] {
 		return ActorRef{}, fmt.Errorf("%w: subject %q has a non-canonical key", ErrInvalidActor, subject)
 	}
 	return ActorRef{Type: typ, Key: key}, nil

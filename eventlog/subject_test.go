@@ -89,6 +89,32 @@ func TestSubjectRejects(t *testing.T) {
 	}
 }
 
+// Base64 with stray trailing bits decodes to the same key bytes; only the
+// canonical spelling names the actor, so an ID has exactly one spelling.
+func TestSubjectRejectsNonCanonicalBase64(t *testing.T) {
+	t.Parallel()
+	canon, err := eventlog.ActorRef{Type: "counter", Key: []string{}}.Subject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// [""] encodes as one zero byte: "AA".
+	one, err := eventlog.ActorRef{Type: "counter", Key: []string{""}}.Subject()
+	if err != nil || one != "rf.ev.counter.kAA" {
+		t.Fatalf("subject of [\"\"] = %q, %v", one, err)
+	}
+	if _, err := eventlog.ParseSubject(one); err != nil {
+		t.Fatalf("canonical %q: %v", one, err)
+	}
+	for _, alias := range []string{"rf.ev.counter.kAB", "rf.ev.counter.kAP"} {
+		if _, err := eventlog.ParseSubject(alias); !errors.Is(err, eventlog.ErrInvalidActor) {
+			t.Errorf("ParseSubject(%q) = %v, want ErrInvalidActor (it aliases %s)", alias, err, one)
+		}
+	}
+	if _, err := eventlog.ParseSubject(canon); err != nil {
+		t.Errorf("empty key %q: %v", canon, err)
+	}
+}
+
 func FuzzActorSubject(f *testing.F) {
 	f.Add("doc", "a", "b")
 	f.Add("doc", "a.b", "")
