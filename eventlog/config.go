@@ -61,6 +61,11 @@ type Config struct {
 	MaxEventBytes int
 	// MaxReadBatch bounds the events returned by one ReadActor call. Defaults to 1000.
 	MaxReadBatch int
+	// TailBufferBytes bounds the bytes one Tail reads ahead of its reader
+	// (each `events tail` client has one). It must hold a few of the largest
+	// events: at least 4 x MaxEventBytes. Defaults to 4 x MaxEventBytes,
+	// and at least 4 MiB.
+	TailBufferBytes int
 	// NATSOptions are extra options for the connection to an external server
 	// (credentials, TLS, name).
 	NATSOptions []nats.Option
@@ -99,6 +104,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxReadBatch == 0 {
 		c.MaxReadBatch = 1000
 	}
+	if c.TailBufferBytes == 0 {
+		c.TailBufferBytes = max(4<<20, 4*c.MaxEventBytes)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -130,6 +138,10 @@ func (c Config) validate() error {
 	if c.MaxMemory < 0 || c.MaxStore < 0 || c.Replicas < 1 || c.Replicas > 5 || c.MaxInflight < 1 ||
 		c.AckTimeout < 0 || c.MaxEventBytes < 1 || c.MaxReadBatch < 1 {
 		errs = append(errs, errors.New("limits must be positive (replicas 1 to 5)"))
+	}
+	if c.TailBufferBytes < 4*c.MaxEventBytes {
+		// A pull for less than one event stalls the consumer for good.
+		errs = append(errs, fmt.Errorf("tail buffer of %d bytes is under 4 x max event bytes (%d)", c.TailBufferBytes, 4*c.MaxEventBytes))
 	}
 	if c.MaxEventBytes > 64<<20 {
 		errs = append(errs, fmt.Errorf("max event bytes %d is over JetStream's 64 MiB message limit", c.MaxEventBytes))

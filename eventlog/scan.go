@@ -27,7 +27,7 @@ func (l *Log) Scan(ctx context.Context, from uint64, fn func(ev *Event) error) (
 	if last < from {
 		return last, nil
 	}
-	err = l.consume(ctx, nil, from, func(ev *Event) (bool, error) {
+	err = l.consume(ctx, nil, from, jetstream.PullMaxMessages(4096), func(ev *Event) (bool, error) {
 		if err := fn(ev); err != nil {
 			return false, err
 		}
@@ -39,9 +39,10 @@ func (l *Log) Scan(ctx context.Context, from uint64, fn func(ev *Event) error) (
 // Tail delivers events matching the subject filters (none = every actor; see
 // ActorRef.Subject and TypeFilter) from sequence from onwards (0 = only new
 // events) and keeps following the log until ctx ends or fn fails. It returns
-// nil when ctx ends.
+// nil when ctx ends. It reads ahead at most Config.TailBufferBytes: a slow fn
+// slows the tail, it never buffers without bound.
 func (l *Log) Tail(ctx context.Context, filters []string, from uint64, fn func(ev *Event) error) error {
-	err := l.consume(ctx, filters, from, func(ev *Event) (bool, error) { return true, fn(ev) })
+	err := l.consume(ctx, filters, from, jetstream.PullMaxBytes(l.cfg.TailBufferBytes), func(ev *Event) (bool, error) { return true, fn(ev) })
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
@@ -50,7 +51,7 @@ func (l *Log) Tail(ctx context.Context, filters []string, from uint64, fn func(e
 
 // consume runs an ordered consumer and calls fn per event until fn says stop,
 // fn fails or ctx ends.
-func (l *Log) consume(ctx context.Context, filters []string, from uint64, fn func(ev *Event) (more bool, err error)) error {
+func (l *Log) consume(ctx context.Context, filters []string, from uint64, buffer jetstream.PullMessagesOpt, fn func(ev *Event) (more bool, err error)) error {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverNewPolicy}
 	if from > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -60,7 +61,7 @@ func (l *Log) consume(ctx context.Context, filters []string, from uint64, fn fun
 	if err != nil {
 		return fmt.Errorf("read the event log: %w", err)
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(4096))
+	iter, err := cons.Messages(buffer)
 	if err != nil {
 		return fmt.Errorf("read the event log: %w", err)
 	}
