@@ -41,6 +41,8 @@ type PendingAppend struct {
 // acknowledgement; Wait gets the outcome. It blocks (bounded by ctx) only when
 // Config.MaxInflight appends are already awaiting acknowledgement.
 func (l *Log) AppendAsync(ctx context.Context, subject string, expected uint64, ev *Event) (*PendingAppend, error) {
+	l.gate.RLock()
+	defer l.gate.RUnlock()
 	select {
 	case <-l.closed:
 		return nil, ErrClosed

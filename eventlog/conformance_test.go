@@ -31,12 +31,6 @@ func TestConformance(t *testing.T) {
 			ContiguousSequences:   true,
 			LargeEvents:           true,
 			Reopen:                reopen,
-			Skip: map[string]string{
-				"CloseRacingAppends": "BUG: with fsync always, an AppendAsync that passes the closed check before Close " +
-					"and takes its slot after it (the select on slots and l.closed picks either when both are ready) " +
-					"queues its item after runBatches has drained the queue and exited: nothing ever finishes it, so " +
-					"Wait (and Append with a ctx without deadline) blocks forever and the slot leaks (groupcommit.go, append.go)",
-			},
 		}, open)
 	})
 	t.Run("external", func(t *testing.T) {

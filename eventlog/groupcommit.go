@@ -40,7 +40,7 @@ func (l *Log) runBatches() {
 		select {
 		case it := <-l.batches:
 			batch = append(batch[:0], it)
-		case <-l.closed:
+		case <-l.stopBatches:
 			l.drainBatches()
 			return
 		}
@@ -90,7 +90,7 @@ func (l *Log) publishBatch(batch []batchItem) {
 	}
 	last := batch[len(batch)-1].msg
 	last.Header.Set("Nats-Batch-Commit", "1")
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.AckTimeout)
+	ctx, cancel := context.WithTimeout(l.batchCtx, l.cfg.AckTimeout)
 	defer cancel()
 	reply, err := l.nc.RequestMsgWithContext(ctx, last)
 	if err != nil {
@@ -119,7 +119,7 @@ func (l *Log) publishBatch(batch []batchItem) {
 
 // publishOne appends one message with its fence and waits for the ack.
 func (l *Log) publishOne(it batchItem) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.AckTimeout)
+	ctx, cancel := context.WithTimeout(l.batchCtx, l.cfg.AckTimeout)
 	defer cancel()
 	ack, err := l.shared.PublishMsg(ctx, it.msg, jetstream.WithExpectLastSequencePerSubject(it.p.expected))
 	if err != nil {

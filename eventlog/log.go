@@ -31,10 +31,19 @@ type Log struct {
 	// the ack and error handlers complete: cheaper than the client's futures.
 	pending sync.Map
 
-	// batches feeds group commit (fsync always only); nil otherwise.
+	// batches feeds group commit (fsync always only); nil otherwise. The
+	// batcher stops at stopBatches (after the gate) and its publishes end
+	// with batchCtx (when Close runs out of time).
 	batches     chan batchItem
 	batchesDone chan struct{}
+	stopBatches chan struct{}
+	batchCtx    context.Context
+	batchCancel context.CancelFunc
 
+	// gate orders appends before Close: an append holds it (read) from its
+	// closed check until it is published or queued, and Close takes it
+	// (write) after closing closed, so no append slips in behind the drain.
+	gate      sync.RWMutex
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -66,6 +75,8 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	if cfg.Fsync == FsyncAlways {
 		l.batches, l.batchesDone = make(chan batchItem, cfg.MaxInflight), make(chan struct{})
+		l.stopBatches = make(chan struct{})
+		l.batchCtx, l.batchCancel = context.WithCancel(context.Background())
 		go l.runBatches()
 	}
 	return l, nil
@@ -138,8 +149,18 @@ func (l *Log) Close(ctx context.Context) error {
 	var err error
 	l.closeOnce.Do(func() {
 		close(l.closed)
+		l.gate.Lock() // every append past its closed check is now published or queued
+		l.gate.Unlock()
 		if l.batchesDone != nil {
-			<-l.batchesDone // the batch in flight finishes; queued ones fail
+			close(l.stopBatches)
+			select {
+			case <-l.batchesDone: // the batch in flight finishes; queued ones fail
+			case <-ctx.Done():
+				l.batchCancel() // the batch in flight and its one-by-one retries give up now
+				<-l.batchesDone
+				err = fmt.Errorf("close event log: appends still unacknowledged (outcome unknown): %w", ctx.Err())
+			}
+			l.batchCancel()
 		}
 		for _, js := range []jetstream.JetStream{l.js, l.shared} {
 			if js == nil {
