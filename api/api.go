@@ -34,6 +34,10 @@ type Options struct {
 	MaxListActors int
 	// Heartbeat is the ping interval on realtime connections. Defaults to 15s.
 	Heartbeat time.Duration
+	// MaxTails bounds the event log tails (GET /v1/events/tail) open at once;
+	// more get 429 too_many_tails with Retry-After. Each reads ahead at most
+	// the log's TailBufferBytes. Defaults to 64.
+	MaxTails int
 	// Version is shown in the OpenAPI document and /metadata.
 	Version string
 	// Logger defaults to slog.Default().
@@ -49,6 +53,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxListActors <= 0 {
 		o.MaxListActors = 100
+	}
+	if o.MaxTails <= 0 {
+		o.MaxTails = 64
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
@@ -75,6 +82,7 @@ type Server struct {
 	// WebSockets, the log tail) end with it, so a graceful stop is not held up.
 	streams     context.Context
 	stopStreams context.CancelFunc
+	tails       chan struct{} // one slot per open log tail
 }
 
 // New returns the API. Mount Handler on a server; health routes are the
@@ -83,6 +91,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{rt: rt, log: log, opts: opts, lg: opts.Logger.With("component", "api"), mux: http.NewServeMux()}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
+	s.tails = make(chan struct{}, opts.MaxTails)
 	cfg := huma.DefaultConfig("rivet-flow API", opts.Version)
 	cfg.Info.Description = "Event-sourced actors over HTTP. Every successful action is appended to the event log before it is answered."
 	cfg.DocsPath = "/docs"

@@ -27,7 +27,8 @@ func (s *Server) registerTail() {
 			{Name: "after", In: "query", Schema: &huma.Schema{Type: "integer"}},
 			{Name: "type", In: "query", Schema: &huma.Schema{Type: "string"}},
 		},
-		Responses: map[string]*huma.Response{"200": {Description: "text/event-stream"}, "400": {Description: "Bad parameter"}},
+		Responses: map[string]*huma.Response{"200": {Description: "text/event-stream"}, "400": {Description: "Bad parameter"},
+			"429": {Description: "too_many_tails: as many tails are open as the server allows (Retry-After)"}},
 	})
 }
 
@@ -66,6 +67,15 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		filters = []string{f}
+	}
+	select {
+	case s.tails <- struct{}{}:
+		defer func() { <-s.tails }()
+	default:
+		e := errorOf(errcode.TooManyTails, fmt.Sprintf("%d event log tails are open, the server's limit; retry later", s.opts.MaxTails), nil)
+		e.retryAfter = 1
+		writeError(w, e)
+		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -114,6 +114,8 @@ const (
 	ClientClosed Code = "client_closed"
 	// LogUnavailable (503): the event log cannot be read.
 	LogUnavailable Code = "log_unavailable"
+	// TooManyTails (429): as many event log tails are open as allowed.
+	TooManyTails Code = "too_many_tails"
 	// MalformedMessage (stream only): a RivetKit WebSocket frame cannot be decoded.
 	MalformedMessage Code = "malformed_message"
 	// UnknownMessage (stream only): a WebSocket message has an unknown type.

@@ -95,6 +95,7 @@ type logStoreFlags struct {
 	maxMemory  int64
 	ackTimeout time.Duration
 	maxEvent   int
+	tailBuffer int
 }
 
 func (s *logStoreFlags) register(fs *flag.FlagSet, withListen bool) {
@@ -107,7 +108,8 @@ func (s *logStoreFlags) register(fs *flag.FlagSet, withListen bool) {
 	fs.Int64Var(&s.maxStore, "nats-max-store", 16<<30, "embedded JetStream file storage limit in bytes; appends fail beyond it")
 	fs.Int64Var(&s.maxMemory, "nats-max-memory", 256<<20, "embedded JetStream memory storage limit in bytes")
 	fs.DurationVar(&s.ackTimeout, "append-timeout", 10*time.Second, "how long an append waits for JetStream's acknowledgement")
-	fs.IntVar(&s.maxEvent, "max-event-bytes", 1<<20, "largest encoded event (state, args and output included)")
+	fs.IntVar(&s.maxEvent, "max-event-bytes", 1<<20, "largest encoded event (state change, args and output included)")
+	fs.IntVar(&s.tailBuffer, "tail-buffer-bytes", 0, "bytes one event log tail reads ahead of its client (default 4 x --max-event-bytes, at least 4 MiB)")
 }
 
 func (s *logStoreFlags) validate() error {
@@ -122,5 +124,6 @@ func (s *logStoreFlags) config() eventlog.Config {
 	return eventlog.Config{
 		DataDir: s.dataDir, URL: s.natsURL, Listen: s.natsListen, Fsync: eventlog.FsyncMode(s.fsync),
 		MaxStore: s.maxStore, MaxMemory: s.maxMemory, AckTimeout: s.ackTimeout, MaxEventBytes: s.maxEvent,
+		TailBufferBytes: s.tailBuffer,
 	}
 }
