@@ -34,6 +34,10 @@ type Options struct {
 	MaxListActors int
 	// Heartbeat is the ping interval on realtime connections. Defaults to 15s.
 	Heartbeat time.Duration
+	// BodyReadTimeout bounds reading one request body; a slower client gets
+	// 408 request_timeout. Bodies are read whole before any actor sees the
+	// request. Defaults to 30s.
+	BodyReadTimeout time.Duration
 	// MaxTails bounds the event log tails (GET /v1/events/tail) open at once;
 	// more get 429 too_many_tails with Retry-After. Each reads ahead at most
 	// the log's TailBufferBytes. Defaults to 64.
@@ -53,6 +57,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxListActors <= 0 {
 		o.MaxListActors = 100
+	}
+	if o.BodyReadTimeout <= 0 {
+		o.BodyReadTimeout = 30 * time.Second
 	}
 	if o.MaxTails <= 0 {
 		o.MaxTails = 64

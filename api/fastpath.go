@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -33,8 +32,12 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	body, err := s.readBody(w, r)
 	if err != nil {
+		if bodyTimedOut(err) {
+			writeError(w, s.bodyTimeoutError())
+			return true
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			writeError(w, errorOf(errcode.BodyTooLarge, "request body is too large", map[string]int64{"limit": mbe.Limit}))

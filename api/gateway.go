@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -320,7 +319,11 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Args []json.RawMessage `json:"args"`
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	data, err := s.readBody(w, r)
+	if bodyTimedOut(err) {
+		writeGatewayError(w, s.bodyTimeoutError())
+		return
+	}
 	if err == nil && len(data) > 0 {
 		err = json.Unmarshal(data, &body)
 	}

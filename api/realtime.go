@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -329,14 +330,24 @@ func (s *Server) rawRequest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fromActors(err))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	// The body is read here, not by OnRequest in the mailbox: a slow client
+	// must not hold every other call to the actor.
+	body, err := s.readBody(w, r)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case bodyTimedOut(err):
+			writeError(w, s.bodyTimeoutError())
+		case errors.As(err, &mbe):
+			writeError(w, errorOf(errcode.BodyTooLarge, err.Error(), nil))
+		default:
+			writeError(w, errorOf(errcode.MalformedRequest, "cannot read the request body", nil))
+		}
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.URL.Path = "/" + r.PathValue("path")
 	if err := h.ServeHTTP(w, r); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, errorOf(errcode.BodyTooLarge, err.Error(), nil))
-			return
-		}
 		writeError(w, fromActors(err))
 	}
 }

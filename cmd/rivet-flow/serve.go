@@ -30,6 +30,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without an API token")
 	cors := fs.String("cors-origins", "", "comma-separated origins allowed by CORS (\"*\" for any)")
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest request body; larger ones get 413")
+	bodyTimeout := fs.Duration("body-read-timeout", 30*time.Second, "longest a request body may take to arrive; slower clients get 408")
 	maxTails := fs.Int("max-tails", 64, "event log tails (GET /v1/events/tail) open at once; more get 429")
 	var lim actors.RuntimeOptions
 	fs.DurationVar(&lim.IdleTimeout, "actor-idle-timeout", 30*time.Second, "put an actor to sleep (snapshot, free memory) after this long without work")
@@ -60,7 +61,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err == nil && *maxTails < 1 {
 		err = fmt.Errorf("--max-tails %d: want at least 1", *maxTails)
 	}
-	apiOpts.MaxTails = *maxTails
+	if err == nil && *bodyTimeout <= 0 {
+		err = fmt.Errorf("--body-read-timeout %s: want a positive duration", *bodyTimeout)
+	}
+	apiOpts.MaxTails, apiOpts.BodyReadTimeout = *maxTails, *bodyTimeout
 	if err != nil {
 		fmt.Fprintln(stderr, "rivet-flow serve:", err)
 		return 2
