@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -133,6 +134,41 @@ func TestListPagesLiveActors(t *testing.T) {
 	}
 	resp, data := b.do(t, http.MethodGet, "/v1/actors?type=nosuch", nil)
 	wantProblem(t, resp, data, http.StatusNotFound, "actor_type_not_found")
+}
+
+// A page looks at no more than 4 x limit actors: past a run of destroyed
+// ones it returns short, with a cursor, and paging still finds every live one.
+func TestListWorkPerPageIsBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	for i := range 9 {
+		a := b.actor(t, "tester", fmt.Sprintf("gone-%d", i))
+		b.call(t, http.MethodDelete, "/v1/actors/"+a.ID, nil, http.StatusNoContent, nil)
+	}
+	// IDs sort by their encoded key, whose first byte is the key's length:
+	// the longer key sorts after every destroyed one.
+	survivor := b.actor(t, "tester", strings.Repeat("live", 15))
+	var first actorList
+	b.call(t, http.MethodGet, "/v1/actors?type=tester&limit=1", nil, http.StatusOK, &first)
+	if len(first.Actors) != 0 || first.NextCursor == "" {
+		t.Fatalf("first page %+v: want no actors and a cursor after 4 destroyed ones", first)
+	}
+	var got []string
+	cursor := first.NextCursor
+	for pages := 0; cursor != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		var res actorList
+		b.call(t, http.MethodGet, "/v1/actors?type=tester&limit=1&cursor="+url.QueryEscape(cursor), nil, http.StatusOK, &res)
+		for _, a := range res.Actors {
+			got = append(got, a.ID)
+		}
+		cursor = res.NextCursor
+	}
+	if !slices.Equal(got, []string{survivor.ID}) {
+		t.Fatalf("listed %v, want only %s", got, survivor.ID)
+	}
 }
 
 func TestGetDestroyRecreate(t *testing.T) {

@@ -248,9 +248,17 @@ func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, er
 	if start < len(ids) && ids[start] == in.Cursor {
 		start++
 	}
-	for _, id := range ids[start:] {
+	// One log read per actor looked at, live or destroyed: a page looks at
+	// most 4 x limit, so a type with many destroyed actors can return a
+	// short page (with a cursor) but never an unbounded amount of work.
+	maxReads := 4 * limit
+	for i, id := range ids[start:] {
 		if len(out.Body.Actors) == limit {
 			out.Body.NextCursor = out.Body.Actors[limit-1].ID
+			break
+		}
+		if i == maxReads {
+			out.Body.NextCursor = ids[start+i-1]
 			break
 		}
 		ev, err := s.log.LastEvent(ctx, eventlog.SubjectPrefix+"."+id)
