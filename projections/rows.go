@@ -1,0 +1,114 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Page sizes of Rows and Directory.List.
+const (
+	DefaultPageLimit = 100
+	MaxPageLimit     = 1000
+)
+
+// Row is one row of a projection: its key and its JSON value.
+type Row struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+// RowsPage is a page of rows in key order.
+type RowsPage struct {
+	Rows []Row `json:"rows"`
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+var cursorEnc = base64.RawURLEncoding
+
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultPageLimit
+	}
+	return min(limit, MaxPageLimit)
+}
+
+// Rows returns up to limit (DefaultPageLimit if 0, at most MaxPageLimit) of
+// the projection's committed rows whose key starts with prefix, in key
+// order, after cursor (a NextCursor from the previous page; "" for the first
+// page). A page costs one seek and limit steps whatever the number of rows.
+func (r *Runner) Rows(name, prefix string, limit int, cursor string) (RowsPage, error) {
+	if _, err := r.get(name); err != nil {
+		return RowsPage{}, err
+	}
+	limit = pageLimit(limit)
+	after, err := cursorEnc.DecodeString(cursor)
+	if err != nil {
+		return RowsPage{}, fmt.Errorf("%w: cursor %q", ErrInvalid, cursor)
+	}
+	if err := r.acquire(); err != nil {
+		return RowsPage{}, err
+	}
+	defer r.release()
+	base := rowPrefix(name)
+	lower := append(bytes.Clone(base), prefix...)
+	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	if err != nil {
+		return RowsPage{}, fmt.Errorf("projection %s: rows: %w", name, err)
+	}
+	defer it.Close()
+	page := RowsPage{Rows: []Row{}}
+	var ok bool
+	if len(after) > 0 {
+		seek := append(bytes.Clone(base), after...)
+		ok = it.SeekGE(seek)
+		if ok && bytes.Equal(it.Key(), seek) {
+			ok = it.Next()
+		}
+	} else {
+		ok = it.First()
+	}
+	for ; ok; ok = it.Next() {
+		if len(page.Rows) == limit {
+			page.NextCursor = cursorEnc.EncodeToString([]byte(page.Rows[limit-1].Key))
+			break
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return RowsPage{}, fmt.Errorf("projection %s: rows: %w", name, err)
+		}
+		page.Rows = append(page.Rows, Row{Key: string(it.Key()[len(base):]), Value: bytes.Clone(v)})
+	}
+	if err := it.Error(); err != nil {
+		return RowsPage{}, fmt.Errorf("projection %s: rows: %w", name, err)
+	}
+	return page, nil
+}
+
+// Row returns one committed row of the projection.
+func (r *Runner) Row(name, key string) (value json.RawMessage, found bool, err error) {
+	if _, err := r.get(name); err != nil {
+		return nil, false, err
+	}
+	if err := validRowKey(key); err != nil {
+		return nil, false, err
+	}
+	if err := r.acquire(); err != nil {
+		return nil, false, err
+	}
+	defer r.release()
+	v, closer, err := r.db.Get(append(rowPrefix(name), key...))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("projection %s: row %q: %w", name, key, err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), true, nil
+}
