@@ -88,6 +88,87 @@ func BenchmarkRawPublish(b *testing.B) {
 	})
 }
 
+// BenchmarkBareLoop is the ceiling BenchmarkActions is held to: the bare
+// actor loop of DESIGN.md ("The hot path") over the same kind of log, with
+// nothing of the runtime. Each busy actor has a goroutine (started on its
+// first call, gone when its mailbox drains) that takes one call at a time,
+// appends a counter-sized event fenced on the actor's last sequence, and
+// replies once JetStream has acknowledged it. Callers are spread as in
+// BenchmarkActions.
+func BenchmarkBareLoop(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		b.Run(fmt.Sprintf("actors=%d", n), func(b *testing.B) {
+			l := benchRawLog(b)
+			ev := &eventlog.Event{}
+			if err := eventlog.UnmarshalEvent(benchCounterEvent(), ev); err != nil {
+				b.Fatal(err)
+			}
+			loops := make([]*bareActor, n)
+			for i := range loops {
+				subj, err := eventlog.ActorRef{Type: "bare", Key: []string{strconv.Itoa(i)}}.Subject()
+				if err != nil {
+					b.Fatal(err)
+				}
+				loops[i] = &bareActor{log: l, subject: subj, ev: ev}
+			}
+			workers := min(n, benchutil.Workers())
+			b.ResetTimer()
+			cpu := benchutil.StartCPU()
+			benchSplit(b.N, workers, func(w, i int) {
+				owned := (n - w + workers - 1) / workers
+				if err := loops[w+(i%owned)*workers].call(); err != nil {
+					b.Error(err)
+				}
+			})
+			benchutil.ReportRate(b, b.N)
+			cpu.Report(b, b.N)
+		})
+	}
+}
+
+// bareActor is one actor of BenchmarkBareLoop.
+type bareActor struct {
+	log     *eventlog.Log
+	subject string
+	ev      *eventlog.Event
+
+	mu      sync.Mutex
+	queue   []chan error
+	running bool
+	last    uint64 // touched only by the running goroutine
+}
+
+func (a *bareActor) call() error {
+	reply := make(chan error, 1)
+	a.mu.Lock()
+	a.queue = append(a.queue, reply)
+	if !a.running {
+		a.running = true
+		go a.loop()
+	}
+	a.mu.Unlock()
+	return <-reply
+}
+
+func (a *bareActor) loop() {
+	for {
+		a.mu.Lock()
+		if len(a.queue) == 0 {
+			a.running = false
+			a.mu.Unlock()
+			return
+		}
+		reply := a.queue[0]
+		a.queue = a.queue[1:]
+		a.mu.Unlock()
+		seq, err := a.log.Append(context.Background(), a.subject, a.last, a.ev)
+		if err == nil {
+			a.last = seq
+		}
+		reply <- err
+	}
+}
+
 // benchCreate creates n actors of typ with keys "0".."n-1" from many
 // goroutines and returns their handles.
 func benchCreate(b testing.TB, bd *bundle, typ string, n int) []*actors.Handle {
@@ -141,6 +222,7 @@ func BenchmarkActions(b *testing.B) {
 			ctx := context.Background()
 			var lat benchutil.Latencies
 			b.ResetTimer()
+			cpu := benchutil.StartCPU()
 			benchSplit(b.N, workers, func(w, i int) {
 				// Worker w owns actors w, w+workers, w+2*workers, ...
 				owned := (n - w + workers - 1) / workers
@@ -155,9 +237,162 @@ func BenchmarkActions(b *testing.B) {
 				}
 			})
 			benchutil.ReportRate(b, b.N)
+			cpu.Report(b, b.N)
 			lat.Report(b)
 		})
 	}
+}
+
+// benchChatText is the text of chat message i: about 60 bytes, as in issue 13.
+func benchChatText(i int) string {
+	return fmt.Sprintf("message %06d: the quick brown fox jumps over the lazy dog", i)
+}
+
+// benchChatArgs is sendMessage's arguments for message i.
+func benchChatArgs(i int) json.RawMessage {
+	raw, err := json.Marshal([]string{"ada", benchChatText(i)})
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
+
+// benchChatRooms creates rooms chat rooms (keys prefix-0, prefix-1, ...) and
+// sends sent messages to each, rooms in parallel, and returns their handles.
+func benchChatRooms(b *testing.B, bd *bundle, prefix string, rooms, sent int) []*actors.Handle {
+	b.Helper()
+	handles := make([]*actors.Handle, rooms)
+	cl := bd.rt.Client()
+	ctx := context.Background()
+	workers := min(rooms, benchutil.Workers())
+	var once sync.Once
+	var ferr error
+	benchSplit(rooms, workers, func(w, i int) {
+		r := w + i*workers
+		h, _, err := cl.GetOrCreate(ctx, "chatRoom", []string{prefix + "-" + strconv.Itoa(r)}, nil)
+		for m := 0; err == nil && m < sent; m++ {
+			_, err = h.ActionJSON(ctx, "sendMessage", benchChatArgs(m))
+		}
+		if err != nil {
+			once.Do(func() { ferr = err })
+			return
+		}
+		handles[r] = h
+	})
+	if ferr != nil {
+		b.Fatalf("fill %d chat rooms with %d messages: %v", rooms, sent, ferr)
+	}
+	return handles
+}
+
+// benchChatSteady is how many timed messages a room takes before the next
+// room is used, for rooms below builtin.MaxChatHistory messages: their state
+// grows with every message, so each stays near the size under test. A full
+// room stays full (the oldest message is dropped), so one room serves.
+const benchChatSteady = 10
+
+func benchChatRoomsFor(b *testing.B, bd *bundle, prefix string, sent, calls int) []*actors.Handle {
+	rooms := 1
+	if sent < builtin.MaxChatHistory {
+		rooms = calls/benchChatSteady + 1
+	}
+	return benchChatRooms(b, bd, prefix, rooms, sent)
+}
+
+// BenchmarkChatRoom measures the built-in chatRoom's sendMessage, one call at
+// a time, on a room that has been sent 10, 1,000 and 3,000 messages of ~60
+// bytes (it keeps the last builtin.MaxChatHistory = 1,000, about 97 KB of
+// state):
+//
+//	go test ./actors -run '^$' -bench 'ChatRoom' -benchtime 2000x
+//
+// Events record changes, not copies, so both the event and the latency should
+// be flat in the room's size (issue 13). It reports:
+//
+//   - B/event: the encoded envelope of the last sendMessage event, the bytes
+//     the log stores per message; args-B: its arguments; fixed-B: the same
+//     event with no arguments, patch, output or broadcast arguments (the
+//     fixed envelope); x-args: (B/event - fixed-B) / args-B, the variable part
+//     as a multiple of the arguments. The variable part is the arguments, the
+//     patch adding the message (and removing the oldest past 1,000), the
+//     recorded output (the message) and the recorded newMessage broadcast.
+//   - p50-us, p99-us: the action's latency.
+func BenchmarkChatRoom(b *testing.B) {
+	for _, sent := range []int{10, 1000, 3000} {
+		b.Run(fmt.Sprintf("msgs=%d", sent), func(b *testing.B) {
+			bd := setup(b, builtin.Registry())
+			rooms := benchChatRoomsFor(b, bd, "room", sent, b.N)
+			ctx := context.Background()
+			var lat benchutil.Latencies
+			var last *actors.Handle
+			b.ResetTimer()
+			for i := range b.N {
+				last = rooms[0]
+				if len(rooms) > 1 {
+					last = rooms[i/benchChatSteady]
+				}
+				start := time.Now()
+				if _, err := last.ActionJSON(ctx, "sendMessage", benchChatArgs(sent+i)); err != nil {
+					b.Fatal(err)
+				}
+				lat.Add(time.Since(start))
+			}
+			b.StopTimer()
+			lat.Report(b)
+			subj, err := eventlog.ActorRef{Type: "chatRoom", Key: last.Key()}.Subject()
+			if err != nil {
+				b.Fatal(err)
+			}
+			ev, err := bd.log.LastEvent(ctx, subj)
+			if err != nil || ev == nil || ev.Action != "sendMessage" {
+				b.Fatalf("last event of %s: %+v, %v", subj, ev, err)
+			}
+			size := len(eventlog.MarshalEvent(ev))
+			fixed := *ev
+			fixed.Args, fixed.Patch, fixed.State, fixed.Output = nil, nil, nil, nil
+			fixed.Broadcasts = append([]eventlog.Broadcast(nil), ev.Broadcasts...)
+			for i := range fixed.Broadcasts {
+				fixed.Broadcasts[i].Args = nil
+			}
+			fixedSize := len(eventlog.MarshalEvent(&fixed))
+			b.ReportMetric(float64(size), "B/event")
+			b.ReportMetric(float64(len(ev.Args)), "args-B")
+			b.ReportMetric(float64(fixedSize), "fixed-B")
+			b.ReportMetric(float64(size-fixedSize)/float64(len(ev.Args)), "x-args")
+		})
+	}
+}
+
+// BenchmarkChatRoomLatency compares sendMessage's latency on a room that has
+// been sent 3,000 messages (1,000 kept, ~97 KB of state) with rooms that hold
+// about 10, alternating one call to each so that the machine's noise hits
+// both alike. It reports both p50s and their ratio (issue 13: at most 1.5).
+//
+//	go test ./actors -run '^$' -bench 'ChatRoomLatency' -benchtime 2000x
+func BenchmarkChatRoomLatency(b *testing.B) {
+	bd := setup(b, builtin.Registry())
+	small := benchChatRoomsFor(b, bd, "small", 10, b.N)
+	big := benchChatRooms(b, bd, "big", 1, 3000)[0]
+	ctx := context.Background()
+	var latSmall, latBig benchutil.Latencies
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		if _, err := small[i/benchChatSteady].ActionJSON(ctx, "sendMessage", benchChatArgs(10+i)); err != nil {
+			b.Fatal(err)
+		}
+		latSmall.Add(time.Since(start))
+		start = time.Now()
+		if _, err := big.ActionJSON(ctx, "sendMessage", benchChatArgs(3000+i)); err != nil {
+			b.Fatal(err)
+		}
+		latBig.Add(time.Since(start))
+	}
+	b.StopTimer()
+	p10, p3000 := latSmall.Quantile(0.5), latBig.Quantile(0.5)
+	b.ReportMetric(float64(p10.Nanoseconds())/1e3, "p50-10msgs-us")
+	b.ReportMetric(float64(p3000.Nanoseconds())/1e3, "p50-3000msgs-us")
+	b.ReportMetric(float64(p3000)/float64(p10), "p50-ratio")
 }
 
 // coldState is the cold-wake actor's state: about 1 KB of JSON.

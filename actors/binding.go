@@ -42,7 +42,7 @@ type holder interface {
 	sleep(r *run) error
 	destroy(r *run) error
 	invoke(r *run, action string, args json.RawMessage) (any, error)
-	stateChanged(r *run)
+	stateChanged(r *run) bool // false: the type has no OnStateChange hook, nothing ran
 	beforeResponse(r *run, action string, output any) (any, error)
 	connect(r *run, conn *Conn) error
 	disconnect(r *run, conn *Conn)
@@ -161,10 +161,13 @@ func (h *typed[S]) invoke(r *run, action string, args json.RawMessage) (any, err
 	return fn(h.ctx(r), args)
 }
 
-func (h *typed[S]) stateChanged(r *run) {
-	if f := h.t.opts.OnStateChange; f != nil {
-		f(h.ctx(r))
+func (h *typed[S]) stateChanged(r *run) bool {
+	f := h.t.opts.OnStateChange
+	if f == nil {
+		return false
 	}
+	f(h.ctx(r))
+	return true
 }
 
 func (h *typed[S]) beforeResponse(r *run, action string, output any) (any, error) {

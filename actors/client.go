@@ -147,7 +147,9 @@ func (c *Client) submitAction(ctx context.Context, h *Handle, name string, args 
 	if len(args) > 0 && !json.Valid(args) {
 		return nil, errorf(ErrInvalidArgs, "arguments are not valid JSON")
 	}
-	res, err := c.rt.submit(ctx, h.def, h.ref, h.subj, &op{kind: opAction, action: name, args: args, caller: c.caller, conn: conn})
+	o := newOp()
+	o.kind, o.action, o.args, o.caller, o.conn = opAction, name, args, c.caller, conn
+	res, err := c.rt.submit(ctx, h.def, h.ref, h.subj, o)
 	if c.rec != nil {
 		c.record("call", map[string]any{"actor": h.ID, "action": name, "output": res.output}, err)
 	}

@@ -67,8 +67,9 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		return nil, inst.report(action, err)
 	}
 	// The append's outcome must be known before anything else happens to this
-	// actor, so it does not wait on the caller's context.
-	seq, err := inst.rt.log.Append(context.WithoutCancel(ctx), inst.subject, inst.lastSeq, ev)
+	// actor, so it does not wait on the caller's context (the log reads no
+	// values from it: Background spares a WithoutCancel per call).
+	seq, err := inst.rt.log.Append(context.Background(), inst.subject, inst.lastSeq, ev)
 	if err != nil {
 		inst.rollback()
 		var conflict *eventlog.ConflictError
@@ -101,13 +102,22 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	return out, nil
 }
 
+// smallState is the size (bytes of encoded state) under which an event
+// carries the whole state and no patch is computed. A patch is kept only when
+// it is at most half the state, and the smallest possible one
+// (`[{"op":"remove","path":"/a"}]`) is 29 bytes, so below 58 bytes no patch can
+// ever be used, and below 128 bytes the best saves a few dozen bytes: not worth
+// a diff on every call of the many actors whose state is a handful of fields
+// (a counter's `{"count":5}`).
+const smallState = 128
+
 // patchState makes an action's event carry its state change as a JSON Patch
 // from the committed state, not the whole new state (events record changes,
 // not copies): the log grows with what happened, not with the state. The
-// create event, and any event whose patch would be over half the state's
-// size, keep the whole state.
+// create event, any event whose state is under smallState bytes, and any event
+// whose patch would be over half the state's size keep the whole state.
 func (inst *instance) patchState(ev *eventlog.Event) error {
-	if !ev.HasState || ev.Kind == eventlog.KindCreate || inst.image.State == nil {
+	if !ev.HasState || ev.Kind == eventlog.KindCreate || inst.image.State == nil || len(ev.State) < smallState {
 		return nil
 	}
 	patch, err := jsonpatch.Diff(inst.image.State, ev.State)
@@ -129,11 +139,16 @@ func (inst *instance) newState(r *run, kind eventlog.Kind) ([]byte, bool, error)
 	}
 	changed := kind == eventlog.KindCreate || !bytes.Equal(state, inst.image.State)
 	if changed && kind == eventlog.KindAction {
-		if _, err := inst.safely("OnStateChange", func() (any, error) { inst.h.stateChanged(r); return nil, nil }); err != nil {
+		var hooked bool
+		if _, err := inst.safely("OnStateChange", func() (any, error) { hooked = inst.h.stateChanged(r); return nil, nil }); err != nil {
 			return nil, false, err
 		}
-		if state, err = inst.h.encode(); err != nil {
-			return nil, false, withCause(ErrInternal, err)
+		// Only a hook that ran can have changed the state again: without one,
+		// a second encode (the whole state, every call) would be waste.
+		if hooked {
+			if state, err = inst.h.encode(); err != nil {
+				return nil, false, withCause(ErrInternal, err)
+			}
 		}
 	}
 	return state, changed, nil

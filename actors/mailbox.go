@@ -3,7 +3,9 @@ package actors
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -45,6 +47,20 @@ type op struct {
 	resp   *responseBuffer    // opRequest: where OnRequest writes (sent after the commit)
 	req    *http.Request      // opRequest
 	fn     func(r *run) error // opDo
+	pooled bool               // from newOp: submit recycles it once answered
+}
+
+// opPool recycles the ops of client calls (each with its reply channel) once
+// their caller has the answer; an op whose caller gave up (its context ended)
+// is left to the collector, since the mailbox may still answer it.
+var opPool = sync.Pool{New: func() any { return &op{reply: make(chan result, 1), pooled: true} }}
+
+// newOp returns a cleared op with a reply channel, for submit to recycle.
+func newOp() *op { return opPool.Get().(*op) }
+
+func (o *op) recycle() {
+	*o = op{reply: o.reply, pooled: true}
+	opPool.Put(o)
 }
 
 type result struct {
@@ -57,13 +73,20 @@ type result struct {
 // enqueue adds o to the mailbox, starting the drain goroutine if none runs.
 // ok is false if the instance died meanwhile (the caller retries on a new one).
 func (inst *instance) enqueue(o *op) (ok bool, err error) {
+	ok, _, err = inst.push(o, false)
+	return ok, err
+}
+
+// push is enqueue. With mayInline, when no drain runs, it starts none and
+// reports inline: the caller then runs o itself with drainInline.
+func (inst *instance) push(o *op, mayInline bool) (ok, inline bool, err error) {
 	inst.mu.Lock()
 	defer inst.mu.Unlock()
 	if inst.dead {
-		return false, nil
+		return false, false, nil
 	}
 	if len(inst.queue) >= inst.lim.mailbox && o.kind != opSleep && o.kind != opDisconnect {
-		return false, errorf(ErrOverloaded, "actor %s has %d calls queued (limit %d); retry later", inst.id, len(inst.queue), inst.lim.mailbox)
+		return false, false, errorf(ErrOverloaded, "actor %s has %d calls queued (limit %d); retry later", inst.id, len(inst.queue), inst.lim.mailbox)
 	}
 	inst.queue = append(inst.queue, o)
 	if o.kind != opSleep {
@@ -72,9 +95,46 @@ func (inst *instance) enqueue(o *op) (ok bool, err error) {
 	if !inst.running {
 		inst.running = true
 		inst.rt.work.Add(1)
-		inst.rt.drains.run(inst.drain)
+		if mayInline {
+			return true, true, nil
+		}
+		inst.rt.drains.runJob(inst)
 	}
-	return true, nil
+	return true, false, nil
+}
+
+// drainInline runs, on the caller's goroutine, the op that push just queued
+// on an idle mailbox (so it is the first), then hands whatever queued behind
+// it to a pool worker: the caller waits for its own call only.
+func (inst *instance) drainInline() {
+	inst.mu.Lock()
+	o := inst.pop()
+	inst.mu.Unlock()
+	inst.process(o)
+	inst.mu.Lock()
+	if len(inst.queue) == 0 {
+		inst.running = false
+		inst.mu.Unlock()
+		inst.rt.work.Done()
+		return
+	}
+	inst.mu.Unlock()
+	inst.rt.drains.runJob(inst) // still running: the worker's drain ends the work
+}
+
+// pop takes the first op off the queue; inst.mu is held and the queue is not
+// empty.
+func (inst *instance) pop() *op {
+	o := inst.queue[0]
+	inst.queue[0] = nil
+	if len(inst.queue) == 1 && cap(inst.queue) <= 4 {
+		// Keep the small backing array: a call at a time to an idle actor
+		// then queues without allocating.
+		inst.queue = inst.queue[:0]
+	} else {
+		inst.queue = inst.queue[1:]
+	}
+	return o
 }
 
 func (inst *instance) idleSince(now time.Time) bool {
@@ -89,6 +149,9 @@ func (inst *instance) pending() int {
 	return len(inst.queue)
 }
 
+// runJob drains the mailbox on a pool worker.
+func (inst *instance) runJob() { inst.drain() }
+
 func (inst *instance) drain() {
 	defer inst.rt.work.Done()
 	for {
@@ -98,9 +161,7 @@ func (inst *instance) drain() {
 			inst.mu.Unlock()
 			return
 		}
-		o := inst.queue[0]
-		inst.queue[0] = nil
-		inst.queue = inst.queue[1:]
+		o := inst.pop()
 		inst.mu.Unlock()
 		inst.process(o)
 	}
@@ -114,7 +175,10 @@ func (inst *instance) process(o *op) {
 	if !inst.loaded && o.kind != opSleep {
 		if err := inst.load(o.ctx); err != nil {
 			inst.rt.logger.Error("wake failed", "actor", inst.id, "err", err)
-			o.reply <- result{err: withCause(ErrInternal, err)}
+			if !errors.Is(err, ErrStateDecodeFailed) {
+				err = withCause(ErrInternal, err)
+			}
+			o.reply <- result{err: err}
 			return
 		}
 	}
@@ -138,8 +202,9 @@ func (inst *instance) process(o *op) {
 		res.err = inst.doFn(o)
 	}
 	res.generation = inst.image.Generation
+	kind := o.kind // o is not ours once answered: its caller may recycle it
 	o.reply <- res
-	if !inst.image.Exists && o.kind != opSleep {
+	if !inst.image.Exists && kind != opSleep {
 		// Nothing to keep in memory for an actor that does not exist.
 		if len(inst.connList()) == 0 && inst.rt.remove(inst) {
 			inst.rt.metrics.awake.Dec()

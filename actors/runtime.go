@@ -224,13 +224,22 @@ func (rt *Runtime) submit(ctx context.Context, def Definition, ref eventlog.Acto
 		return result{}, ErrStopping
 	}
 	o.ctx = ctx
-	o.reply = make(chan result, 1)
+	if o.reply == nil {
+		o.reply = make(chan result, 1)
+	}
+	// A caller whose context cannot end would wait for the answer however
+	// long it takes, so it runs its call itself when the actor is idle:
+	// no handoff to a pool worker and back.
+	mayInline := ctx.Done() == nil
 	for {
 		inst := rt.instance(def, ref, subject)
-		ok, err := inst.enqueue(o)
+		ok, inline, err := inst.push(o, mayInline)
 		if err != nil {
 			rt.metrics.rejected.Inc()
 			return result{}, err
+		}
+		if inline {
+			inst.drainInline()
 		}
 		if ok {
 			break
@@ -238,6 +247,9 @@ func (rt *Runtime) submit(ctx context.Context, def Definition, ref eventlog.Acto
 	}
 	select {
 	case res := <-o.reply:
+		if o.pooled {
+			o.recycle()
+		}
 		return res, res.err
 	case <-ctx.Done():
 		return result{}, ctx.Err()

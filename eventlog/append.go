@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,6 +36,11 @@ type PendingAppend struct {
 	done     chan struct{} // closed by the ack or error handler
 	seq      uint64
 	err      error
+
+	// The published message and its fence header's value, allocated with
+	// the append rather than on their own.
+	msg   nats.Msg
+	fence [1]string
 }
 
 // AppendAsync publishes ev like Append but returns without waiting for the
@@ -61,14 +67,19 @@ func (l *Log) AppendAsync(ctx context.Context, subject string, expected uint64, 
 	}
 	l.metrics.inflight.Inc()
 	p := &PendingAppend{l: l, subject: subject, expected: expected, start: time.Now(), done: make(chan struct{})}
-	msg := &nats.Msg{Subject: subject, Data: data}
+	msg := &p.msg
+	msg.Subject, msg.Data = subject, data
 	if l.batches != nil {
 		l.batches <- batchItem{msg: msg, p: p} // never blocks: one slot per item
 		return p, nil
 	}
+	// The fence, set here rather than with WithExpectLastSequencePerSubject:
+	// the same header, without the options the client builds per publish.
+	p.fence[0] = strconv.FormatUint(expected, 10)
+	msg.Header = nats.Header{jetstream.ExpectedLastSubjSeqHeader: p.fence[:]}
 	// Registered before publishing: the ack can arrive before PublishMsgAsync returns.
 	l.pending.Store(msg, p)
-	if _, err := l.js.PublishMsgAsync(msg, jetstream.WithExpectLastSequencePerSubject(expected)); err != nil {
+	if _, err := l.js.PublishMsgAsync(msg); err != nil {
 		if _, mine := l.pending.LoadAndDelete(msg); mine {
 			<-l.slots
 			l.metrics.inflight.Dec()

@@ -49,7 +49,28 @@ var fieldTypes = map[protowire.Number]protowire.Type{
 
 // MarshalEvent encodes ev's envelope (everything but Seq, Subject and Stored).
 func MarshalEvent(ev *Event) []byte {
-	return AppendEvent(make([]byte, 0, 64+len(ev.Args)+len(ev.State)+len(ev.Patch)+len(ev.Output)), ev)
+	return AppendEvent(make([]byte, 0, sizeHint(ev)), ev)
+}
+
+// sizeHint bounds ev's encoded size from above (for small fields; large ones
+// may need a few bytes more), so MarshalEvent allocates once.
+func sizeHint(ev *Event) int {
+	// Version, kind, generation, time, seed, has-state: at most 40 bytes;
+	// every bytes field and record: a tag and a length of at most 6.
+	n := 40 + 8*6 + len(ev.Action) + len(ev.Args) + len(ev.Caller) + len(ev.State) + len(ev.Patch) + len(ev.Output) + len(ev.CodeVersion)
+	for _, x := range ev.Broadcasts {
+		n += 18 + len(x.Name) + len(x.Args)
+	}
+	for _, x := range ev.KV {
+		n += 20 + len(x.Key) + len(x.Value)
+	}
+	for _, x := range ev.Steps {
+		n += 18 + len(x.Name) + len(x.Data)
+	}
+	for _, x := range ev.Effects {
+		n += 18 + len(x.Type) + len(x.Data)
+	}
+	return n
 }
 
 // AppendEvent appends ev's encoded envelope to b.
