@@ -191,28 +191,48 @@ func (n *Node) openDataDir() error {
 	return nil
 }
 
-// rebuildIfNeeded restores the snapshot store from the log when the store has
-// not been built from this log (its folder was deleted, or it is new while the
-// log is not). The log is the truth; the store is a cache.
+// rebuildIfNeeded restores the snapshot store from the log when it was not
+// built from this log: its folder was deleted (or is new while the log is
+// not), the log was recreated (another identity), or the snapshots reach
+// further than the log (a log restored from an older backup). The log is the
+// truth; snapshots are a cache and are never trusted past it.
 func (n *Node) rebuildIfNeeded(ctx context.Context) error {
 	last, err := n.events.LastSeq(ctx)
 	if err != nil {
 		return err
 	}
-	to, ok, err := n.snapshots.GetMeta(snapshot.MetaRebuiltTo)
+	identity, err := n.events.Identity(ctx)
 	if err != nil {
 		return err
 	}
-	if ok || last == 0 {
-		if !ok {
-			return n.snapshots.SetMeta(snapshot.MetaRebuiltTo, []byte("0"))
-		}
-		if rebuilt, _ := strconv.ParseUint(string(to), 10, 64); rebuilt <= last {
-			return nil
-		}
-		n.log.Warn("snapshots are ahead of the event log (was the log replaced?); rebuilding them", "snapshots_at", string(to), "log_at", last)
+	builtFrom, hasIdentity, err := n.snapshots.GetMeta(snapshot.MetaLogIdentity)
+	if err != nil {
+		return err
 	}
-	n.log.Info("rebuilding snapshots from the event log", "events", last)
+	to, hasRebuilt, err := n.snapshots.GetMeta(snapshot.MetaRebuiltTo)
+	if err != nil {
+		return err
+	}
+	rebuiltTo, _ := strconv.ParseUint(string(to), 10, 64)
+	var reason string
+	switch {
+	case hasIdentity && string(builtFrom) != identity:
+		reason = "the event log is not the one these snapshots were built from (it was recreated or replaced)"
+	case max(rebuiltTo, n.snapshots.Head()) > last:
+		reason = fmt.Sprintf("snapshots reach log sequence %d but the log ends at %d (was the log restored from an older backup?)",
+			max(rebuiltTo, n.snapshots.Head()), last)
+	case !hasRebuilt && last > 0:
+		reason = "the snapshot folder is new or was deleted"
+	}
+	if reason == "" {
+		if !hasRebuilt {
+			if err := n.snapshots.SetMeta(snapshot.MetaRebuiltTo, []byte("0")); err != nil {
+				return err
+			}
+		}
+		return n.snapshots.SetMeta(snapshot.MetaLogIdentity, []byte(identity))
+	}
+	n.log.Warn("rebuilding snapshots from the event log", "reason", reason, "events", last)
 	p, err := snapshot.Rebuild(ctx, n.events, n.snapshots, snapshot.RebuildOptions{Progress: func(p snapshot.RebuildProgress) {
 		n.log.Info("rebuild progress", "scanned", p.Scanned, "of", p.Last, "actors", p.Actors, "elapsed", p.Elapsed.Round(time.Millisecond).String())
 	}})

@@ -2,6 +2,7 @@ package rivetflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
@@ -101,5 +103,41 @@ func TestStopTurnsReadyzOffAndReleasesDataDir(t *testing.T) {
 	n = start(t, dir)
 	if err := n.Stop(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A replaced log (its folder deleted: a new stream with another identity)
+// makes the next start rebuild the snapshots from it, so no phantom actor
+// outlives its history.
+func TestStartRebuildsSnapshotsOfAReplacedLog(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n := start(t, dir)
+	h, _, err := n.Runtime().Client().GetOrCreate(ctx, "counter", []string{"phantom"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := actors.Call[int64](ctx, h, "increment", 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "nats")); err != nil {
+		t.Fatal(err)
+	}
+	n = start(t, dir)
+	defer n.Stop(ctx)
+	if got := snapshots(t, n.snapshots); len(got) != 0 {
+		t.Fatalf("%d snapshots survived the log they were built from", len(got))
+	}
+	if _, err := n.Runtime().Client().Get(ctx, "counter", []string{"phantom"}); !errors.Is(err, actors.ErrNotFound) {
+		t.Fatalf("get: %v, want actor_not_found", err)
+	}
+	if h, _, err = n.Runtime().Client().GetOrCreate(ctx, "counter", []string{"phantom"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := actors.Call[int64](ctx, h, "increment", 1); err != nil || c != 1 {
+		t.Fatalf("increment on the new actor: %d, %v", c, err)
 	}
 }

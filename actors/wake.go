@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/rivet-flow/rivet-flow/actorstate"
@@ -11,51 +12,32 @@ import (
 // Wake and sleep: an actor comes into memory from its snapshot plus the
 // events after it, and leaves it with a snapshot.
 
-// load wakes the actor: its snapshot, then the events after it.
+// load wakes the actor: its snapshot, then the events after it. A snapshot
+// the log does not reach is not trusted: the actor is folded from the log
+// alone. A state that no longer decodes leaves the actor unloaded (nothing
+// can be appended over it) and fails the call with state_decode_failed.
 func (inst *instance) load(ctx context.Context) error {
-	snap, found, err := inst.rt.snaps.Get(inst.subject)
+	im, seq, read, err := inst.fold(ctx, true)
+	if errors.Is(err, errSnapshotAhead) {
+		inst.rt.logger.Warn("snapshot is newer than the actor's log (was the log replaced?); folding the actor from the log", "actor", inst.id, "err", err)
+		im, seq, read, err = inst.fold(ctx, false)
+	}
 	if err != nil {
-		inst.rt.logger.Warn("snapshot unreadable, rebuilding the actor from the log", "actor", inst.id, "err", err)
-		found = false
+		return err
 	}
-	var im actorstate.Image
-	var seq uint64
-	if found {
-		if im, err = actorstate.Decode(snap.State); err != nil {
-			inst.rt.logger.Warn("snapshot image unreadable, rebuilding the actor from the log", "actor", inst.id, "err", err)
-			im, found = actorstate.Image{}, false
-		} else {
-			seq = snap.Seq
-			inst.codeVersion = snap.CodeVersion
+	var h holder
+	if im.Exists {
+		h = inst.def.newHolder()
+		if err := h.load(im.State); err != nil {
+			return withCause(errorf(ErrStateDecodeFailed, "the state of actor %s at log sequence %d does not decode (code version %q): %v",
+				inst.id, seq, inst.codeVersion, err), err)
 		}
 	}
-	read := 0
-	for more := true; more; {
-		var evs []*eventlog.Event
-		// Pages sized to the expected tail (at most SnapshotEvery events).
-		evs, more, err = inst.rt.log.ReadActorPage(ctx, inst.subject, seq, inst.lim.snapshotEvery+1)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", inst.id, err)
-		}
-		for _, ev := range evs {
-			if err := im.Apply(ev); err != nil {
-				return fmt.Errorf("fold event %d of %s: %w", ev.Seq, inst.id, err)
-			}
-			seq, inst.codeVersion = ev.Seq, ev.CodeVersion
-		}
-		read += len(evs)
-		more = more && len(evs) > 0
-	}
-	im.Settle() // the patches of the tail were folded in memory: encode once
 	inst.image, inst.lastSeq, inst.sinceSnapshot, inst.loaded = im, seq, read, true
 	inst.kvBytes = kvSize(im.KV)
-	inst.h = nil
+	inst.h = h
 	if im.Exists {
 		inst.rt.metrics.wakes.Inc()
-		inst.h = inst.def.newHolder()
-		if err := inst.h.load(im.State); err != nil {
-			return err
-		}
 		if _, err := inst.execute(ctx, eventlog.KindSystem, "$wake", nil, "runtime", nil, false, func(r *run) (any, error) {
 			return nil, inst.h.wake(r)
 		}); err != nil {
@@ -64,6 +46,59 @@ func (inst *instance) load(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// errSnapshotAhead reports a snapshot at a sequence the actor's log does not
+// reach: the log was replaced or restored from an older backup.
+var errSnapshotAhead = errors.New("snapshot ahead of the log")
+
+// fold reads the actor's image: from its snapshot (when useSnapshot and one
+// is readable) plus the events after it, or from the log alone.
+func (inst *instance) fold(ctx context.Context, useSnapshot bool) (im actorstate.Image, seq uint64, read int, err error) {
+	inst.codeVersion = ""
+	if useSnapshot {
+		snap, found, err := inst.rt.snaps.Get(inst.subject)
+		if err != nil {
+			inst.rt.logger.Warn("snapshot unreadable, rebuilding the actor from the log", "actor", inst.id, "err", err)
+			found = false
+		}
+		if found {
+			if im, err = actorstate.Decode(snap.State); err != nil {
+				inst.rt.logger.Warn("snapshot image unreadable, rebuilding the actor from the log", "actor", inst.id, "err", err)
+				im = actorstate.Image{}
+			} else {
+				seq, inst.codeVersion = snap.Seq, snap.CodeVersion
+			}
+		}
+	}
+	for more := true; more; {
+		var evs []*eventlog.Event
+		// Pages sized to the expected tail (at most SnapshotEvery events).
+		evs, more, err = inst.rt.log.ReadActorPage(ctx, inst.subject, seq, inst.lim.snapshotEvery+1)
+		if err != nil {
+			return im, 0, 0, fmt.Errorf("read %s: %w", inst.id, err)
+		}
+		for _, ev := range evs {
+			if err := im.Apply(ev); err != nil {
+				return im, 0, 0, fmt.Errorf("fold event %d of %s: %w", ev.Seq, inst.id, err)
+			}
+			seq, inst.codeVersion = ev.Seq, ev.CodeVersion
+		}
+		read += len(evs)
+		more = more && len(evs) > 0
+	}
+	if read == 0 && seq > 0 {
+		// Nothing after the snapshot: make sure the log reaches it at all.
+		last, err := inst.rt.log.LastSubjectSeq(ctx, inst.subject)
+		if err != nil {
+			return im, 0, 0, fmt.Errorf("read %s: %w", inst.id, err)
+		}
+		if last < seq {
+			return im, 0, 0, fmt.Errorf("%w: %s snapshot at %d, log at %d", errSnapshotAhead, inst.id, seq, last)
+		}
+	}
+	im.Settle() // the patches of the tail were folded in memory: encode once
+	return im, seq, read, nil
 }
 
 func kvSize(kv map[string][]byte) int {

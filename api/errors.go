@@ -87,8 +87,10 @@ func fromActors(err error) *Error {
 		status := runtimeStatus(re.Code)
 		e := newError(status, errcode.GroupActor, errcode.Code(re.Code), re.Message, nil)
 		e.retryAfter = re.RetryAfter
-		if status == http.StatusInternalServerError {
-			e.Message, e.Detail = "internal error", "internal error"
+		// Internal errors and codes outside the catalogue say nothing more;
+		// a catalogued 500 (state_decode_failed) carries its message.
+		if _, known := errcode.Lookup(errcode.Code(re.Code)); !known || re.Code == string(errcode.InternalError) {
+			e.Code, e.Message, e.Detail = string(errcode.InternalError), "internal error", "internal error"
 		}
 		return e
 	}

@@ -34,6 +34,7 @@ var catalogue = []Entry{
 	{ConnectionClosed, 410, GroupActor, "The realtime connection is closed."},
 	{Stopping, 503, GroupActor, "The server is shutting down; retry after Retry-After, on this server once it is back or on another."},
 	{ActionTimeout, 504, GroupActor, "The action ran longer than the server allows."},
+	{StateDecodeFailed, 500, GroupActor, "The actor's stored state no longer decodes into its state type (a code change?); nothing runs or is appended until a Migrate hook or a fix; the message names the actor, sequence and decode error."},
 	{InternalError, 500, GroupActor, "The server failed; its log has the details (also in group api when the HTTP layer failed)."},
 	{SlowClient, 0, GroupActor, "WebSocket close reason: the client did not read its messages fast enough."},
 	{HeartbeatTimeout, 0, GroupActor, "WebSocket close reason: the client did not answer a ping in time."},

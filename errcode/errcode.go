@@ -74,6 +74,9 @@ const (
 	ActionTimeout Code = "action_timeout"
 	// InternalError (500): the server failed; its log has the details.
 	InternalError Code = "internal_error"
+	// StateDecodeFailed (500): the actor's stored state no longer decodes
+	// into its type; nothing runs or is appended until a migration or a fix.
+	StateDecodeFailed Code = "state_decode_failed"
 	// SlowClient (stream only): a WebSocket closed because its client did
 	// not read its messages fast enough.
 	SlowClient Code = "slow_client"

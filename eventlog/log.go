@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -214,6 +215,20 @@ func (l *Log) LastSeq(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("event stream info: %w", err)
 	}
 	return info.State.LastSeq, nil
+}
+
+// Identity names this log's stream instance: its name and creation time. A
+// stream deleted and created again (a wiped or replaced data dir) has another
+// identity even where its sequences look alike, so caches built from the old
+// one (snapshots, projections) can tell.
+func (l *Log) Identity(ctx context.Context) (string, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("event stream info: %w", err)
+	}
+	return info.Config.Name + "@" + strconv.FormatInt(info.Created.UnixNano(), 10), nil
 }
 
 // LastSubjectSeq returns the sequence of the last event on subject, 0 if none:

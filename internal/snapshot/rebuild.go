@@ -10,6 +10,10 @@ import (
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
 
+// MetaLogIdentity names the metadata that records the identity of the log
+// (eventlog.Log.Identity) the snapshots were built from.
+const MetaLogIdentity = "log.identity"
+
 // MetaRebuiltTo names the metadata that records the log sequence up to which
 // the store was last rebuilt, and the stream it was rebuilt from.
 const MetaRebuiltTo = "rebuild.to"
@@ -107,6 +111,13 @@ func Rebuild(ctx context.Context, log *eventlog.Log, store *Store, opts RebuildO
 		return p, err
 	}
 	if err := store.SetMeta(MetaRebuiltTo, strconv.AppendUint(nil, last, 10)); err != nil {
+		return p, fmt.Errorf("rebuild: %w", err)
+	}
+	identity, err := log.Identity(ctx)
+	if err == nil {
+		err = store.SetMeta(MetaLogIdentity, []byte(identity))
+	}
+	if err != nil {
 		return p, fmt.Errorf("rebuild: %w", err)
 	}
 	if err := store.Flush(); err != nil {

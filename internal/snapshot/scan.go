@@ -63,16 +63,20 @@ func (s *Store) Count() (int, error) {
 	return n, nil
 }
 
-// Clear deletes every stored snapshot (metadata stays) with one range
-// tombstone, so it is cheap at any size and works even when entries are
-// corrupt, which Each would stop at. Writes still pending in the Writer are
-// not cleared and land afterwards.
+// Clear deletes every stored snapshot (metadata stays, but Head starts over)
+// with one range tombstone, so it is cheap at any size and works even when
+// entries are corrupt, which Each would stop at. Writes still pending in the
+// Writer are not cleared and land afterwards.
 func (s *Store) Clear() error {
 	if err := s.acquire(); err != nil {
 		return err
 	}
 	defer s.release()
 	if err := s.db.DeleteRange(snapLower, snapUpper, pebble.NoSync); err != nil {
+		return fmt.Errorf("clear snapshots: %w", err)
+	}
+	s.head.Store(0)
+	if err := s.db.Delete(metaKey(MetaHead), pebble.NoSync); err != nil {
 		return fmt.Errorf("clear snapshots: %w", err)
 	}
 	return nil

@@ -8,6 +8,8 @@
 package snapshot
 
 import (
+	"encoding/binary"
+
 	"github.com/rivet-flow/rivet-flow/actorstate"
 
 	"errors"
@@ -16,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -113,6 +116,11 @@ type Store struct {
 	closed    bool
 	active    int
 	closeOnce sync.Once
+
+	// head is the highest Seq ever put or written (persisted as MetaHead with
+	// every commit): a log whose last sequence is below it is not the log
+	// these snapshots were built from.
+	head atomic.Uint64
 }
 
 // Open opens (creating if needed) the store in dir. Pebble locks dir, so a
@@ -150,6 +158,12 @@ func Open(dir string, opts *Options) (*Store, error) {
 	}
 	s := &Store{db: db, fsCloser: fsCloser, dir: dir, opts: o, log: o.Logger, m: m}
 	s.idle.L = &s.mu
+	if v, closer, err := db.Get(metaKey(MetaHead)); err == nil {
+		if len(v) == 8 {
+			s.head.Store(binary.BigEndian.Uint64(v))
+		}
+		_ = closer.Close()
+	}
 	s.w = newWriter(s)
 	return s, nil
 }
@@ -220,6 +234,7 @@ func (s *Store) Write(puts []Snapshot, deletes []string) error {
 		if err := validate(&puts[i]); err != nil {
 			return err
 		}
+		s.noteSeq(puts[i].Seq)
 		size += len(snapPrefix) + len(puts[i].Actor) + encodedLen(&puts[i])
 	}
 	for _, a := range deletes {
@@ -254,8 +269,29 @@ func (s *Store) Write(puts []Snapshot, deletes []string) error {
 	return s.commit(b, len(puts)+len(deletes))
 }
 
-// commit applies b without fsync and records metrics.
+// MetaHead names the metadata holding Head.
+const MetaHead = "snap.head"
+
+// Head is the highest sequence of any snapshot put or written since the store
+// was created or cleared: a log whose last sequence is below it was replaced
+// (a restored backup, a deleted stream), and these snapshots must not be
+// trusted.
+func (s *Store) Head() uint64 { return s.head.Load() }
+
+func (s *Store) noteSeq(seq uint64) {
+	for {
+		h := s.head.Load()
+		if seq <= h || s.head.CompareAndSwap(h, seq) {
+			return
+		}
+	}
+}
+
+// commit applies b, with the current Head, without fsync and records metrics.
 func (s *Store) commit(b *pebble.Batch, n int) error {
+	if err := b.Set(metaKey(MetaHead), binary.BigEndian.AppendUint64(nil, s.head.Load()), nil); err != nil {
+		return fmt.Errorf("commit %d snapshot writes: %w", n, err)
+	}
 	start := time.Now()
 	err := b.Commit(pebble.NoSync)
 	s.m.batch(n, time.Since(start), err)

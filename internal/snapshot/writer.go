@@ -79,6 +79,7 @@ func (s *Store) Put(snap Snapshot) {
 		s.log.Error("snapshot: dropping invalid Put", "err", err)
 		return
 	}
+	s.noteSeq(snap.Seq)
 	val := appendValue(make([]byte, 0, encodedLen(&snap)), &snap)
 	s.w.enqueue(&entry{actor: snap.Actor, seq: snap.Seq, val: val})
 }
