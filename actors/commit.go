@@ -70,6 +70,22 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	// actor, so it does not wait on the caller's context (the log reads no
 	// values from it: Background spares a WithoutCancel per call).
 	seq, err := inst.rt.log.Append(context.Background(), inst.subject, inst.lastSeq, ev)
+	if eventlog.Unknown(err) {
+		// The event may be stored: find out from the log before anyone is
+		// answered (stored: commit as acknowledged; absent: fail).
+		inst.rt.metrics.unknownOutcomes.Inc()
+		var rerr error
+		if seq, rerr = inst.rt.log.Resolve(context.Background(), inst.subject, inst.lastSeq, ev); rerr == nil {
+			err = nil
+		} else if errors.Is(rerr, eventlog.ErrOutcomeUnknown) {
+			inst.rollback()
+			inst.loaded = false // reloaded from the log, which has the answer, before the next call
+			return nil, inst.report(action, withCause(errorf(ErrUnknownOutcome,
+				"the log did not confirm whether %s on %s was stored; retry (an idempotency key makes the retry safe)", action, inst.id), errors.Join(err, rerr)))
+		} else {
+			err = rerr
+		}
+	}
 	if err != nil {
 		inst.rollback()
 		var conflict *eventlog.ConflictError
@@ -80,8 +96,8 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		case errors.Is(err, eventlog.ErrEventTooLarge):
 			return nil, inst.report(action, withCause(errorf(ErrStateTooLarge, "the event for %s is too large for the log", action), err))
 		}
-		// Outcome unknown (a lost ack, a dropped connection): the event may
-		// be in the log, so the next call reloads before it appends.
+		// Refused before it reached the log (closed, full): nothing stored,
+		// but reload to be safe.
 		inst.loaded = false
 		return nil, inst.report(action, withCause(ErrInternal, err))
 	}

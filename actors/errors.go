@@ -67,6 +67,7 @@ var (
 	ErrConnClosed        = newError(errcode.ConnectionClosed, "connection closed", 0)
 	ErrNoRequestHandler  = newError(errcode.NoRequestHandler, "actor type has no request handler", 0)
 	ErrStateDecodeFailed = newError(errcode.StateDecodeFailed, "actor state does not decode", 0)
+	ErrUnknownOutcome    = newError(errcode.UnknownOutcome, "the log did not confirm the action; retry", 1)
 )
 
 // newError returns a runtime error with a catalogued code.

@@ -24,6 +24,11 @@ type metrics struct {
 	sleeps   prometheus.Counter
 	rejected prometheus.Counter
 	conns    prometheus.Gauge
+
+	evictions     prometheus.Counter // sent to sleep early by the awake limit
+	awakeRejected prometheus.Counter // calls refused by the awake limit
+
+	unknownOutcomes prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,9 +45,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sleeps:   prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_sleeps_total", Help: "Actors put to sleep."}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_mailbox_rejections_total", Help: "Calls refused because a mailbox was full."}),
 		conns:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "rivetflow_actor_connections", Help: "Open actor connections."}),
+		evictions: prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_evictions_total",
+			Help: "Idle actors sent to sleep before their idle timeout to stay under --max-awake-actors."}),
+		awakeRejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_awake_limit_rejections_total",
+			Help: "Calls refused (overloaded) because --max-awake-actors were in memory and none could sleep."}),
+		unknownOutcomes: prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_unknown_outcomes_total",
+			Help: "Appends whose acknowledgement was lost, resolved from the log before answering."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.actions, m.duration, m.awake, m.wakes, m.sleeps, m.rejected, m.conns} {
+		for _, c := range []prometheus.Collector{m.actions, m.duration, m.awake, m.wakes, m.sleeps, m.rejected, m.conns, m.evictions, m.awakeRejected, m.unknownOutcomes} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

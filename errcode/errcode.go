@@ -74,8 +74,12 @@ const (
 	ActionTimeout Code = "action_timeout"
 	// InternalError (500): the server failed; its log has the details.
 	InternalError Code = "internal_error"
+	// UnknownOutcome (503): the log did not confirm whether the action was
+	// stored; retrying with the same idempotency key is safe.
+	UnknownOutcome Code = "unknown_outcome"
 	// StateDecodeFailed (500): the actor's stored state no longer decodes
-	// into its type; nothing runs or is appended until a migration or a fix.
+	// into its type, or its Migrate hook failed; nothing runs or is appended
+	// until a migration or a fix.
 	StateDecodeFailed Code = "state_decode_failed"
 	// SlowClient (stream only): a WebSocket closed because its client did
 	// not read its messages fast enough.
