@@ -33,6 +33,9 @@ type Conn struct {
 	closed bool
 	reason error
 	done   chan struct{}
+	// registered is set by the mailbox, under mu, when it takes the
+	// connection in; one closed before that is never taken in (see doConnect).
+	registered bool
 }
 
 // ID returns the connection's ID, unique within the process.
@@ -93,16 +96,94 @@ func (c *Conn) Action(ctx context.Context, name string, args json.RawMessage) (j
 	return res, err
 }
 
-// Close disconnects: OnDisconnect runs in the actor's mailbox.
-func (c *Conn) Close() {
-	if !c.shut(nil) {
-		return
+// PendingAction is an action queued through a connection by ActionAsync;
+// Wait returns its answer.
+type PendingAction struct {
+	ctx  context.Context
+	o    *op
+	h    *Handle
+	name string
+	once sync.Once
+	out  json.RawMessage
+	err  error
+}
+
+// ActionAsync queues an action through the connection and returns without
+// waiting for it: the action is in the actor's mailbox when ActionAsync
+// returns, so actions queued one after another from one goroutine run in that
+// order. Wait for the answer with the PendingAction's Wait, from any
+// goroutine. A full mailbox (ErrOverloaded), a closed connection or a
+// stopping runtime is an error here, and nothing is queued. ctx bounds the
+// action as it does for Action: if it ends before the action starts, the
+// action does not run.
+func (c *Conn) ActionAsync(ctx context.Context, name string, args json.RawMessage) (*PendingAction, error) {
+	if c.isClosed() {
+		return nil, ErrConnClosed
 	}
-	o := &op{kind: opDisconnect, conn: c, ctx: context.Background(), reply: make(chan result, 1)}
-	if ok, _ := c.inst.enqueue(o); !ok {
-		c.inst.dropConn(c)
+	if len(args) > 0 && !json.Valid(args) {
+		return nil, errorf(ErrInvalidArgs, "arguments are not valid JSON")
+	}
+	h := c.handle
+	o := newOp()
+	o.kind, o.action, o.args, o.caller, o.conn = opAction, name, args, h.client.caller, c
+	if err := c.rt.enqueueOp(ctx, h.def, h.ref, h.subj, o); err != nil {
+		o.recycle()
+		return nil, err
+	}
+	return &PendingAction{ctx: ctx, o: o, h: h, name: name}, nil
+}
+
+// Wait waits for the action's answer, or for the context ActionAsync was
+// given to end. It may be called more than once and from any goroutine.
+func (p *PendingAction) Wait() (json.RawMessage, error) {
+	p.once.Do(func() {
+		select {
+		case res := <-p.o.reply:
+			p.out, p.err = res.output, res.err
+			p.o.recycle()
+		case <-p.ctx.Done():
+			// The mailbox may still answer: the op is left to the collector.
+			p.err = p.ctx.Err()
+		}
+		p.o = nil
+		if c := p.h.client; c.rec != nil {
+			c.record("call", map[string]any{"actor": p.h.ID, "action": p.name, "output": p.out}, p.err)
+		}
+	})
+	return p.out, p.err
+}
+
+// enqueueOp queues o on the actor's mailbox and returns without waiting for
+// it (submit without the wait, and never inline: the op is in the mailbox,
+// behind every op queued before, when it returns). The answer arrives on
+// o.reply.
+func (rt *Runtime) enqueueOp(ctx context.Context, def Definition, ref eventlog.ActorRef, subject string, o *op) error {
+	if rt.stopping.Load() {
+		return ErrStopping
+	}
+	o.ctx = ctx
+	if o.reply == nil {
+		o.reply = make(chan result, 1)
+	}
+	for {
+		// The connection keeps its actor awake: admit finds it at once.
+		inst, err := rt.admit(ctx, def, ref, subject)
+		if err != nil {
+			return err
+		}
+		ok, err := inst.enqueue(o)
+		if err != nil {
+			rt.metrics.rejected.Inc()
+			return err
+		}
+		if ok {
+			return nil
+		}
 	}
 }
+
+// Close disconnects: OnDisconnect runs in the actor's mailbox.
+func (c *Conn) Close() { c.shut(nil) }
 
 func (c *Conn) isClosed() bool {
 	c.mu.Lock()
@@ -110,17 +191,35 @@ func (c *Conn) isClosed() bool {
 	return c.closed
 }
 
-// shut marks the connection closed with reason; it reports whether this call
-// closed it.
+// shut marks the connection closed with reason and, if the mailbox took it
+// in, queues its OnDisconnect there; it reports whether this call closed it.
+// A caller whose connect failed shuts its connection too: if the mailbox took
+// it in just as the caller gave up (the caller saw its context end first),
+// this undoes that, so a failed connect never leaves a connection behind.
 func (c *Conn) shut(reason error) bool {
+	registered, closed := c.markClosed(reason)
+	if !closed || !registered {
+		return closed
+	}
+	o := &op{kind: opDisconnect, conn: c, ctx: context.Background(), reply: make(chan result, 1)}
+	if ok, _ := c.inst.enqueue(o); !ok {
+		c.inst.dropConn(c)
+	}
+	return true
+}
+
+// markClosed marks the connection closed with reason, leaving its OnDisconnect
+// to the caller (the mailbox, which runs it itself). It reports whether the
+// mailbox had taken the connection in and whether this call closed it.
+func (c *Conn) markClosed(reason error) (registered, closed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return false
+		return c.registered, false
 	}
 	c.closed, c.reason = true, reason
 	close(c.done)
-	return true
+	return c.registered, true
 }
 
 func (c *Conn) subscribed(name string) bool {
@@ -155,12 +254,28 @@ func (inst *instance) doConnect(o *op) error {
 	}); err != nil {
 		return err
 	}
+	// The caller may have given up while the hooks ran. Taking the connection
+	// in is decided under its lock: a caller that stops waiting from here on
+	// shuts it (see Handle.Connect), and shut then queues its OnDisconnect.
+	conn.mu.Lock()
+	if err := o.ctx.Err(); err != nil || conn.closed {
+		conn.mu.Unlock()
+		if err == nil {
+			err = ErrConnClosed
+		}
+		// Never taken in: no slot held, nothing keeps the actor awake; the
+		// hooks stay paired.
+		inst.disconnectHooks(conn)
+		return err
+	}
 	inst.mu.Lock()
 	if inst.conns == nil {
 		inst.conns = map[uint64]*Conn{}
 	}
 	inst.conns[conn.id] = conn
 	inst.mu.Unlock()
+	conn.registered = true
+	conn.mu.Unlock()
 	inst.rt.metrics.conns.Inc()
 	return nil
 }
@@ -169,16 +284,22 @@ func (inst *instance) doDisconnect(conn *Conn) {
 	if !inst.dropConn(conn) {
 		return
 	}
-	if inst.loaded && inst.image.Exists {
-		ctx, cancel := inst.rt.ctxForSleep()
-		_, err := inst.execute(ctx, eventlog.KindSystem, "$disconnect", nil, "runtime", conn, false, func(r *run) (any, error) {
-			inst.h.disconnect(r, conn)
-			return nil, nil
-		})
-		cancel()
-		if err != nil {
-			inst.rt.logger.Error("OnDisconnect failed", "actor", inst.id, "err", err)
-		}
+	inst.disconnectHooks(conn)
+}
+
+// disconnectHooks runs OnDisconnect for a connection whose connect hooks ran.
+func (inst *instance) disconnectHooks(conn *Conn) {
+	if !inst.loaded || !inst.image.Exists {
+		return
+	}
+	ctx, cancel := inst.rt.ctxForSleep()
+	_, err := inst.execute(ctx, eventlog.KindSystem, "$disconnect", nil, "runtime", conn, false, func(r *run) (any, error) {
+		inst.h.disconnect(r, conn)
+		return nil, nil
+	})
+	cancel()
+	if err != nil {
+		inst.rt.logger.Error("OnDisconnect failed", "actor", inst.id, "err", err)
 	}
 }
 
@@ -210,7 +331,7 @@ func (inst *instance) connList() []*Conn {
 // runs for each (shutdown); a destroyed actor has no state to run them on.
 func (inst *instance) closeConns(reason error, hooks bool) {
 	for _, c := range inst.connList() {
-		c.shut(reason)
+		c.markClosed(reason)
 		if hooks {
 			inst.doDisconnect(c)
 		} else {
@@ -234,9 +355,8 @@ func (inst *instance) publish(bs []eventlog.Broadcast) {
 			}
 			if !c.deliver(Broadcast{Name: b.Name, Args: b.Args}) {
 				inst.rt.logger.Warn("closing a connection that fell behind", "actor", inst.id, "conn", c.ID(), "buffer", cap(c.events))
-				c.shut(errorf(ErrConnClosed, "connection fell more than %d events behind", cap(c.events)))
 				// OnDisconnect runs as its own unit of work, after this one.
-				_, _ = inst.enqueue(&op{kind: opDisconnect, conn: c, ctx: context.Background(), reply: make(chan result, 1)})
+				c.shut(errorf(ErrConnClosed, "connection fell more than %d events behind", cap(c.events)))
 				break
 			}
 		}

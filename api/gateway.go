@@ -340,7 +340,11 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 	if body.Args != nil {
 		args, _ = json.Marshal(body.Args)
 	}
-	out, err := h.ActionJSON(r.Context(), r.PathValue("action"), fromRivetJSON(args))
+	ctx := r.Context()
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		ctx = actors.WithIdempotencyKey(ctx, key)
+	}
+	out, err := h.ActionJSON(ctx, r.PathValue("action"), fromRivetJSON(args))
 	if err != nil {
 		writeGatewayError(w, fromActors(err))
 		return
@@ -447,16 +451,15 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 			if len(args) == 0 || string(args) == "null" {
 				args = json.RawMessage("[]")
 			}
-			go func() {
-				out, err := conn.Action(session.ctx, v.Name, fromRivetJSON(args))
-				if err != nil {
-					e := fromActors(err)
+			// Queued here, in arrival order; only the wait runs apart.
+			session.enqueueAction(v.Name, fromRivetJSON(args), func(out json.RawMessage, e *Error) {
+				if e != nil {
 					group, code := gwCode(e)
 					session.send(frame("Error", map[string]any{"group": group, "code": code, "message": e.Message, "metadata": e.Metadata, "actionId": id}))
 					return
 				}
 				session.send(frame("ActionResponse", map[string]any{"id": id, "output": toRivetJSON(out)}))
-			}()
+			})
 		}
 	}, func(b actors.Broadcast) any {
 		return frame("Event", map[string]any{"name": b.Name, "args": toRivetJSON(b.Args)})

@@ -217,19 +217,34 @@ func (ws *wsSession) closeWith(code websocket.StatusCode, reason string) {
 	ws.stop()
 }
 
-// action runs an action without blocking the reader (replies keep their ids,
-// so the client matches them; one actor still runs one action at a time).
+// action queues an action on the reader's goroutine, so the actions of one
+// connection reach the actor's mailbox (and run) in the order they arrived;
+// only the wait for the reply runs apart, so the reader is not blocked (replies
+// keep their ids, so the client matches them). A refusal to queue (a full
+// mailbox, a closed connection) is answered at once, in order.
 func (ws *wsSession) action(id *uint64, name string, args json.RawMessage, reply func(*uint64, json.RawMessage, *Error) wsMessage) {
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage("[]")
 	}
+	ws.enqueueAction(name, args, func(out json.RawMessage, err *Error) { ws.send(reply(id, out, err)) })
+}
+
+// enqueueAction queues an action through the session's connection now and
+// calls answer with its outcome: at once if it could not be queued, else from
+// a goroutine that waits for it.
+func (ws *wsSession) enqueueAction(name string, args json.RawMessage, answer func(json.RawMessage, *Error)) {
+	pending, err := ws.conn.ActionAsync(ws.ctx, name, args)
+	if err != nil {
+		answer(nil, fromActors(err))
+		return
+	}
 	go func() {
-		out, err := ws.conn.Action(ws.ctx, name, args)
+		out, err := pending.Wait()
 		if err != nil {
-			ws.send(reply(id, nil, fromActors(err)))
+			answer(nil, fromActors(err))
 			return
 		}
-		ws.send(reply(id, out, nil))
+		answer(out, nil)
 	}()
 }
 
