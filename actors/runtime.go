@@ -52,6 +52,21 @@ type RuntimeOptions struct {
 	// ConnBuffer bounds the broadcasts queued for one connection; a connection
 	// that falls further behind is closed as too slow. Defaults to 256.
 	ConnBuffer int
+	// MaxAwakeActors bounds the actors in memory at once (awake: loaded, or
+	// being looked up). A call that would bring one more into memory at the
+	// limit first puts the least recently used idle actors to sleep early
+	// (OnSleep, snapshot; a batch of 1% of the limit, at least one); if none
+	// can sleep (each has queued work, connections or WaitUntil work), the
+	// call fails at once with ErrOverloaded. Defaults to 100,000: an idle
+	// actor with a small state costs about 2-3 KB, so the default bounds the
+	// table to a few hundred MB at typical states, while it holds 10x the
+	// working set of BenchmarkActions and lets ~3,300 new actors a second
+	// stay for the default 30s idle timeout before any sleeps early.
+	MaxAwakeActors int
+	// IdempotencyWindow is how long an actor remembers a call's idempotency
+	// key (and at most its last actorstate.MaxRememberedKeys keys). Defaults
+	// to 24h.
+	IdempotencyWindow time.Duration
 	// SweepInterval is how often idle actors are looked for. Defaults to 1s.
 	SweepInterval time.Duration
 	// Clock defaults to the system clock.
@@ -81,7 +96,9 @@ func (o RuntimeOptions) withDefaults() RuntimeOptions {
 	def(&o.SnapshotEvery, 100)
 	def(&o.MaxConnections, 1024)
 	def(&o.ConnBuffer, 256)
+	def(&o.MaxAwakeActors, DefaultMaxAwakeActors)
 	defD(&o.SweepInterval, time.Second)
+	defD(&o.IdempotencyWindow, 24*time.Hour)
 	if o.Clock == nil {
 		o.Clock = systemClock{}
 	}
@@ -90,6 +107,9 @@ func (o RuntimeOptions) withDefaults() RuntimeOptions {
 	}
 	return o
 }
+
+// DefaultMaxAwakeActors is RuntimeOptions.MaxAwakeActors when unset.
+const DefaultMaxAwakeActors = 100_000
 
 const shardCount = 64
 
@@ -115,6 +135,9 @@ type Runtime struct {
 	drains   *pool
 
 	testSignals runtimeTestSignals
+
+	awake   atomic.Int64 // instances in the table (shards); at most opts.MaxAwakeActors but for raw WebSockets
+	evictor evictor      // sends idle actors to sleep at the limit (evict.go)
 
 	work     sync.WaitGroup // mailbox goroutines and background work
 	stopping atomic.Bool    // true outside Start..Stop: calls get ErrStopping
@@ -186,7 +209,8 @@ func (rt *Runtime) shardFor(subject string) *shard {
 }
 
 // instance returns the in-memory instance of an actor, creating an unloaded
-// one if the actor is not awake.
+// one if the actor is not awake, even past MaxAwakeActors (calls go through
+// admit, which keeps the limit).
 func (rt *Runtime) instance(def Definition, ref eventlog.ActorRef, subject string) *instance {
 	sh := rt.shardFor(subject)
 	sh.mu.Lock()
@@ -195,8 +219,53 @@ func (rt *Runtime) instance(def Definition, ref eventlog.ActorRef, subject strin
 	if !ok {
 		inst = newInstance(rt, def, ref, subject)
 		sh.m[subject] = inst
+		rt.awake.Add(1)
 	}
 	return inst
+}
+
+// admit returns the in-memory instance of an actor, creating an unloaded one
+// if the actor is not awake and MaxAwakeActors allows; at the limit it makes
+// room (evict.go) or fails with ErrOverloaded. An awake actor costs one shard
+// lookup, as before the limit.
+func (rt *Runtime) admit(ctx context.Context, def Definition, ref eventlog.ActorRef, subject string) (*instance, error) {
+	if inst, ok := rt.tryAdmit(def, ref, subject); ok {
+		return inst, nil
+	}
+	return rt.admitAtLimit(ctx, def, ref, subject)
+}
+
+// tryAdmit returns the actor's instance, creating it if a slot is free under
+// MaxAwakeActors; ok is false at the limit.
+func (rt *Runtime) tryAdmit(def Definition, ref eventlog.ActorRef, subject string) (inst *instance, ok bool) {
+	sh := rt.shardFor(subject)
+	sh.mu.Lock()
+	if inst, ok = sh.m[subject]; ok {
+		sh.mu.Unlock()
+		return inst, true
+	}
+	if !rt.reserveSlot() {
+		sh.mu.Unlock()
+		return nil, false
+	}
+	inst = newInstance(rt, def, ref, subject)
+	sh.m[subject] = inst
+	sh.mu.Unlock()
+	return inst, true
+}
+
+// reserveSlot counts one more instance unless MaxAwakeActors are in memory.
+func (rt *Runtime) reserveSlot() bool {
+	limit := int64(rt.opts.MaxAwakeActors)
+	for {
+		n := rt.awake.Load()
+		if n >= limit {
+			return false
+		}
+		if rt.awake.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // remove drops inst from the table if its mailbox is empty; it reports whether
@@ -213,6 +282,7 @@ func (rt *Runtime) remove(inst *instance) bool {
 	inst.dead = true
 	if sh.m[inst.subject] == inst {
 		delete(sh.m, inst.subject)
+		rt.awake.Add(-1)
 	}
 	rt.testSignals.left.Signal(inst.id)
 	return true
@@ -232,7 +302,10 @@ func (rt *Runtime) submit(ctx context.Context, def Definition, ref eventlog.Acto
 	// no handoff to a pool worker and back.
 	mayInline := ctx.Done() == nil
 	for {
-		inst := rt.instance(def, ref, subject)
+		inst, err := rt.admit(ctx, def, ref, subject)
+		if err != nil {
+			return result{}, err
+		}
 		ok, inline, err := inst.push(o, mayInline)
 		if err != nil {
 			rt.metrics.rejected.Inc()
@@ -333,16 +406,7 @@ func (rt *Runtime) SleepIdle() int {
 }
 
 // Awake returns how many actors are in memory.
-func (rt *Runtime) Awake() int {
-	n := 0
-	for i := range rt.shards {
-		sh := &rt.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (rt *Runtime) Awake() int { return int(rt.awake.Load()) }
 
 // resolve validates a type and key and returns the actor's definition, ref and subject.
 func (rt *Runtime) resolve(typ string, key []string) (Definition, eventlog.ActorRef, string, error) {

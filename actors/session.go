@@ -61,8 +61,21 @@ func (h *Handle) ServeWebSocket(ctx context.Context, ws WebSocket) error {
 	if !h.client.rt.limits[h.ref.Type].hasWebSocket {
 		return errorf(ErrNoRequestHandler, "actor type %s has no OnWebSocket handler", h.ref.Type)
 	}
-	inst := h.client.rt.instance(h.def, h.ref, h.subj)
-	inst.busy.Add(1)
+	var inst *instance
+	for {
+		var err error
+		if inst, err = h.client.rt.admit(ctx, h.def, h.ref, h.subj); err != nil { // counts toward --max-awake-actors
+			return err
+		}
+		inst.busy.Add(1)
+		inst.mu.Lock()
+		dead := inst.dead
+		inst.mu.Unlock()
+		if !dead {
+			break
+		}
+		inst.busy.Add(-1) // evicted between admit and busy: take a fresh instance
+	}
 	defer inst.busy.Add(-1)
 	h.def.newHolder().websocket(sessionCore{h: h, ctx: ctx}, ws)
 	return nil

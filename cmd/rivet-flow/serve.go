@@ -41,6 +41,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&lim.SnapshotEvery, "snapshot-every", 100, "write an actor's snapshot after this many events (and on sleep)")
 	fs.IntVar(&lim.MaxConnections, "max-connections", 1024, "realtime connections per actor")
 	fs.IntVar(&lim.ConnBuffer, "conn-buffer", 256, "broadcasts buffered per connection before a slow one is closed")
+	fs.DurationVar(&lim.IdempotencyWindow, "idempotency-window", 24*time.Hour, "how long an actor remembers an Idempotency-Key (and at most its last 1,000 keys)")
+	fs.IntVar(&lim.MaxAwakeActors, "max-awake-actors", actors.DefaultMaxAwakeActors, "actors in memory at once; at the limit the least recently used idle ones sleep early, and if none can, calls get overloaded (429)")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
