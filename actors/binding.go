@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -36,6 +37,9 @@ type limits struct {
 // Every method runs in the actor's mailbox, one at a time.
 type holder interface {
 	load(state []byte) error // replace the state with a fresh decode
+	// migrate replaces the state with the type's Migrate of state, written by
+	// code version from, and reports true; false (state untouched): no hook.
+	migrate(from string, state []byte) (bool, error)
 	encode() ([]byte, error)
 	create(r *run, input json.RawMessage) error
 	wake(r *run) error
@@ -103,6 +107,19 @@ func (h *typed[S]) load(b []byte) error {
 	}
 	h.state = s
 	return nil
+}
+
+func (h *typed[S]) migrate(from string, b []byte) (bool, error) {
+	f := h.t.opts.Migrate
+	if f == nil {
+		return false, nil
+	}
+	s, err := f(from, bytes.Clone(b)) // the hook may keep or change its input
+	if err != nil {
+		return true, fmt.Errorf("Migrate of type %s from code version %q to %q: %w", h.t.name, from, h.t.opts.CodeVersion, err)
+	}
+	h.state = &s
+	return true, nil
 }
 
 func (h *typed[S]) encode() ([]byte, error) { return json.Marshal(h.state) }

@@ -58,6 +58,17 @@ type Options[S any] struct {
 	MaxConnections int           // connections per actor (default 1024)
 	// CodeVersion is recorded in every event (default "1").
 	CodeVersion string
+	// Migrate upgrades a state written by another code version. It runs on
+	// wake when the code version recorded for the actor (its snapshot's or
+	// last event's) differs from CodeVersion, with that version and the
+	// stored state as JSON, and returns the state to continue with. The
+	// upgrade is recorded in the log as a "$migrate" system event (its args
+	// name the versions: {"from":...,"to":...}) carrying the change and the
+	// new code version, so it runs once per actor and the log alone rebuilds
+	// the migrated state. An error (or a panic) leaves the actor unloaded
+	// and its log untouched: every call fails with state_decode_failed until
+	// the code is fixed. Without Migrate the stored state is decoded as is.
+	Migrate func(fromCodeVersion string, raw json.RawMessage) (S, error)
 }
 
 // ActionFunc is an action of an actor with state S, with its arguments as a

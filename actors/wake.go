@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -26,16 +27,28 @@ func (inst *instance) load(ctx context.Context) error {
 		return err
 	}
 	var h holder
+	var migrated bool
 	if im.Exists {
 		h = inst.def.newHolder()
-		if err := h.load(im.State); err != nil {
-			return withCause(errorf(ErrStateDecodeFailed, "the state of actor %s at log sequence %d does not decode (code version %q): %v",
-				inst.id, seq, inst.codeVersion, err), err)
+		if migrated, err = inst.migrate(h, im.State, seq); err != nil {
+			return err
+		}
+		if !migrated {
+			if err := h.load(im.State); err != nil {
+				return withCause(errorf(ErrStateDecodeFailed, "the state of actor %s at log sequence %d does not decode (code version %q): %v",
+					inst.id, seq, inst.codeVersion, err), err)
+			}
 		}
 	}
 	inst.image, inst.lastSeq, inst.sinceSnapshot, inst.loaded = im, seq, read, true
 	inst.kvBytes = kvSize(im.KV)
 	inst.h = h
+	if migrated {
+		if err := inst.recordMigration(ctx, seq); err != nil {
+			inst.loaded = false
+			return err
+		}
+	}
 	if im.Exists {
 		inst.rt.metrics.wakes.Inc()
 		if _, err := inst.execute(ctx, eventlog.KindSystem, "$wake", nil, "runtime", nil, false, func(r *run) (any, error) {
@@ -45,6 +58,60 @@ func (inst *instance) load(ctx context.Context) error {
 			return fmt.Errorf("wake hooks of %s: %w", inst.id, err)
 		}
 	}
+	return nil
+}
+
+// migrate runs the type's Migrate hook on the stored state when the code
+// version recorded for the actor differs from the type's, and reports
+// whether it did (the holder then holds the migrated state). A failed hook is
+// state_decode_failed: the actor stays unloaded and nothing is appended.
+func (inst *instance) migrate(h holder, state []byte, seq uint64) (bool, error) {
+	from, to := inst.codeVersion, inst.lim.codeVersion
+	if from == to {
+		return false, nil
+	}
+	var migrated bool
+	_, err := inst.safely("Migrate", func() (any, error) {
+		var err error
+		migrated, err = h.migrate(from, state)
+		return nil, err
+	})
+	if err == nil {
+		return migrated, nil
+	}
+	detail := err
+	var re *Error
+	if errors.As(err, &re) && re.cause != nil {
+		detail = re.cause // a panic: its stack goes to the log, not to callers
+	}
+	inst.rt.logger.Error("Migrate failed; the actor stays unloaded", "actor", inst.id, "seq", seq, "from", from, "to", to, "err", detail)
+	return true, withCause(errorf(ErrStateDecodeFailed, "migrating the state of actor %s at log sequence %d from code version %q to %q failed: %v",
+		inst.id, seq, from, to, err), err)
+}
+
+// recordMigration appends the "$migrate" system event: the change Migrate
+// made (a patch or the state, as for any action) under the new code version,
+// with the versions in its args. It is appended even when the state's bytes
+// did not change, so the new code version is recorded and Migrate runs once.
+func (inst *instance) recordMigration(ctx context.Context, seq uint64) error {
+	from, to := inst.codeVersion, inst.lim.codeVersion
+	args, err := json.Marshal(struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	}{from, to})
+	if err != nil {
+		return err
+	}
+	if _, err := inst.execute(ctx, eventlog.KindSystem, "$migrate", args, "runtime", nil, true, func(*run) (any, error) {
+		return nil, nil
+	}); err != nil {
+		if errors.Is(err, ErrStateTooLarge) { // permanent, like a failed hook
+			return withCause(errorf(ErrStateDecodeFailed, "the state of actor %s migrated from code version %q to %q at log sequence %d cannot be recorded: %v",
+				inst.id, from, to, seq, err), err)
+		}
+		return fmt.Errorf("record the migration of %s from code version %q to %q: %w", inst.id, from, to, err)
+	}
+	inst.rt.logger.Info("actor state migrated", "actor", inst.id, "from", from, "to", to, "seq", inst.lastSeq)
 	return nil
 }
 
