@@ -115,6 +115,11 @@ func (c *Client) resolve(ctx context.Context, typ string, key []string, mode int
 	if err != nil {
 		return nil, false, err
 	}
+	if c.rec != nil {
+		if _, err := c.rec.callIDsFor(idOf(subj)); err != nil {
+			return nil, false, err
+		}
+	}
 	res, err := c.rt.submit(ctx, def, ref, subj, &op{kind: opResolve, mode: mode, args: input, caller: c.caller})
 	if c.rec != nil {
 		c.record("resolve", map[string]any{"type": typ, "key": key, "mode": mode, "created": res.created}, err)
@@ -149,6 +154,17 @@ func (c *Client) submitAction(ctx context.Context, h *Handle, name string, args 
 	}
 	o := newOp()
 	o.kind, o.action, o.args, o.caller, o.conn = opAction, name, args, c.caller, conn
+	if c.rec != nil {
+		ids, err := c.rec.callIDsFor(h.ID)
+		if err != nil {
+			o.recycle()
+			c.record("call", map[string]any{"actor": h.ID, "action": name}, err)
+			return nil, err
+		}
+		o.ids = ids
+	} else {
+		o.ids.idemKey = IdempotencyKey(ctx)
+	}
 	res, err := c.rt.submit(ctx, h.def, h.ref, h.subj, o)
 	if c.rec != nil {
 		c.record("call", map[string]any{"actor": h.ID, "action": name, "output": res.output}, err)
@@ -217,5 +233,7 @@ func (c *Client) record(what string, detail map[string]any, err error) {
 		}
 	}
 	data, _ := json.Marshal(detail)
+	c.rec.mu.Lock()
 	c.rec.steps = append(c.rec.steps, eventlog.Step{Name: what, Data: data})
+	c.rec.mu.Unlock()
 }

@@ -56,6 +56,9 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	ev := &eventlog.Event{Kind: kind, Generation: inst.image.Generation, Action: action, Args: args, Caller: caller,
 		Time: r.now, Seed: r.seed, HasState: changed, State: state, Output: out, CodeVersion: inst.lim.codeVersion,
 		Broadcasts: r.broadcasts, KV: kv, Steps: r.steps}
+	if kind == eventlog.KindAction {
+		ev.CallID, ev.IdempotencyKey = inst.ids.callID, inst.ids.idemKey
+	}
 	if kind == eventlog.KindCreate {
 		ev.Generation++
 	}

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/errcode"
@@ -26,6 +29,12 @@ type Context[S any] struct {
 // run is the non-generic part of a Context: one unit of work in a mailbox and
 // everything it records for its event.
 type run struct {
+	// mu guards what goroutines the action starts may touch at once: calls
+	// through Client (steps, step indexes), the lazy context, broadcasts.
+	mu         sync.Mutex
+	chain      []string // actors waiting on this call, outermost first (cycle detection)
+	callBase   uint64   // the actor's last sequence when the call began: its call IDs' middle part
+	nextCall   int      // step index of the next call through Client
 	parent     context.Context
 	deadline   time.Time          // the action timeout
 	ctx        context.Context    // parent with the deadline, built on first use
@@ -46,7 +55,7 @@ type run struct {
 
 func newRun(ctx context.Context, inst *instance, caller string, conn *Conn) *run {
 	return &run{parent: ctx, inst: inst, now: inst.rt.clock.Now().UTC(), seed: rand.Uint64(), caller: caller, conn: conn,
-		kv: kvOverlay{base: inst.image.KV}}
+		kv: kvOverlay{base: inst.image.KV}, chain: inst.ids.chain, callBase: inst.lastSeq}
 }
 
 // Context returns the call's context: cancelled at the action timeout or when
@@ -56,6 +65,8 @@ func (c *Context[S]) Context() context.Context { return c.run.context() }
 // context builds the call's context on first use: most calls never ask, and a
 // timer per call is a measurable share of the hot path.
 func (r *run) context() context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.ctx == nil {
 		r.ctx, r.cancel = context.WithDeadline(r.parent, r.deadline)
 	}
@@ -109,7 +120,9 @@ func (c *Context[S]) Broadcast(name string, args ...any) {
 	if err != nil {
 		panic(&UserError{Code: string(errcode.InvalidBroadcast), Message: "broadcast " + name + ": arguments do not encode as JSON: " + err.Error()})
 	}
+	c.run.mu.Lock()
 	c.run.broadcasts = append(c.run.broadcasts, eventlog.Broadcast{Name: name, Args: raw})
+	c.run.mu.Unlock()
 }
 
 // KV is the actor's low-level key-value store. Writes are part of the call's
@@ -134,6 +147,13 @@ func (c *Context[S]) KeepAwake(fn func(ctx context.Context)) { c.WaitUntil(fn) }
 
 // Client returns a client for calling other actors from this one. Each call's
 // result is recorded in this call's event, so a replay does not repeat it.
+// Calls are safe from goroutines the action starts (fan-out), as long as
+// they end before the action returns. Each carries a call ID (this actor,
+// its last sequence, the call's index) that the callee remembers, so when
+// this action fails and runs again the callee answers the repeat with its
+// recorded output instead of running twice (at least once, in effect once).
+// A call back to an actor already waiting in the call chain (A -> B -> A)
+// fails at once with call_cycle: use a one-way send to call back.
 func (c *Context[S]) Client() *Client {
 	return &Client{rt: c.run.inst.rt, caller: "actor:" + c.run.inst.id, rec: c.run}
 }
@@ -141,3 +161,20 @@ func (c *Context[S]) Client() *Client {
 // Generation returns the actor's generation: 1 for the first create, +1 for
 // each create after a destroy.
 func (c *Context[S]) Generation() uint64 { return c.run.inst.image.Generation }
+
+// callIDsFor returns the IDs of this run's next call to actor target, or
+// ErrCallCycle if target is already waiting in the call chain.
+func (r *run) callIDsFor(target string) (callIDs, error) {
+	chain := append(append(make([]string, 0, len(r.chain)+1), r.chain...), r.inst.id)
+	for _, id := range chain {
+		if id == target {
+			return callIDs{}, errorf(ErrCallCycle, "call cycle: %s -> %s: a synchronous call back into the chain would wait for itself; call back with a one-way send instead",
+				strings.Join(chain, " -> "), target)
+		}
+	}
+	r.mu.Lock()
+	idx := r.nextCall
+	r.nextCall++
+	r.mu.Unlock()
+	return callIDs{callID: r.inst.id + "/" + strconv.FormatUint(r.callBase, 10) + "/" + strconv.Itoa(idx), chain: chain}, nil
+}

@@ -68,6 +68,9 @@ var (
 	ErrNoRequestHandler  = newError(errcode.NoRequestHandler, "actor type has no request handler", 0)
 	ErrStateDecodeFailed = newError(errcode.StateDecodeFailed, "actor state does not decode", 0)
 	ErrUnknownOutcome    = newError(errcode.UnknownOutcome, "the log did not confirm the action; retry", 1)
+	ErrCallCycle         = newError(errcode.CallCycle, "call cycle", 0)
+	// ErrIdempotencyKeyReused: the key was first used for another call.
+	ErrIdempotencyKeyReused = newError(errcode.IdempotencyKeyReused, "idempotency key reused with other arguments", 0)
 )
 
 // newError returns a runtime error with a catalogued code.

@@ -32,6 +32,7 @@ type instance struct {
 	h             holder
 	loaded        bool
 	lastSeq       uint64
+	ids           callIDs          // of the action being executed (the mailbox runs one at a time)
 	image         actorstate.Image // committed: the state bytes, KV, generation
 	codeVersion   string
 	kvBytes       int
@@ -74,6 +75,13 @@ func (inst *instance) doResolve(o *op) result {
 
 func (inst *instance) doAction(o *op) result {
 	start := time.Now()
+	if o.ids.callID != "" || o.ids.idemKey != "" {
+		if res, done := inst.repeat(o); done {
+			return res
+		}
+	}
+	inst.ids = o.ids
+	defer func() { inst.ids = callIDs{} }()
 	if !inst.image.Exists {
 		return result{err: errorf(ErrNotFound, "actor %s does not exist", inst.id)}
 	}

@@ -47,6 +47,7 @@ type op struct {
 	resp   *responseBuffer    // opRequest: where OnRequest writes (sent after the commit)
 	req    *http.Request      // opRequest
 	fn     func(r *run) error // opDo
+	ids    callIDs            // opAction: call ID, idempotency key, call chain
 	pooled bool               // from newOp: submit recycles it once answered
 }
 
@@ -61,6 +62,13 @@ func newOp() *op { return opPool.Get().(*op) }
 func (o *op) recycle() {
 	*o = op{reply: o.reply, pooled: true}
 	opPool.Put(o)
+}
+
+// callIDs is what identifies an action call beyond its name and arguments.
+type callIDs struct {
+	callID  string   // from an actor's Client: caller/expected-seq/step
+	idemKey string   // the caller's idempotency key
+	chain   []string // the actors whose actions are waiting on this call, outermost first
 }
 
 type result struct {

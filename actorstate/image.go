@@ -23,6 +23,12 @@ type Image struct {
 	Exists     bool // false before the first create and after a tombstone
 	State      []byte
 	KV         map[string][]byte
+	// Calls and Keys remember the call IDs and idempotency keys of committed
+	// events (bounded: MaxRememberedCalls, MaxRememberedKeys), so a repeat is
+	// answered once. They survive sleep and snapshot loss: the fold rebuilds
+	// them. A destroy forgets them.
+	Calls map[string]Remembered
+	Keys  map[string]Remembered
 
 	doc *jsonpatch.Doc // the state, decoded, while patches are being folded; State is stale
 }
@@ -37,6 +43,8 @@ const (
 	imgExists     protowire.Number = 2
 	imgState      protowire.Number = 3
 	imgKV         protowire.Number = 4 // repeated {1: key, 2: value}
+	imgCalls      protowire.Number = 5 // repeated Remembered
+	imgKeys       protowire.Number = 6 // repeated Remembered
 )
 
 // Apply folds one event into the image. A state patch that does not apply
@@ -49,6 +57,7 @@ func (im *Image) Apply(ev *eventlog.Event) error {
 		}
 	}
 	im.applyRest(ev)
+	im.remember(ev)
 	return nil
 }
 
@@ -60,6 +69,7 @@ func (im *Image) ApplyKnown(ev *eventlog.Event, stateAfter []byte) {
 		im.State, im.doc = stateAfter, nil
 	}
 	im.applyRest(ev)
+	im.remember(ev)
 }
 
 func (im *Image) applyPatch(patch []byte) error {
@@ -130,12 +140,7 @@ func (im *Image) Encode() []byte {
 		b = protowire.AppendTag(b, imgState, protowire.BytesType)
 		b = protowire.AppendBytes(b, im.State)
 	}
-	keys := make([]string, 0, len(im.KV))
-	for k := range im.KV {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(im.KV) {
 		v := im.KV[k]
 		size := protowire.SizeTag(1) + protowire.SizeBytes(len(k)) + protowire.SizeTag(2) + protowire.SizeBytes(len(v))
 		b = protowire.AppendTag(b, imgKV, protowire.BytesType)
@@ -145,10 +150,21 @@ func (im *Image) Encode() []byte {
 		b = protowire.AppendTag(b, 2, protowire.BytesType)
 		b = protowire.AppendBytes(b, v)
 	}
+	b = appendRemembered(b, imgCalls, im.Calls)
+	b = appendRemembered(b, imgKeys, im.Keys)
 	return b
 }
 
-// DecodeImage decodes Encode's output. Empty input is the empty image.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Decode decodes Encode's output. Empty input is the empty image.
 func Decode(b []byte) (Image, error) {
 	var im Image
 	if len(b) == 0 {
@@ -187,6 +203,20 @@ func Decode(b []byte) (Image, error) {
 					im.KV = map[string][]byte{}
 				}
 				im.KV[k] = val
+			}
+		case (num == imgCalls || num == imgKeys) && typ == protowire.BytesType:
+			var v []byte
+			v, n = protowire.ConsumeBytes(b)
+			if n >= 0 {
+				var err error
+				if num == imgCalls {
+					im.Calls, err = decodeRemembered(im.Calls, v)
+				} else {
+					im.Keys, err = decodeRemembered(im.Keys, v)
+				}
+				if err != nil {
+					return im, err
+				}
 			}
 		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)

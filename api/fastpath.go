@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
@@ -68,7 +69,11 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, fromActors(err))
 		return true
 	}
-	out, err := h.ActionJSON(r.Context(), action, args)
+	ctx := r.Context()
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		ctx = actors.WithIdempotencyKey(ctx, key)
+	}
+	out, err := h.ActionJSON(ctx, action, args)
 	if err != nil {
 		writeError(w, fromActors(err))
 		return true

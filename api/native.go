@@ -60,7 +60,9 @@ type ActionRequest struct {
 type actionInput struct {
 	ID     string `path:"id" doc:"Actor ID"`
 	Action string `path:"action" doc:"Action name" example:"increment"`
-	Body   ActionRequest
+	// IdempotencyKey makes a retry safe: documented on the route.
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"256" doc:"Makes retries safe: the actor remembers the first successful call with this key (24 h by default, its last 1,000 keys); a repeat gets that call's output and appends nothing; the same key with another action or other arguments is 422 idempotency_key_reused. Failed calls are not remembered."`
+	Body           ActionRequest
 }
 
 type actionOutput struct {
@@ -179,6 +181,9 @@ func (s *Server) registerActors() {
 		args, err := json.Marshal(in.Body.Args)
 		if err != nil || in.Body.Args == nil {
 			args = []byte("[]")
+		}
+		if in.IdempotencyKey != "" {
+			ctx = actors.WithIdempotencyKey(ctx, in.IdempotencyKey)
 		}
 		raw, err := h.ActionJSON(ctx, in.Action, args)
 		if err != nil {

@@ -55,3 +55,20 @@ func CallAs[R any](ctx context.Context, c *Client, id, action string, args ...an
 	}
 	return out, nil
 }
+
+type idemKeyCtx struct{}
+
+// WithIdempotencyKey returns a context whose calls send key as the
+// Idempotency-Key header: the actor remembers the first successful call with
+// it (24 h by default), a repeat gets that call's output and changes nothing,
+// and the same key with other arguments fails with code
+// idempotency_key_reused. With a key, the client also retries an
+// unknown_outcome answer (without one it cannot know the retry is safe).
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idemKeyCtx{}, key)
+}
+
+func idempotencyKey(ctx context.Context) string {
+	k, _ := ctx.Value(idemKeyCtx{}).(string)
+	return k
+}

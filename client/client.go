@@ -183,6 +183,10 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		if c.auth != "" {
 			req.Header.Set("Authorization", c.auth)
 		}
+		key := idempotencyKey(ctx)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
 		resp, err := c.http.Do(req)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -194,7 +198,9 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 			return resp, nil
 		}
 		apiErr := readError(resp)
-		if attempt >= c.maxRetries || !retryable(apiErr.Status) {
+		// An unknown outcome may have been applied: only a keyed call is safe to repeat.
+		unsafe := apiErr.Code == CodeUnknownOutcome && key == ""
+		if attempt >= c.maxRetries || !retryable(apiErr.Status) || unsafe {
 			return nil, apiErr
 		}
 		wait := apiErr.RetryAfter

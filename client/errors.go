@@ -116,6 +116,15 @@ const (
 	CodeInternal = string(errcode.InternalError)
 	// CodeTooManyConnections (429): the actor has as many realtime connections as allowed.
 	CodeTooManyConnections = string(errcode.TooManyConnections)
+	// CodeUnknownOutcome (503): the server's log did not confirm whether the
+	// call was stored; safe to retry only with an idempotency key.
+	CodeUnknownOutcome = string(errcode.UnknownOutcome)
+	// CodeIdempotencyKeyReused (422): the key was first used for another call.
+	CodeIdempotencyKeyReused = string(errcode.IdempotencyKeyReused)
+	// CodeCallCycle (409): an actor called back into its own call chain.
+	CodeCallCycle = string(errcode.CallCycle)
+	// CodeStateDecodeFailed (500): the actor's stored state no longer decodes.
+	CodeStateDecodeFailed = string(errcode.StateDecodeFailed)
 	// CodeTailFailed is sent inside a Tail stream when the server's log tail fails.
 	CodeTailFailed = string(errcode.TailFailed)
 )

@@ -74,6 +74,11 @@ const (
 	ActionTimeout Code = "action_timeout"
 	// InternalError (500): the server failed; its log has the details.
 	InternalError Code = "internal_error"
+	// CallCycle (409): a synchronous call back into its own call chain.
+	CallCycle Code = "call_cycle"
+	// IdempotencyKeyReused (422): the idempotency key was first used for
+	// another action or other arguments.
+	IdempotencyKeyReused Code = "idempotency_key_reused"
 	// UnknownOutcome (503): the log did not confirm whether the action was
 	// stored; retrying with the same idempotency key is safe.
 	UnknownOutcome Code = "unknown_outcome"

@@ -32,6 +32,8 @@ const (
 	fStep        protowire.Number = 14
 	fEffect      protowire.Number = 15
 	fPatch       protowire.Number = 16
+	fCallID      protowire.Number = 17
+	fIdemKey     protowire.Number = 18
 
 	fSubName   protowire.Number = 1 // name / key / type of a nested record
 	fSubData   protowire.Number = 2 // args / value / data
@@ -45,6 +47,7 @@ var fieldTypes = map[protowire.Number]protowire.Type{
 	fState: protowire.BytesType, fOutput: protowire.BytesType, fCodeVersion: protowire.BytesType,
 	fBroadcast: protowire.BytesType, fKV: protowire.BytesType, fStep: protowire.BytesType,
 	fEffect: protowire.BytesType, fPatch: protowire.BytesType,
+	fCallID: protowire.BytesType, fIdemKey: protowire.BytesType,
 }
 
 // MarshalEvent encodes ev's envelope (everything but Seq, Subject and Stored).
@@ -95,6 +98,8 @@ func AppendEvent(b []byte, ev *Event) []byte {
 	b = appendBytes(b, fPatch, ev.Patch)
 	b = appendBytes(b, fOutput, ev.Output)
 	b = appendString(b, fCodeVersion, ev.CodeVersion)
+	b = appendString(b, fCallID, ev.CallID)
+	b = appendString(b, fIdemKey, ev.IdempotencyKey)
 	for _, x := range ev.Broadcasts {
 		b = appendPair(b, fBroadcast, x.Name, x.Args, false)
 	}
@@ -177,6 +182,10 @@ func (ev *Event) setField(num protowire.Number, typ protowire.Type, v uint64, ra
 		ev.Output = clone(raw)
 	case fCodeVersion:
 		ev.CodeVersion = string(raw)
+	case fCallID:
+		ev.CallID = string(raw)
+	case fIdemKey:
+		ev.IdempotencyKey = string(raw)
 	case fBroadcast, fKV, fStep, fEffect:
 		name, data, del, err := consumePair(raw)
 		if err != nil {

@@ -17,6 +17,7 @@ func fullEvent() *eventlog.Event {
 		Kind: eventlog.KindAction, Generation: 3, Action: "sendMessage", Args: []byte(`["hello"]`),
 		Caller: "http:127.0.0.1", Time: time.Unix(1700000000, 123456789).UTC(), Seed: 0xdeadbeef,
 		HasState: true, State: []byte(`{"messages":["hello"]}`), Output: []byte(`null`), CodeVersion: "v1.2.3",
+		CallID: "chatRoom.kAWE/9/0", IdempotencyKey: "retry-1",
 		Broadcasts: []eventlog.Broadcast{{Name: "newMessage", Args: []byte(`["hello"]`)}, {Name: "empty"}},
 		KV:         []eventlog.KVWrite{{Key: []byte("k"), Value: []byte("v")}, {Key: []byte("gone"), Delete: true}},
 		Steps:      []eventlog.Step{{Name: "call:counter", Data: []byte(`5`)}},

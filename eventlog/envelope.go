@@ -65,6 +65,12 @@ type Event struct {
 	Patch       []byte // JSON Patch (RFC 6902) from the state before to the state after; nil: no state change
 	Output      []byte // JSON result returned to the caller
 	CodeVersion string
+	// CallID names a synchronous call from another actor (caller, its
+	// expected sequence, step index): the callee answers a repeat from here.
+	CallID string
+	// IdempotencyKey is the caller's key for this action: a repeat within the
+	// window gets this event's output and appends nothing.
+	IdempotencyKey string
 
 	Broadcasts []Broadcast
 	KV         []KVWrite

@@ -63,6 +63,25 @@ func (l *Log) Resolve(ctx context.Context, subject string, expected uint64, ev *
 	return 0, fmt.Errorf("%w: %s moved past %d but holds no event after it", ErrOutcomeUnknown, subject, expected)
 }
 
+// EventAt reads the event at stream sequence seq, which must belong to
+// subject (ErrConflict-free: a mismatch is an error).
+func (l *Log) EventAt(ctx context.Context, subject string, seq uint64) (*Event, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+	defer cancel()
+	msg, err := l.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("read event %d: %w", seq, err)
+	}
+	if msg.Subject != subject {
+		return nil, fmt.Errorf("event %d belongs to %s, not %s", seq, msg.Subject, subject)
+	}
+	ev := &Event{Seq: msg.Sequence, Subject: msg.Subject, Stored: msg.Time}
+	if err := UnmarshalEvent(msg.Data, ev); err != nil {
+		return nil, fmt.Errorf("event %d on %s: %w", seq, subject, err)
+	}
+	return ev, nil
+}
+
 // findAfter reads the first event of subject after expected: found with its
 // sequence if it is data, a *ConflictError if it is another event, neither
 // when there is none.

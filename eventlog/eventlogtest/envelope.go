@@ -23,6 +23,7 @@ func envelopes() map[string]*eventlog.Event {
 			Caller: "http:[::1]:4321", Time: time.Unix(1700000000, 123456789).UTC(), Seed: 0xdeadbeefcafe,
 			HasState: true, State: []byte(`{"messages":["hello"]}`), Patch: []byte(`[{"op":"add","path":"/messages/-","value":"hello"}]`),
 			Output: []byte(`{"ok":true}`), CodeVersion: "v1.2.3+abcdef",
+			CallID: "counter.kAWE/41/2", IdempotencyKey: "order-7f3a",
 			Broadcasts: []eventlog.Broadcast{{Name: "newMessage", Args: []byte(`["hello"]`)}, {Name: "empty"}, {Name: "noArgs", Args: []byte{}}},
 			KV: []eventlog.KVWrite{
 				{Key: []byte("k"), Value: []byte("v")},
