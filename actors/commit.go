@@ -139,7 +139,7 @@ func (inst *instance) patchState(ev *eventlog.Event) error {
 	if !ev.HasState || ev.Kind == eventlog.KindCreate || inst.image.State == nil || len(ev.State) < smallState {
 		return nil
 	}
-	patch, err := jsonpatch.Diff(inst.image.State, ev.State)
+	patch, err := jsonpatch.DiffTrusted(inst.image.State, ev.State) // both are json.Marshal output
 	if err != nil {
 		return withCause(ErrInternal, fmt.Errorf("diff the state: %w", err))
 	}

@@ -110,6 +110,16 @@ func BenchmarkDiff(b *testing.B) {
 			})
 			b.ReportMetric(float64(len(patch)), "patchB")
 		})
+		b.Run(c.name+"/trusted", func(b *testing.B) {
+			var patch []byte
+			benchRatio(b, c.state, func() {
+				var err error
+				if patch, err = DiffTrusted(c.old, c.new); err != nil {
+					b.Fatal(err)
+				}
+			})
+			b.ReportMetric(float64(len(patch)), "patchB")
+		})
 		b.Run(c.name+"/jsondiff", func(b *testing.B) {
 			var patch jsondiff.Patch
 			benchRatio(b, c.state, func() {
@@ -120,6 +130,50 @@ func BenchmarkDiff(b *testing.B) {
 			})
 			out, _ := json.Marshal(patch)
 			b.ReportMetric(float64(len(out)), "patchB")
+		})
+	}
+}
+
+// BenchmarkDiffTrusted runs json.Marshal of the state, Diff and DiffTrusted
+// in turn in every iteration, so machine noise hits all three alike, and
+// reports each one's ns/op and the ratios trusted/diff and trusted/marshal.
+//
+//	go test ./internal/jsonpatch -run '^$' -bench DiffTrusted -count 5
+func BenchmarkDiffTrusted(b *testing.B) {
+	for _, c := range benchCases(b) {
+		b.Run(c.name, func(b *testing.B) {
+			want, err := Diff(c.old, c.new)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got, err := DiffTrusted(c.old, c.new); err != nil || string(got) != string(want) {
+				b.Fatalf("DiffTrusted = %s, %v; Diff = %s", got, err, want)
+			}
+			var tm, td, tt time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := json.Marshal(c.state); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if _, err := Diff(c.old, c.new); err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				if _, err := DiffTrusted(c.old, c.new); err != nil {
+					b.Fatal(err)
+				}
+				tt += time.Since(t2)
+				td += t2.Sub(t1)
+				tm += t1.Sub(t0)
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(tm.Nanoseconds())/n, "marshal-ns")
+			b.ReportMetric(float64(td.Nanoseconds())/n, "diff-ns")
+			b.ReportMetric(float64(tt.Nanoseconds())/n, "trusted-ns")
+			b.ReportMetric(float64(tt)/float64(td), "trusted/diff")
+			b.ReportMetric(float64(tt)/float64(tm), "trusted/marshal")
+			b.ReportMetric(float64(len(want)), "patchB")
 		})
 	}
 }

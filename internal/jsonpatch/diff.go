@@ -38,7 +38,7 @@ func diff(old, new []byte, sizeCheck bool) ([]byte, error) {
 var differPool = sync.Pool{New: func() any { return &differ{seed: maphash.MakeSeed()} }}
 
 func (d *differ) release() {
-	d.a.buf, d.b.buf = nil, nil
+	d.a.buf, d.b.buf, d.sc.b, d.sc.t = nil, nil, nil, nil
 	if cap(d.out) > 1<<20 { // don't pin huge buffers in the pool
 		d.out = nil
 	}
@@ -53,6 +53,8 @@ type differ struct {
 	seed maphash.Seed
 
 	sizeCheck bool // replace a container when that is smaller than its ops
+
+	sc tscan // DiffTrusted's scanner
 
 	memPool   [][]mem
 	valPool   [][]val

@@ -25,6 +25,28 @@ func checkRoundTrip(t interface {
 	if !json.Valid(patch) {
 		t.Fatalf("Diff produced invalid JSON: %s", patch)
 	}
+	// DiffTrusted gives the same patch for compact input.
+	oc, _ := validate(old)
+	nc, _ := validate(new)
+	if oc && nc {
+		tp, err := diffTrusted(old, new, sizeCheck)
+		if err != nil {
+			t.Fatalf("DiffTrusted: %v", err)
+		}
+		if string(tp) != string(patch) {
+			t.Fatalf("DiffTrusted differs from Diff:\n old %s\n new %s\n got %s\nwant %s", old, new, tp, patch)
+		}
+		d, err := Parse(old)
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		if err := d.Apply(tp); err != nil {
+			t.Fatalf("Apply(DiffTrusted %s): %v", tp, err)
+		}
+		if got := d.Encode(); string(got) != string(new) {
+			t.Fatalf("DiffTrusted not byte-exact:\n old %s\n new %s\n got %s\npatch %s", old, new, got, tp)
+		}
+	}
 	d, err := Parse(old)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)

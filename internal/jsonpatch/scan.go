@@ -49,10 +49,14 @@ var keySafe = func() (t [256]bool) {
 type tape struct {
 	end  []int // offset just past the k-th container
 	next []int // index of the first container after the k-th one's subtree
+
+	// Filled by DiffTrusted's scan of old only: where the k-th container
+	// starts and how many containers enclose it.
+	start, depth []int
 }
 
 func (t *tape) reset() {
-	t.end, t.next = t.end[:0], t.next[:0]
+	t.end, t.next, t.start, t.depth = t.end[:0], t.next[:0], t.start[:0], t.depth[:0]
 }
 
 // compactValid validates b and returns it unchanged when it is already

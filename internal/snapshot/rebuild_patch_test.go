@@ -118,25 +118,27 @@ func TestRebuildFoldsPatches(t *testing.T) {
 	if patches < 150 || v1 == 0 {
 		t.Fatalf("%d patches, %d version 1 events", patches, v1)
 	}
-	for _, maxPending := range []int{0, 2} {
+	// MaxCached 1: actors written out mid-scan are dropped from memory and
+	// read back from Pebble at their next event.
+	for _, o := range []snapshot.RebuildOptions{{}, {MaxPending: 2}, {MaxPending: 2, MaxCached: 1}, {MaxPending: 3, MaxCachedBytes: 1}} {
 		store, err := snapshot.Open(t.TempDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := snapshot.Rebuild(ctx, l, store, snapshot.RebuildOptions{MaxPending: maxPending})
+		p, err := snapshot.Rebuild(ctx, l, store, o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.Scanned != 300 || p.Actors < actors {
-			t.Errorf("max pending %d: progress %+v", maxPending, p)
+			t.Errorf("options %+v: progress %+v", o, p)
 		}
 		if got := dump(t, store); !reflect.DeepEqual(got, live) {
 			for subj, want := range live {
 				if !reflect.DeepEqual(got[subj], want) {
-					t.Errorf("max pending %d: %s rebuilt as\n%+v\nwant\n%+v", maxPending, subj, got[subj], want)
+					t.Errorf("options %+v: %s rebuilt as\n%+v\nwant\n%+v", o, subj, got[subj], want)
 				}
 			}
-			t.Fatalf("max pending %d: rebuilt %d snapshots, want %d identical ones", maxPending, len(got), len(live))
+			t.Fatalf("options %+v: rebuilt %d snapshots, want %d identical ones", o, len(got), len(live))
 		}
 		if err := store.Close(); err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
@@ -78,7 +79,9 @@ func TestRebuildAfterSnapshotFolderDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, maxPending := range []int{0, 3} {
+	// MaxCached 1 drops all but one actor after each write, so most read
+	// their image back from the store.
+	for _, o := range []snapshot.RebuildOptions{{}, {MaxPending: 3}, {MaxPending: 3, MaxCached: 1}, {MaxPending: 5, MaxCachedBytes: 1}} {
 		store, err := snapshot.Open(snapDir, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -88,8 +91,8 @@ func TestRebuildAfterSnapshotFolderDeleted(t *testing.T) {
 			t.Fatal(err)
 		}
 		var reports int
-		p, err := snapshot.Rebuild(ctx, l, store, snapshot.RebuildOptions{MaxPending: maxPending, ProgressEvery: 100,
-			Progress: func(snapshot.RebuildProgress) { reports++ }})
+		o.ProgressEvery, o.Progress = 100, func(snapshot.RebuildProgress) { reports++ }
+		p, err := snapshot.Rebuild(ctx, l, store, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +100,7 @@ func TestRebuildAfterSnapshotFolderDeleted(t *testing.T) {
 			t.Errorf("progress = %+v after %d reports", p, reports)
 		}
 		if got := dump(t, store); !reflect.DeepEqual(got, want) {
-			t.Fatalf("max pending %d: rebuilt %d snapshots, want %d identical ones", maxPending, len(got), len(want))
+			t.Fatalf("%+v: rebuilt %d snapshots, want %d identical ones", o, len(got), len(want))
 		}
 		to, ok, err := store.GetMeta(snapshot.MetaRebuiltTo)
 		if err != nil || !ok || string(to) != fmt.Sprint(p.Last) {
@@ -119,4 +122,49 @@ func dump(t *testing.T, store *snapshot.Store) map[string]snapshot.Snapshot {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestRebuildFlushesPendingPuts: Puts still waiting in the store's Writer
+// when a rebuild starts are written before the store is cleared, so they
+// neither reappear after the rebuild nor overwrite what it rebuilt.
+func TestRebuildFlushesPendingPuts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l, err := eventlog.Open(ctx, eventlog.Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	subj, _ := eventlog.ActorRef{Type: "counter", Key: []string{"a"}}.Subject()
+	var live snapshot.Snapshot
+	var last uint64
+	for i := range 3 {
+		ev := &eventlog.Event{Kind: eventlog.KindAction, Action: "inc", Generation: 1, HasState: true,
+			State: fmt.Appendf(nil, `{"count":%d}`, i), CodeVersion: "v1"}
+		if i == 0 {
+			ev.Kind = eventlog.KindCreate
+		}
+		if last, err = l.Append(ctx, subj, last, ev); err != nil {
+			t.Fatal(err)
+		}
+		ev.Seq, ev.Subject = last, subj
+		if live, err = actorstate.Fold(live, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A Writer that would hold these Puts for an hour.
+	store, err := snapshot.Open(t.TempDir(), &snapshot.Options{FlushInterval: time.Hour, MaxBatch: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	stale := actorstate.Image{Generation: 1, Exists: true, State: []byte(`{"count":99}`)}
+	store.Put(snapshot.Snapshot{Actor: subj, Seq: last + 100, CodeVersion: "v0", State: stale.Encode()})
+	store.Put(snapshot.Snapshot{Actor: "rf.ev.ghost.k", Seq: 1})
+	if _, err := snapshot.Rebuild(ctx, l, store, snapshot.RebuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dump(t, store), map[string]snapshot.Snapshot{subj: live}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after rebuild the store holds\n%+v\nwant\n%+v", got, want)
+	}
 }
