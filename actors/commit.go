@@ -49,13 +49,13 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		inst.rollback()
 		return nil, inst.report(action, err)
 	}
-	if !always && !changed && len(kv) == 0 && len(r.broadcasts) == 0 && len(r.steps) == 0 {
+	if !always && !changed && len(kv) == 0 && len(r.broadcasts) == 0 && len(r.steps) == 0 && len(r.effects) == 0 {
 		inst.after(r)
 		return out, nil
 	}
 	ev := &eventlog.Event{Kind: kind, Generation: inst.image.Generation, Action: action, Args: args, Caller: caller,
 		Time: r.now, Seed: r.seed, HasState: changed, State: state, Output: out, CodeVersion: inst.lim.codeVersion,
-		Broadcasts: r.broadcasts, KV: kv, Steps: r.steps}
+		Broadcasts: r.broadcasts, KV: kv, Steps: r.steps, Effects: r.effects}
 	if kind == eventlog.KindAction {
 		ev.CallID, ev.IdempotencyKey = inst.ids.callID, inst.ids.idemKey
 	}
@@ -117,6 +117,7 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		inst.writeSnapshot()
 	}
 	inst.publish(ev.Broadcasts)
+	inst.deliverSends(ev)
 	inst.after(r)
 	return out, nil
 }

@@ -48,6 +48,7 @@ type run struct {
 	broadcasts []eventlog.Broadcast
 	kv         kvOverlay
 	steps      []eventlog.Step
+	effects    []eventlog.Effect // one-way sends (send.go), performed once the event is acknowledged
 	sleep      bool
 	destroy    bool
 	waits      []func(context.Context)

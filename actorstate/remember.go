@@ -22,10 +22,19 @@ type Remembered struct {
 
 // How many IDs an image remembers; past these the oldest (lowest Seq) go.
 // The fold applies the bounds, so every fold of a log remembers the same.
+// Effect IDs (of one-way sends, "<seq>/<index>": they start with a digit,
+// call IDs with an actor type's letter) share Calls with call IDs but have
+// their own bound: a redelivery by the outbox after a crash comes up to a
+// batch of the log late, and a busy receiver must still know it.
 const (
-	MaxRememberedCalls = 256
-	MaxRememberedKeys  = 1000
+	MaxRememberedCalls   = 256
+	MaxRememberedEffects = 1024
+	MaxRememberedKeys    = 1000
 )
+
+// IsEffectID reports whether a call ID is an effect ID: a one-way send's
+// "<stream sequence>/<effect index>".
+func IsEffectID(id string) bool { return id != "" && id[0] >= '0' && id[0] <= '9' }
 
 // CallHash identifies an action and its arguments, ignoring insignificant
 // whitespace in the JSON: what a repeat of a remembered call must match.
@@ -48,7 +57,7 @@ func (im *Image) remember(ev *eventlog.Event) {
 	}
 	r := Remembered{Seq: ev.Seq, Hash: CallHash(ev.Action, ev.Args), At: ev.Time}
 	if ev.CallID != "" {
-		im.Calls = rememberIn(im.Calls, ev.CallID, r, MaxRememberedCalls)
+		im.Calls = rememberCall(im.Calls, ev.CallID, r)
 	}
 	if ev.IdempotencyKey != "" {
 		im.Keys = rememberIn(im.Keys, ev.IdempotencyKey, r, MaxRememberedKeys)
@@ -67,6 +76,38 @@ func rememberIn(m map[string]Remembered, id string, r Remembered, limit int) map
 				oldest, first = k, false
 			}
 		}
+		delete(m, oldest)
+	}
+	return m
+}
+
+// rememberCall adds a call or effect ID to m, then drops the oldest of its
+// kind if that kind is over its bound. Under MaxRememberedCalls entries in
+// all, neither can be: the common case costs no walk of m.
+func rememberCall(m map[string]Remembered, id string, r Remembered) map[string]Remembered {
+	if m == nil {
+		m = map[string]Remembered{}
+	}
+	m[id] = r
+	if len(m) <= min(MaxRememberedCalls, MaxRememberedEffects) {
+		return m
+	}
+	effect := IsEffectID(id)
+	limit := MaxRememberedCalls
+	if effect {
+		limit = MaxRememberedEffects
+	}
+	n, oldest := 0, ""
+	for k, v := range m {
+		if IsEffectID(k) != effect {
+			continue
+		}
+		if n == 0 || v.Seq < m[oldest].Seq {
+			oldest = k
+		}
+		n++
+	}
+	if n > limit {
 		delete(m, oldest)
 	}
 	return m
