@@ -24,11 +24,13 @@ import (
 	"github.com/rivet-flow/rivet-flow/internal/dirlock"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
 	"github.com/rivet-flow/rivet-flow/internal/startstop"
+	"github.com/rivet-flow/rivet-flow/projections"
 )
 
 // Config configures a node. Zero fields take the defaults of `rivet-flow serve`.
 type Config struct {
-	// DataDir holds the embedded JetStream store (nats/) and snapshots (snapshots/).
+	// DataDir holds the embedded JetStream store (nats/), snapshots
+	// (snapshots/) and read models (projections/).
 	// Defaults to ./data.
 	DataDir string
 	// HTTPAddr is the HTTP listen address. Defaults to 127.0.0.1:6420.
@@ -47,8 +49,14 @@ type Config struct {
 	// Actors configures the actor runtime (limits, timeouts); Logger and
 	// Registerer are set by the node.
 	Actors actors.RuntimeOptions
-	// API configures the HTTP API (token, CORS, body limit).
+	// API configures the HTTP API (token, CORS, body limit). Its Projections
+	// field is set by the node.
 	API api.Options
+	// Projections are user read models (projections.Define), registered on
+	// the node's projection runner next to the built-in actor directory.
+	// They fold the log from their checkpoint at every start; read them with
+	// Node.Projections or over HTTP (/v1/projections).
+	Projections []projections.Projection
 	// Insecure allows a non-loopback HTTPAddr without an API token.
 	Insecure bool
 	// Logger defaults to slog.Default().
@@ -88,14 +96,23 @@ type Node struct {
 	events    *eventlog.Log
 	snapshots *snapshot.Store
 	runtime   *actors.Runtime
-	registry  *prometheus.Registry
-	http      *http.Server
-	listener  net.Listener
-	mux       *http.ServeMux
-	api       *api.Server
-	ready     atomic.Bool
-	serveErr  chan error
-	started   time.Time
+	projs     *projections.Runner
+	outbox    *projections.OutboxProjection
+	// lifetime ends when the node stops, before its services: the outbox's
+	// waits and delivery attempts end with it.
+	lifetime    context.Context
+	endLifetime context.CancelFunc
+	// logReplaced: the snapshots were built from another log (or a longer
+	// one); so were the projections, which are deleted and rebuilt.
+	logReplaced bool
+	registry    *prometheus.Registry
+	http        *http.Server
+	listener    net.Listener
+	mux         *http.ServeMux
+	api         *api.Server
+	ready       atomic.Bool
+	serveErr    chan error
+	started     time.Time
 }
 
 // Start opens the data dir, the event log and the snapshot store, rebuilds
@@ -105,6 +122,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry(), mux: http.NewServeMux(),
 		serveErr: make(chan error, 1), started: time.Now()}
+	n.lifetime, n.endLifetime = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			n.closeStores(context.Background())
@@ -134,13 +152,25 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.rebuildIfNeeded(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.openProjections(); err != nil {
+		return nil, err
+	}
 	rtOpts := cfg.Actors
 	rtOpts.Logger, rtOpts.Registerer = cfg.Logger, n.registry
 	if n.runtime, err = actors.NewRuntime(n.events, n.snapshots, cfg.Registry, rtOpts); err != nil {
 		return nil, err
 	}
-	// Services start in dependency order and stop in reverse (closeStores).
-	if err := startstop.StartAll(ctx, n.runtime); err != nil {
+	// The outbox performs the sends events record, from the log, when the
+	// runtime's own delivery after the append did not (a crash in between).
+	n.outbox = projections.Outbox(n.runtime.DeliverSend, projections.OutboxOptions{Context: n.lifetime, Logger: cfg.Logger})
+	if err := n.projs.Register(n.outbox); err != nil {
+		return nil, fmt.Errorf("register the outbox: %w", err)
+	}
+	// Services start in dependency order and stop in reverse (closeStores):
+	// the log and the snapshots are open already, then the runtime, then the
+	// projections (they read the log; the outbox delivers to the runtime).
+	// Both outlive ctx: Stop ends them.
+	if err := startstop.StartAll(context.WithoutCancel(ctx), n.runtime, n.projs); err != nil {
 		return nil, err
 	}
 	if err := n.listen(); err != nil {
@@ -153,8 +183,33 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
-// openDataDir creates the data dir and takes its lock, with an error that says
-// what to do when either fails.
+// openProjections opens the projection runner under <data-dir>/projections
+// (the built-in actor directory included) and registers the configured
+// projections. It does not start it.
+func (n *Node) openProjections() error {
+	dir := filepath.Join(n.cfg.DataDir, "projections")
+	if n.logReplaced {
+		n.log.Warn("deleting the projections: they were built from another event log; they rebuild from this one", "dir", dir)
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("delete projections built from another log: %w", err)
+		}
+	}
+	r, err := projections.Open(dir, n.events, &projections.Options{Logger: n.cfg.Logger, Registerer: n.registry})
+	if err != nil {
+		return fmt.Errorf("%w; the folder only holds read models: delete it and restart to rebuild them from the log", err)
+	}
+	n.projs = r
+	for _, p := range n.cfg.Projections {
+		if p == nil {
+			return errors.New("Config.Projections holds a nil projection")
+		}
+		if err := r.Register(p); err != nil {
+			return fmt.Errorf("register projection %s: %w", p.Name(), err)
+		}
+	}
+	return nil
+}
+
 // checkExposure refuses to serve beyond loopback without a token.
 func (c Config) checkExposure() error {
 	if c.API.Token != "" || c.Insecure {
@@ -173,6 +228,8 @@ func (c Config) checkExposure() error {
 	return fmt.Errorf("refusing to listen on %s without an API token: set --api-token (or RIVETFLOW_API_TOKEN, --api-token-file), or pass --insecure to serve it open", c.HTTPAddr)
 }
 
+// openDataDir creates the data dir and takes its lock, with an error that says
+// what to do when either fails.
 func (n *Node) openDataDir() error {
 	dir := n.cfg.DataDir
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -218,9 +275,11 @@ func (n *Node) rebuildIfNeeded(ctx context.Context) error {
 	switch {
 	case hasIdentity && string(builtFrom) != identity:
 		reason = "the event log is not the one these snapshots were built from (it was recreated or replaced)"
+		n.logReplaced = true
 	case max(rebuiltTo, n.snapshots.Head()) > last:
 		reason = fmt.Sprintf("snapshots reach log sequence %d but the log ends at %d (was the log restored from an older backup?)",
 			max(rebuiltTo, n.snapshots.Head()), last)
+		n.logReplaced = true
 	case !hasRebuilt && last > 0:
 		reason = "the snapshot folder is new or was deleted"
 	}
@@ -277,6 +336,15 @@ func (n *Node) Events() *eventlog.Log { return n.events }
 // Runtime is the node's actor runtime.
 func (n *Node) Runtime() *actors.Runtime { return n.runtime }
 
+// Projections is the node's projection runner: the built-in actor directory
+// (Projections().Directory()), the outbox (Outbox) and the projections of
+// Config.Projections.
+func (n *Node) Projections() *projections.Runner { return n.projs }
+
+// Outbox is the built-in projection that delivers the sends actions record
+// (actors.Context.Send) from the log; its rows are the dead letters.
+func (n *Node) Outbox() *projections.OutboxProjection { return n.outbox }
+
 // Registry is the node's Prometheus registry, served at /metrics.
 func (n *Node) Registry() *prometheus.Registry { return n.registry }
 
@@ -287,8 +355,8 @@ func (n *Node) Mux() *http.ServeMux { return n.mux }
 func (n *Node) Failed() <-chan error { return n.serveErr }
 
 // Stop drains the node: it stops taking requests (readyz turns 503 at once),
-// waits for requests in flight, puts every awake actor to sleep (OnSleep,
-// snapshot), flushes snapshots, waits for appends in flight to be
+// waits for requests in flight, stops the projections, puts every awake
+// actor to sleep (OnSleep, snapshot), flushes snapshots, waits for appends in flight to be
 // acknowledged, and closes JetStream and Pebble. It is bounded by
 // ShutdownTimeout and by ctx.
 func (n *Node) Stop(ctx context.Context) error {
@@ -315,8 +383,19 @@ func (n *Node) Stop(ctx context.Context) error {
 // closeStores flushes and closes what Start opened, in reverse order.
 func (n *Node) closeStores(ctx context.Context) error {
 	var errs []error
+	n.endLifetime()
+	if n.projs != nil {
+		if err := n.projs.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop projections: %w", err))
+		}
+	}
 	if n.runtime != nil {
 		if err := n.runtime.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.projs != nil {
+		if err := n.projs.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

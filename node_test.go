@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
+	"github.com/rivet-flow/rivet-flow/projections"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -134,10 +136,113 @@ func TestStartRebuildsSnapshotsOfAReplacedLog(t *testing.T) {
 	if _, err := n.Runtime().Client().Get(ctx, "counter", []string{"phantom"}); !errors.Is(err, actors.ErrNotFound) {
 		t.Fatalf("get: %v, want actor_not_found", err)
 	}
+	// The projections were built from the old log too: deleted, rebuilt.
+	if page, err := n.Projections().Directory().List(projections.ActorQuery{}); err != nil || len(page.Actors) != 0 {
+		t.Fatalf("the directory lists %+v (%v) from the replaced log", page.Actors, err)
+	}
 	if h, _, err = n.Runtime().Client().GetOrCreate(ctx, "counter", []string{"phantom"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := actors.Call[int64](ctx, h, "increment", 1); err != nil || c != 1 {
 		t.Fatalf("increment on the new actor: %d, %v", c, err)
+	}
+}
+
+// callCount is a row of the user projection in TestConfigProjections.
+type callCount struct {
+	Calls int `json:"calls"`
+}
+
+// A projection in Config.Projections runs next to the actor directory from
+// Start to Stop, keeps its checkpoint and rows across a restart, and is
+// rebuilt from the log when its folder is deleted.
+func TestConfigProjections(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	calls := projections.Define("calls", projections.Filter{Types: []string{"counter"}, Kinds: []eventlog.Kind{eventlog.KindAction}},
+		func(tx projections.Tx[callCount], ev *eventlog.Event) error {
+			row, _, err := tx.Get(ev.Action)
+			if err != nil {
+				return err
+			}
+			row.Calls++
+			return tx.Put(ev.Action, row)
+		})
+	startWith := func() *Node {
+		t.Helper()
+		n, err := Start(ctx, Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Projections: []projections.Projection{calls},
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		return n
+	}
+	want := func(n *Node, increments int) {
+		t.Helper()
+		last, err := n.Events().LastSeq(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		for _, name := range []string{projections.DirectoryName, "calls"} {
+			if err := n.Projections().Wait(wctx, name, last); err != nil {
+				t.Fatal(err)
+			}
+		}
+		row, found, err := calls.Get(n.Projections(), "increment")
+		if err != nil || !found || row.Calls != increments {
+			t.Fatalf("calls row: %+v %v %v, want %d increments", row, found, err, increments)
+		}
+		page, err := n.Projections().Directory().List(projections.ActorQuery{Type: "counter"})
+		if err != nil || len(page.Actors) != 1 || page.Actors[0].Events != uint64(increments)+1 {
+			t.Fatalf("directory: %+v %v", page, err)
+		}
+	}
+
+	n := startWith()
+	h, _, err := n.Runtime().Client().GetOrCreate(ctx, "counter", []string{"c"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := h.ActionJSON(ctx, "increment", []byte("[1]")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(n, 3)
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart: the checkpoint and rows are there before any fold.
+	n = startWith()
+	if st, err := n.Projections().Status("calls"); err != nil || st.Checkpoint == 0 || st.Rows != 1 {
+		t.Fatalf("after a restart: %+v %v", st, err)
+	}
+	want(n, 3)
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Deleted: rebuilt from the log.
+	if err := os.RemoveAll(filepath.Join(dir, "projections")); err != nil {
+		t.Fatal(err)
+	}
+	n = startWith()
+	want(n, 3)
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second projection of one name fails Start, and releases the data dir.
+	_, err = Start(ctx, Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Projections: []projections.Projection{calls, calls},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if !errors.Is(err, projections.ErrExists) {
+		t.Fatalf("two projections named calls: %v, want ErrExists", err)
+	}
+	n = startWith()
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 func (n *Node) routes() {
 	apiOpts := n.cfg.API
-	apiOpts.Version, apiOpts.Logger = n.cfg.Version, n.log
+	apiOpts.Version, apiOpts.Logger, apiOpts.Projections = n.cfg.Version, n.log, n.projs
 	srv := api.New(n.runtime, n.events, apiOpts)
 	n.api = srv
 	srv.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{Registry: n.registry}))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/projections"
 )
 
 // Options configures the API. The zero value works.
@@ -42,6 +44,15 @@ type Options struct {
 	// more get 429 too_many_tails with Retry-After. Each reads ahead at most
 	// the log's TailBufferBytes. Defaults to 64.
 	MaxTails int
+	// Projections, when set, serves /v1/projections and backs GET /v1/actors
+	// listings (and the gateway's) with its actor directory. Without it,
+	// listings read the log (one type at a time) and /v1/projections is not
+	// served. rivetflow.Start sets it to the node's runner.
+	Projections *projections.Runner
+	// ListWait bounds how long a listing of GET /v1/actors waits for the
+	// actor directory to reach the log's head (read-your-writes) before it
+	// answers from what the directory holds. Defaults to 2s.
+	ListWait time.Duration
 	// Version is shown in the OpenAPI document and /metadata.
 	Version string
 	// Logger defaults to slog.Default().
@@ -67,6 +78,9 @@ func (o Options) withDefaults() Options {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
 	}
+	if o.ListWait <= 0 {
+		o.ListWait = 2 * time.Second
+	}
 	if o.Version == "" {
 		o.Version = "dev"
 	}
@@ -90,13 +104,18 @@ type Server struct {
 	streams     context.Context
 	stopStreams context.CancelFunc
 	tails       chan struct{} // one slot per open log tail
+
+	projs     *projections.Runner // nil: no projection routes, listings read the log
+	rebuildMu sync.Mutex
+	rebuilds  map[string]bool // projections with a rebuild started here and not done
 }
 
 // New returns the API. Mount Handler on a server; health routes are the
 // caller's.
 func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	opts = opts.withDefaults()
-	s := &Server{rt: rt, log: log, opts: opts, lg: opts.Logger.With("component", "api"), mux: http.NewServeMux()}
+	s := &Server{rt: rt, log: log, opts: opts, lg: opts.Logger.With("component", "api"), mux: http.NewServeMux(),
+		projs: opts.Projections, rebuilds: map[string]bool{}}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.tails = make(chan struct{}, opts.MaxTails)
 	cfg := huma.DefaultConfig("rivet-flow API", opts.Version)
@@ -114,6 +133,9 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	s.registerRealtime()
 	s.registerGateway()
 	s.registerTail()
+	if s.projs != nil {
+		s.registerProjections()
+	}
 	return s
 }
 

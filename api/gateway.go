@@ -164,13 +164,15 @@ func (s *Server) gwListActors(w http.ResponseWriter, r *http.Request) {
 			out = append(out, gwActorOf(h.ID, h.Type(), h.Key()))
 		}
 	default:
+		// The actor directory's first page of the type's active actors.
 		page, err := s.listActors(r.Context(), &listInput{Type: q.Get("name"), Limit: s.opts.MaxListActors})
 		if err != nil {
 			var e *Error
-			if errors.As(err, &e) {
-				writeGatewayError(w, e)
-				return
+			if !errors.As(err, &e) {
+				e = fromActors(err)
 			}
+			writeGatewayError(w, e)
+			return
 		}
 		for _, a := range page.Body.Actors {
 			out = append(out, gwActorOf(a.ID, a.Type, a.Key))

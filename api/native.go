@@ -10,7 +10,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/projections"
 )
 
 // Actor describes one actor.
@@ -19,6 +21,12 @@ type Actor struct {
 	Type       string   `json:"type" doc:"Actor type" example:"counter"`
 	Key        []string `json:"key" doc:"Actor key" example:"[\"a\"]"`
 	Generation uint64   `json:"generation" doc:"1 for the first create, +1 after each destroy and create" example:"1"`
+	// The fields below come from the actor directory: listings carry them.
+	Status      string    `json:"status,omitempty" enum:"active,destroyed" doc:"Listings only: active, or destroyed (its last event is a tombstone)"`
+	CreatedAt   time.Time `json:"createdAt,omitzero" doc:"Listings only: when the current generation was created"`
+	DestroyedAt time.Time `json:"destroyedAt,omitzero" doc:"Listings only: when it was destroyed"`
+	LastEventAt time.Time `json:"lastEventAt,omitzero" doc:"Listings only: the time of its last event"`
+	Events      uint64    `json:"events,omitempty" doc:"Listings only: its events in the log, every generation"`
 }
 
 func actorOf(h *actors.Handle) Actor {
@@ -142,7 +150,10 @@ func (s *Server) registerActors() {
 	})
 	huma.Register(s.api, huma.Operation{
 		OperationID: "listActors", Method: http.MethodGet, Path: "/v1/actors", Tags: tags,
-		Summary: "Look up or list actors", Description: "With `key`, looks up the one actor of that type and key (an empty list if it does not exist). Without, lists the type's live actors in ID order, `limit` at a time; pass `cursor` from the previous page.",
+		Summary: "Look up or list actors", Description: "With `type` and `key`, looks up the one actor of that type and key (an empty list if it does not exist). " +
+			"Without `key`, lists actors from the actor directory (a read model of the log), in type then key order, `limit` at a time: every type, or one with `type`; " +
+			"those whose key starts with the parts of `prefix`; `status` active (the default), destroyed or all. Pass `cursor` from the previous page. " +
+			"A page costs the same whatever the number of actors. The listing first waits (briefly) for the directory to reach the log's head, so it shows the caller's own creates and destroys.",
 		Errors: actorErrors,
 	}, s.listActors)
 	huma.Register(s.api, huma.Operation{
@@ -205,9 +216,11 @@ type actorOutput struct {
 }
 
 type listInput struct {
-	Type   string   `query:"type" required:"true" doc:"Actor type" example:"counter"`
-	Key    []string `query:"key,explode" doc:"Key parts, in order; repeat the parameter for each part"`
-	Cursor string   `query:"cursor" doc:"Continue after this actor ID"`
+	Type   string   `query:"type" doc:"Actor type; required with key. Omit to list every type" example:"counter"`
+	Key    []string `query:"key,explode" doc:"Look up the actor with this key: its parts, in order; repeat the parameter for each part"`
+	Prefix []string `query:"prefix,explode" doc:"List the actors whose key starts with these whole parts, in order; repeat the parameter for each part"`
+	Status string   `query:"status" enum:"active,destroyed,all" default:"active" doc:"List active actors, destroyed ones, or all"`
+	Cursor string   `query:"cursor" doc:"Continue from the previous page: pass its nextCursor (opaque)"`
 	Limit  int      `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size (at most the server's limit)"`
 }
 
@@ -222,6 +235,9 @@ func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, er
 	out := &listOutput{}
 	out.Body.Actors = []Actor{}
 	if in.Key != nil {
+		if in.Type == "" {
+			return nil, errorOf(errcode.InvalidRequest, "a lookup by key needs type", nil)
+		}
 		h, err := s.client(ctx).Get(ctx, in.Type, in.Key)
 		if err != nil && !isNotFound(err) {
 			return nil, fromActors(err)
@@ -231,8 +247,51 @@ func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, er
 		}
 		return out, nil
 	}
-	if _, ok := s.rt.Registry().Actions(in.Type); !ok {
-		return nil, fromActors(actors.ErrUnknownType)
+	if in.Type != "" {
+		if _, ok := s.rt.Registry().Actions(in.Type); !ok {
+			return nil, fromActors(actors.ErrUnknownType)
+		}
+	}
+	limit := min(max(in.Limit, 1), s.opts.MaxListActors)
+	if s.projs == nil {
+		return s.listFromLog(ctx, in, limit)
+	}
+	q := projections.ActorQuery{Type: in.Type, Prefix: in.Prefix, Limit: limit, Cursor: in.Cursor}
+	switch in.Status {
+	case "", "active":
+		q.Status = projections.ActorActive
+	case "destroyed":
+		q.Status = projections.ActorDestroyed
+	case "all":
+	default:
+		return nil, errorOf(errcode.InvalidRequest, "status "+in.Status+": want active, destroyed or all", nil)
+	}
+	s.awaitDirectory(ctx)
+	page, err := s.projs.Directory().List(q)
+	if err != nil {
+		return nil, s.fromProjections(err)
+	}
+	out.Body.Actors = make([]Actor, len(page.Actors))
+	for i, a := range page.Actors {
+		key := a.Key
+		if key == nil {
+			key = []string{}
+		}
+		out.Body.Actors[i] = Actor{ID: a.ID, Type: a.Type, Key: key, Generation: a.Generation, Status: string(a.Status),
+			CreatedAt: a.CreatedAt, DestroyedAt: a.DestroyedAt, LastEventAt: a.LastEventAt, Events: a.Events}
+	}
+	out.Body.NextCursor = page.NextCursor
+	return out, nil
+}
+
+// listFromLog lists a type's live actors from the log, for a server without
+// projections: a page reads the type's subjects and one event per actor it
+// looks at.
+func (s *Server) listFromLog(ctx context.Context, in *listInput, limit int) (*listOutput, error) {
+	out := &listOutput{}
+	out.Body.Actors = []Actor{}
+	if in.Type == "" {
+		return nil, errorOf(errcode.InvalidRequest, "type is required: this server lists one type at a time", nil)
 	}
 	filter, err := eventlog.TypeFilter(in.Type)
 	if err != nil {
@@ -248,7 +307,6 @@ func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, er
 		ids = append(ids, subj[len(eventlog.SubjectPrefix)+1:])
 	}
 	slices.Sort(ids)
-	limit := min(max(in.Limit, 1), s.opts.MaxListActors)
 	start, _ := slices.BinarySearch(ids, in.Cursor)
 	if start < len(ids) && ids[start] == in.Cursor {
 		start++

@@ -145,13 +145,13 @@ type ListOptions struct {
 
 // ActorPage is one page of List.
 type ActorPage struct {
-	// Actors are the page's live actors, in ID order.
+	// Actors are the page's live actors, in type-then-key order.
 	Actors []Actor `json:"actors"`
 	// NextCursor is the ListOptions.Cursor of the next page; empty on the last.
 	NextCursor string `json:"nextCursor,omitempty"`
 }
 
-// List returns one page of the type's live actors, in ID order. opts may be
+// List returns one page of the type's live actors, in type-then-key order. opts may be
 // nil. Use All to walk every page.
 func (c *Client) List(ctx context.Context, typ string, opts *ListOptions) (*ActorPage, error) {
 	if typ == "" {

@@ -185,7 +185,7 @@ func TestListPages(t *testing.T) {
 	if _, _, err := c.GetOrCreate(ctx, "chatRoom", []string{"other"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(want)
+	// Listings come from the actor directory, in key order: k0 ... k6.
 
 	var got []string
 	var pages int

@@ -57,6 +57,7 @@ var catalogue = []Entry{
 	{ClientClosed, 499, GroupAPI, "The client went away before the answer (only the server's logs and metrics see it)."},
 	{LogUnavailable, 503, GroupAPI, "The event log cannot be read right now; retry."},
 	{TooManyTails, 429, GroupAPI, "As many event log tails (GET /v1/events/tail) are open as the server allows (--max-tails); retry after Retry-After."},
+	{ProjectionNotFound, 404, GroupAPI, "The server runs no projection (read model) of this name; GET /v1/projections lists them."},
 	{MalformedMessage, 0, GroupAPI, "A RivetKit WebSocket frame cannot be decoded."},
 	{UnknownMessage, 0, GroupAPI, "A WebSocket message has an unknown type."},
 	{BinaryUnsupported, 0, GroupAPI, "A binary WebSocket frame came where JSON text was expected."},

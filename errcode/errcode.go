@@ -128,6 +128,8 @@ const (
 	LogUnavailable Code = "log_unavailable"
 	// TooManyTails (429): as many event log tails are open as allowed.
 	TooManyTails Code = "too_many_tails"
+	// ProjectionNotFound (404): the server runs no projection of this name.
+	ProjectionNotFound Code = "projection_not_found"
 	// MalformedMessage (stream only): a RivetKit WebSocket frame cannot be decoded.
 	MalformedMessage Code = "malformed_message"
 	// UnknownMessage (stream only): a WebSocket message has an unknown type.

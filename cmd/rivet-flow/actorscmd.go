@@ -65,7 +65,7 @@ func interruptible() (context.Context, context.CancelFunc) {
 }
 
 func actorsList(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("actors list", "", "List the live actors of --type in ID order, or look up the one with --key (repeat --key for each part of the key).", stderr)
+	cmd := newCommand("actors list", "", "List the live actors of --type in type-then-key order, or look up the one with --key (repeat --key for each part of the key).", stderr)
 	var cf clientFlags
 	cf.register(cmd.fs)
 	typ := cmd.fs.String("type", "", "the actors' type (required)")
