@@ -1,6 +1,9 @@
 package actors
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rivet-flow/rivet-flow/internal/promreg"
+)
 
 // typeMetrics are one type's series, resolved once: the hot path skips the
 // label lookups.
@@ -52,12 +55,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		unknownOutcomes: prometheus.NewCounter(prometheus.CounterOpts{Name: "rivetflow_actor_unknown_outcomes_total",
 			Help: "Appends whose acknowledgement was lost, resolved from the log before answering."}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.actions, m.duration, m.awake, m.wakes, m.sleeps, m.rejected, m.conns, m.evictions, m.awakeRejected, m.unknownOutcomes} {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
-		}
+	if err := promreg.Register(reg, m.actions, m.duration, m.awake, m.wakes, m.sleeps, m.rejected, m.conns, m.evictions, m.awakeRejected, m.unknownOutcomes); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

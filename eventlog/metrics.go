@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rivet-flow/rivet-flow/internal/promreg"
 )
 
 type metrics struct {
@@ -42,12 +43,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.appendOK = m.appends.WithLabelValues("ok")
 	m.appendConfl = m.appends.WithLabelValues("conflict")
 	m.appendErr = m.appends.WithLabelValues("error")
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.appends, m.appendTime, m.inflight, m.readEvents, m.scannedEvent} {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
-		}
+	if err := promreg.Register(reg, m.appends, m.appendTime, m.inflight, m.readEvents, m.scannedEvent); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -1,10 +1,10 @@
 package projections
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rivet-flow/rivet-flow/internal/promreg"
 )
 
 // metrics is nil when Options.Registerer is nil; every method is nil-safe.
@@ -62,13 +62,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	m.collectors = []prometheus.Collector{m.applied, m.batches, m.failures, m.lag, m.checkpoint, m.commit}
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
+	if err := promreg.Register(reg, m.collectors...); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -77,9 +72,7 @@ func (m *metrics) unregister() {
 	if m == nil {
 		return
 	}
-	for _, c := range m.collectors {
-		m.reg.Unregister(c)
-	}
+	promreg.Unregister(m.reg, m.collectors...)
 }
 
 func (m *metrics) forProjection(name string) *projMetrics {

@@ -1,19 +1,14 @@
 package projections
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strings"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/rivet-flow/rivet-flow/internal/pebbledb"
 )
 
 // The Pebble keyspace. Projection names are [A-Za-z0-9_-] only, so "/" ends
@@ -98,29 +93,10 @@ func decodeMeta(b []byte) (meta, error) {
 // openDB opens (creating if needed) the projections' Pebble database in dir.
 // A database with another layout version is cleared: it is a cache of the log.
 func openDB(dir string, o *Options) (*pebble.DB, io.Closer, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, err
-	}
-	// Wrapped here (as Pebble would) because Pebble leaks the health
-	// checker's goroutine when its Open fails.
-	fs, fsCloser := vfs.WithDiskHealthChecks(vfs.Default, 5*time.Second, nil, func(info vfs.DiskSlowInfo) {
-		o.Logger.Warn("projections: slow disk", "dir", dir, "info", info.String())
-	})
-	cache := pebble.NewCache(o.CacheSize)
-	defer cache.Unref()
-	popts := &pebble.Options{
-		FS:                 fs,
-		Cache:              cache,
-		Logger:             pebbleLogger{l: o.Logger.With("component", "pebble", "dir", dir)},
-		FormatMajorVersion: pebble.FormatNewest,
-	}
-	for i := range popts.Levels {
-		// A fold reads each row it changes; most rebuild reads miss.
-		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	db, err := pebble.Open(dir, popts)
+	// A fold reads each row it changes; most rebuild reads miss: blooms.
+	db, fsCloser, err := pebbledb.Open(dir, pebbledb.Options{CacheSize: o.CacheSize, Logger: o.Logger,
+		Component: "projections", BloomFilters: true})
 	if err != nil {
-		_ = fsCloser.Close()
 		return nil, nil, err
 	}
 	if err := checkFormat(db, o.Logger); err != nil {
@@ -155,27 +131,4 @@ func checkFormat(db *pebble.DB, log *slog.Logger) error {
 		return err
 	}
 	return b.Commit(pebble.Sync)
-}
-
-// pebbleLogger routes Pebble's printf-style logging into slog.
-type pebbleLogger struct{ l *slog.Logger }
-
-func (p pebbleLogger) logf(level slog.Level, format string, args []any) {
-	if p.l.Enabled(context.Background(), level) {
-		p.l.Log(context.Background(), level, strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
-	}
-}
-
-// Infof implements pebble.Logger; Pebble's routine lines go to debug.
-func (p pebbleLogger) Infof(format string, args ...any) { p.logf(slog.LevelDebug, format, args) }
-
-// Errorf implements pebble.Logger.
-func (p pebbleLogger) Errorf(format string, args ...any) { p.logf(slog.LevelError, format, args) }
-
-// Fatalf implements pebble.Logger: it logs and panics (Pebble does not
-// expect it to return).
-func (p pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	p.l.Error(strings.TrimRight(msg, "\n"), "fatal", true)
-	panic("pebble: fatal: " + msg)
 }

@@ -2,10 +2,10 @@ package snapshot
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rivet-flow/rivet-flow/internal/promreg"
 )
 
 // metrics is nil when Options.Registerer is nil; every method is nil-safe so
@@ -59,13 +59,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.misses = reads.WithLabelValues("miss")
 	m.corrupt = reads.WithLabelValues("corrupt")
 	m.collectors = []prometheus.Collector{m.writes, m.writeErrors, m.batchSize, reads, m.flush}
-	for i, c := range m.collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range m.collectors[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
+	if err := promreg.Register(reg, m.collectors...); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -74,9 +69,7 @@ func (m *metrics) unregister() {
 	if m == nil {
 		return
 	}
-	for _, c := range m.collectors {
-		m.reg.Unregister(c)
-	}
+	promreg.Unregister(m.reg, m.collectors...)
 }
 
 func (m *metrics) batch(n int, took time.Duration, err error) {

@@ -11,18 +11,17 @@ import (
 	"encoding/binary"
 
 	"github.com/rivet-flow/rivet-flow/actorstate"
+	"github.com/rivet-flow/rivet-flow/internal/pebbledb"
 
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -65,7 +64,6 @@ const (
 	defaultCacheSize     = 64 << 20
 	defaultMaxBatch      = 256
 	defaultFlushInterval = 50 * time.Millisecond
-	diskSlowThreshold    = 5 * time.Second // Pebble's default
 )
 
 func (o *Options) withDefaults() (Options, error) {
@@ -130,29 +128,12 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store at %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("open snapshot store at %s: %w", dir, err)
-	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store at %s: %w", dir, err)
 	}
-	// We wrap the FS ourselves (as Pebble would by default) because Pebble
-	// leaks the health checker's goroutine when its Open fails.
-	fs, fsCloser := vfs.WithDiskHealthChecks(vfs.Default, diskSlowThreshold, nil, func(info vfs.DiskSlowInfo) {
-		o.Logger.Warn("snapshot: slow disk", "dir", dir, "info", info.String())
-	})
-	cache := pebble.NewCache(o.CacheSize)
-	defer cache.Unref() // the DB holds its own reference
-	db, err := pebble.Open(dir, &pebble.Options{
-		FS:     fs,
-		Cache:  cache,
-		Logger: pebbleLogger{l: o.Logger.With("component", "pebble", "dir", dir)},
-		// A cache directory has no older readers to stay compatible with.
-		FormatMajorVersion: pebble.FormatNewest,
-	})
+	db, fsCloser, err := pebbledb.Open(dir, pebbledb.Options{CacheSize: o.CacheSize, Logger: o.Logger, Component: "snapshot"})
 	if err != nil {
-		_ = fsCloser.Close()
 		m.unregister()
 		return nil, fmt.Errorf("open snapshot store at %s: %w", dir, err)
 	}

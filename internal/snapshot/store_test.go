@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rivet-flow/rivet-flow/internal/pebbledb"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -324,7 +326,7 @@ func TestOpenCloseStress(t *testing.T) {
 func TestPebbleLogger(t *testing.T) {
 	t.Parallel()
 	logs := &logBuffer{}
-	l := pebbleLogger{l: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	l := pebbledb.NewLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	l.Infof("hello %d\n", 1)
 	l.Errorf("bad %s", "thing")
 	func() {
