@@ -135,6 +135,7 @@ type Runtime struct {
 	drains   *pool
 
 	testSignals runtimeTestSignals
+	sends       *sendTracker // one-way sends delivered lately or in flight (the outbox skips them)
 
 	awake   atomic.Int64 // instances in the table (shards); at most opts.MaxAwakeActors but for raw WebSockets
 	evictor evictor      // sends idle actors to sleep at the limit (evict.go)
@@ -164,7 +165,7 @@ func NewRuntime(log *eventlog.Log, snaps SnapshotStore, reg *Registry, opts Runt
 	}
 	rt := &Runtime{log: log, snaps: snaps, reg: reg, opts: opts, clock: opts.Clock,
 		logger: opts.Logger.With("component", "actors"), metrics: m, seed: maphash.MakeSeed(),
-		limits: map[string]limits{}}
+		limits: map[string]limits{}, sends: newSendTracker()}
 	rt.stopping.Store(true)
 	for i := range rt.shards {
 		rt.shards[i].m = map[string]*instance{}

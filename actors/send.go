@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"weak"
 
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
@@ -187,7 +185,7 @@ func (inst *instance) deliverSends(ev *eventlog.Event) {
 		select {} // the signal is on its way
 	}
 	rt := inst.rt
-	tr := rt.sendTracker()
+	tr := rt.sends
 	rt.work.Add(1)
 	go func() {
 		defer rt.work.Done()
@@ -209,7 +207,7 @@ func (inst *instance) deliverSends(ev *eventlog.Event) {
 // can fix; Unavailable those of a runtime that is not running. This is the
 // deliver function of projections.Outbox.
 func (rt *Runtime) DeliverSend(ctx context.Context, d Delivery) error {
-	return rt.deliver(ctx, rt.sendTracker(), d)
+	return rt.deliver(ctx, rt.sends, d)
 }
 
 func (rt *Runtime) deliver(ctx context.Context, tr *sendTracker, d Delivery) error {
@@ -315,19 +313,6 @@ func (t *sendTracker) release(id string, delivered bool) {
 	delete(t.inflight, id)
 }
 
-// sendTrackers holds each runtime's tracker, dropped when its runtime is
-// collected.
-var sendTrackers sync.Map // weak.Pointer[Runtime] -> *sendTracker
-
-func (rt *Runtime) sendTracker() *sendTracker {
-	k := weak.Make(rt)
-	if v, ok := sendTrackers.Load(k); ok {
-		return v.(*sendTracker)
-	}
-	v, loaded := sendTrackers.LoadOrStore(k, &sendTracker{done: map[string]struct{}{},
-		inflight: map[string]chan struct{}{}})
-	if !loaded {
-		runtime.AddCleanup(rt, func(k weak.Pointer[Runtime]) { sendTrackers.Delete(k) }, k)
-	}
-	return v.(*sendTracker)
+func newSendTracker() *sendTracker {
+	return &sendTracker{done: map[string]struct{}{}, inflight: map[string]chan struct{}{}}
 }
