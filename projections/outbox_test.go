@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -14,14 +16,22 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
+	"github.com/rivet-flow/rivet-flow/internal/startstop/startstoptest"
 )
 
 type obState struct {
 	Count int64 `json:"count"`
 }
 
-// obRegistry: a sender that sends inc(n) (or any action) one way, and a
-// receiver whose reject action always fails.
+// obFlaky counts the calls of each flaky receiver (by actor ID): its first
+// obFlakyFailures calls fail.
+var obFlaky sync.Map
+
+const obFlakyFailures = 2
+
+// obRegistry: a sender that sends inc(7) (or any action) one way; a
+// receiver whose reject action always fails and whose flaky action fails
+// its first calls; and the dead-letter type a node adds.
 func obRegistry(t testing.TB) *actors.Registry {
 	t.Helper()
 	sender := actors.NewType[obState]("obsender", actors.Options[obState]{}).
@@ -36,23 +46,34 @@ func obRegistry(t testing.TB) *actors.Registry {
 		Action("get", actors.Act0(func(c *actors.Context[obState]) (int64, error) { return c.State.Count, nil })).
 		Action("reject", actors.Act(func(c *actors.Context[obState], n int64) (int64, error) {
 			return 0, actors.NewUserError("no_thanks", "I refuse", nil)
+		})).
+		Action("flaky", actors.Act(func(c *actors.Context[obState], n int64) (int64, error) {
+			calls, _ := obFlaky.LoadOrStore(c.ActorID(), new(atomic.Int32))
+			if calls.(*atomic.Int32).Add(1) <= obFlakyFailures {
+				return 0, actors.NewUserError("not_yet", "try again", nil)
+			}
+			c.State.Count += n
+			return c.State.Count, nil
 		}))
 	reg, err := actors.NewRegistry(sender, recv)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := RegisterDeadLetters(reg); err != nil {
+		t.Fatal(err)
+	}
 	return reg
 }
 
-// obNode is what a node wires: a log, a runtime, a runner with the outbox,
-// over one data dir.
+// obNode is what a node wires: a log, a runtime, a runner with the
+// dead-letter projection and the outbox, over one data dir.
 type obNode struct {
 	dir    string
 	log    *eventlog.Log
 	snaps  *snapshot.Store
 	rt     *actors.Runtime
 	r      *Runner
-	outbox *OutboxProjection
+	outbox *Outbox
 }
 
 func obOpenLog(dir string) (*eventlog.Log, *snapshot.Store, error) {
@@ -65,6 +86,18 @@ func obOpenLog(dir string) (*eventlog.Log, *snapshot.Store, error) {
 		return nil, nil, err
 	}
 	return l, snaps, nil
+}
+
+// obOptions are fast test defaults over opts.
+func obOptions(opts OutboxOptions) *OutboxOptions {
+	opts.Logger = discardLogger()
+	if opts.Backoff == 0 {
+		opts.Backoff = time.Millisecond
+	}
+	if opts.FetchWait == 0 {
+		opts.FetchWait = 50 * time.Millisecond
+	}
+	return &opts
 }
 
 func obStart(t testing.TB, dir string, opts OutboxOptions) *obNode {
@@ -83,19 +116,23 @@ func obStart(t testing.TB, dir string, opts OutboxOptions) *obNode {
 	if n.r, err = Open(filepath.Join(dir, "projections"), n.log, &Options{Logger: discardLogger()}); err != nil {
 		t.Fatal(err)
 	}
-	opts.Logger = discardLogger()
-	n.outbox = Outbox(n.rt.DeliverSend, opts)
-	mustRegister(t, n.r, n.outbox)
+	if n.outbox, err = NewOutbox(n.log, n.rt, obOptions(opts)); err != nil {
+		t.Fatal(err)
+	}
+	mustRegister(t, n.r, n.outbox.Projection())
 	if err := n.r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	<-n.r.Started()
+	if err := n.outbox.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { n.stop(t) })
 	return n
 }
 
-// stop stops the runner first (it delivers through the runtime), then the
-// runtime, then closes the stores.
+// stop stops the outbox first (it delivers through the runtime), then the
+// runner and the runtime, then closes the stores.
 func (n *obNode) stop(t testing.TB) {
 	t.Helper()
 	if n.rt == nil {
@@ -103,6 +140,9 @@ func (n *obNode) stop(t testing.TB) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := n.outbox.Stop(ctx); err != nil {
+		t.Errorf("stop outbox: %v", err)
+	}
 	if err := n.r.Stop(ctx); err != nil {
 		t.Errorf("stop runner: %v", err)
 	}
@@ -128,9 +168,9 @@ func obCtx(t testing.TB) context.Context {
 }
 
 // obHandle gets or creates an actor.
-func obHandle(t testing.TB, n *obNode, typ, key string) *actors.Handle {
+func obHandle(t testing.TB, rt *actors.Runtime, typ, key string) *actors.Handle {
 	t.Helper()
-	h, _, err := n.rt.Client().GetOrCreate(obCtx(t), typ, []string{key}, nil)
+	h, _, err := rt.Client().GetOrCreate(obCtx(t), typ, []string{key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,12 +178,12 @@ func obHandle(t testing.TB, n *obNode, typ, key string) *actors.Handle {
 }
 
 // obSend has sender send action to target and returns the effect ID.
-func obSend(t testing.TB, n *obNode, sender *actors.Handle, target, action string) string {
+func obSend(t testing.TB, l *eventlog.Log, sender *actors.Handle, target, action string) string {
 	t.Helper()
 	if _, err := sender.Action(obCtx(t), "send", target, action); err != nil {
 		t.Fatal(err)
 	}
-	seq, err := n.log.LastSubjectSeq(obCtx(t), eventlog.SubjectPrefix+"."+sender.ID)
+	seq, err := l.LastSubjectSeq(obCtx(t), eventlog.SubjectPrefix+"."+sender.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,9 +206,9 @@ func obApplied(t testing.TB, l *eventlog.Log, id, effectID string) int {
 	return n
 }
 
-func obCount(t testing.TB, n *obNode, key string) int64 {
+func obCount(t testing.TB, rt *actors.Runtime, key string) int64 {
 	t.Helper()
-	h, err := n.rt.Client().Get(obCtx(t), "obrecv", []string{key})
+	h, err := rt.Client().Get(obCtx(t), "obrecv", []string{key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,87 +219,247 @@ func obCount(t testing.TB, n *obNode, key string) int64 {
 	return c
 }
 
-func obWaitHead(t testing.TB, n *obNode) {
+// obWait waits until the outbox's counts satisfy ok, and returns them.
+func obWait(t testing.TB, o *Outbox, ok func(OutboxCounts) bool) OutboxCounts {
 	t.Helper()
-	head, err := n.log.LastSeq(obCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.r.Wait(obCtx(t), n.outbox.Name(), head); err != nil {
-		t.Fatal(err)
+	ctx := obCtx(t)
+	for {
+		c, changed := o.Progress()
+		if ok(c) {
+			return c
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("outbox counts %+v: %v", c, ctx.Err())
+		}
 	}
 }
 
+// obIdle waits until the consumer has nothing pending (events without sends
+// are acknowledged without waiting for the server, so this polls it), and
+// returns the status.
+func obIdle(t testing.TB, o *Outbox) OutboxStatus {
+	t.Helper()
+	ctx := obCtx(t)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := o.Status(ctx)
+		if err == nil && st.Pending == 0 {
+			return st
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("outbox status %+v (%v): still pending", st, err)
+		}
+	}
+}
+
+func TestOutboxRetriesThenDelivers(t *testing.T) {
+	t.Parallel()
+	n := obStart(t, t.TempDir(), OutboxOptions{MaxAttempts: obFlakyFailures + 2})
+	s, r := obHandle(t, n.rt, "obsender", "s"), obHandle(t, n.rt, "obrecv", t.Name())
+	obFlaky.Store(r.ID, new(atomic.Int32)) // a fresh count for each run (-count)
+	id := obSend(t, n.log, s, r.ID, "flaky")
+	c := obWait(t, n.outbox, func(c OutboxCounts) bool { return c.Events == 1 })
+	if c.Delivered != 1 || c.DeadLetters != 0 || c.Returned != 0 {
+		t.Fatalf("counts %+v, want the send delivered", c)
+	}
+	calls, _ := obFlaky.Load(r.ID)
+	if got := calls.(*atomic.Int32).Load(); got != obFlakyFailures+1 {
+		t.Fatalf("flaky receiver called %d times, want %d (fast path and outbox together)", got, obFlakyFailures+1)
+	}
+	if got := obApplied(t, n.log, r.ID, id); got != 1 {
+		t.Fatalf("send applied %d times, want 1", got)
+	}
+	if c := obCount(t, n.rt, t.Name()); c != 7 {
+		t.Fatalf("receiver count = %d, want 7", c)
+	}
+	if st := obIdle(t, n.outbox); !st.Running || st.Consumer != OutboxConsumer {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// A send to an unknown actor is a dead letter at once; one the receiver
+// refuses, after MaxAttempts. Both are recorded in the log before their
+// events are acknowledged, and the projection shows them as rows, again
+// after a rebuild.
 func TestOutboxDeadLetters(t *testing.T) {
 	t.Parallel()
-	n := obStart(t, t.TempDir(), OutboxOptions{MaxAttempts: 3, Backoff: time.Millisecond})
-	s, r := obHandle(t, n, "obsender", "s"), obHandle(t, n, "obrecv", "r")
+	n := obStart(t, t.TempDir(), OutboxOptions{MaxAttempts: 3})
+	s, r := obHandle(t, n.rt, "obsender", "s"), obHandle(t, n.rt, "obrecv", "r")
 	nobody, err := actors.ActorID("obrecv", []string{"nobody"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := obSend(t, n, s, nobody, "inc")
-	rejected := obSend(t, n, s, r.ID, "reject")
-	fine := obSend(t, n, s, r.ID, "inc")
-	obWaitHead(t, n)
+	missing := obSend(t, n.log, s, nobody, "inc")
+	rejected := obSend(t, n.log, s, r.ID, "reject")
+	fine := obSend(t, n.log, s, r.ID, "inc")
+	c := obWait(t, n.outbox, func(c OutboxCounts) bool { return c.Events == 3 })
+	if c.Delivered != 1 || c.DeadLetters != 2 {
+		t.Fatalf("counts %+v, want 1 delivered and 2 dead letters", c)
+	}
+	// The records are in the log: the sender type's dead-letter actor.
+	dlSubject, err := eventlog.ActorRef{Type: DeadLettersType, Key: []string{"obsender"}}.Subject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := n.log.ReadActor(obCtx(t), dlSubject, 0, 0)
+	if err != nil || len(evs) != 3 || evs[1].Action != "record" || evs[2].Action != "record" || evs[2].Caller != OutboxCaller {
+		t.Fatalf("dead-letter actor's events: %d (%v), want a create and 2 records", len(evs), err)
+	}
+	wait(t, n.r, OutboxName, evs[2].Seq)
 
-	for _, tc := range []struct {
-		id, target, action, code string
-		attempts                 int
-	}{
-		{missing, nobody, "inc", "actor_not_found", 1}, // undeliverable: at once
-		{rejected, r.ID, "reject", "no_thanks", 3},     // the receiver refuses: MaxAttempts
-	} {
-		d, found, err := n.outbox.DeadLetter(n.r, tc.id)
-		if err != nil || !found {
-			t.Fatalf("dead letter %s: found %v, %v", tc.id, found, err)
+	check := func() {
+		t.Helper()
+		for _, tc := range []struct {
+			id, target, action, code string
+			attempts                 int
+		}{
+			{missing, nobody, "inc", "actor_not_found", 1}, // undeliverable: at once
+			{rejected, r.ID, "reject", "no_thanks", 3},     // the receiver refuses: MaxAttempts
+		} {
+			d, found, err := n.outbox.DeadLetter(n.r, tc.id)
+			if err != nil || !found {
+				t.Fatalf("dead letter %s: found %v, %v", tc.id, found, err)
+			}
+			if d.EffectID != tc.id || d.From != s.ID || d.Target != tc.target || d.Action != tc.action ||
+				d.Code != tc.code || d.Attempts != tc.attempts || d.Error == "" || string(d.Args) != "[7]" || d.At.IsZero() {
+				t.Fatalf("dead letter %s = %+v, want target %s action %s code %s after %d attempts", tc.id, d, tc.target, tc.action, tc.code, tc.attempts)
+			}
 		}
-		if d.EffectID != tc.id || d.From != s.ID || d.Target != tc.target || d.Action != tc.action ||
-			d.Code != tc.code || d.Attempts != tc.attempts || d.Error == "" || string(d.Args) != "[7]" {
-			t.Fatalf("dead letter %s = %+v, want target %s action %s code %s after %d attempts", tc.id, d, tc.target, tc.action, tc.code, tc.attempts)
+		letters, _, err := n.outbox.DeadLetters(n.r, 10, "")
+		if err != nil || len(letters) != 2 || letters[0].EffectID != missing || letters[1].EffectID != rejected {
+			t.Fatalf("dead letters = %+v (%v), want %s then %s", letters, err, missing, rejected)
+		}
+		page, err := n.r.Rows(OutboxName, OutboxDeadPrefix, 10, "")
+		if err != nil || len(page.Rows) != 2 {
+			t.Fatalf("rows under %s: %+v (%v)", OutboxDeadPrefix, page, err)
+		}
+		if _, found, _ := n.outbox.DeadLetter(n.r, fine); found {
+			t.Fatalf("the delivered send %s is a dead letter", fine)
 		}
 	}
-	letters, _, err := n.outbox.DeadLetters(n.r, 10, "")
-	if err != nil || len(letters) != 2 || letters[0].EffectID != missing || letters[1].EffectID != rejected {
-		t.Fatalf("dead letters = %+v (%v), want %s then %s", letters, err, missing, rejected)
+	check()
+	if err := n.r.Rebuild(obCtx(t), OutboxName, nil); err != nil {
+		t.Fatal(err)
 	}
-	if st := mustStatus(t, n.r, OutboxName); st.State != StateLive {
-		t.Fatalf("outbox state %s (%s), want live", st.State, st.Error)
-	}
-	if _, found, _ := n.outbox.DeadLetter(n.r, fine); found {
-		t.Fatalf("the delivered send %s is a dead letter", fine)
-	}
-	if c := obCount(t, n, "r"); c != 7 {
+	check()
+	if c := obCount(t, n.rt, "r"); c != 7 {
 		t.Fatalf("receiver count = %d, want 7", c)
+	}
+	obIdle(t, n.outbox)
+}
+
+// While the runtime takes no calls, the outbox gives the event back (again
+// and again, never as a dead letter); once it runs, the send is delivered,
+// once.
+func TestOutboxGivesEventsBackWhileTheRuntimeIsDown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l, snaps, err := obOpenLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two runtimes over the log: the first sends (its fast path delivers);
+	// the second, not started yet, is the outbox's, and remembers no
+	// delivery.
+	first, err := actors.NewRuntime(l, snaps, obRegistry(t), actors.RuntimeOptions{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := actors.NewRuntime(l, snaps, obRegistry(t), actors.RuntimeOptions{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := NewOutbox(l, rt, obOptions(OutboxOptions{UnavailableWait: 10 * time.Millisecond, MaxBackoff: 5 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = ob.Stop(ctx)
+		_ = rt.Stop(ctx)
+		_ = first.Stop(ctx)
+		_ = snaps.Close()
+		_ = l.Close(ctx)
+	})
+	if err := first.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s, rv := obHandle(t, first, "obsender", "s"), obHandle(t, first, "obrecv", "r")
+	id := obSend(t, l, s, rv.ID, "inc")
+	if err := first.Stop(obCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	c := obWait(t, ob, func(c OutboxCounts) bool { return c.Returned >= 2 })
+	if c.Events != 0 || c.DeadLetters != 0 {
+		t.Fatalf("counts %+v with the runtime down, want the event given back only", c)
+	}
+	if st, _ := ob.Status(obCtx(t)); !strings.Contains(st.LastError, "shutting down") {
+		t.Fatalf("last error %q, want the runtime's", st.LastError)
+	}
+	if err := rt.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c = obWait(t, ob, func(c OutboxCounts) bool { return c.Events == 1 })
+	if c.Delivered != 1 || c.DeadLetters != 0 {
+		t.Fatalf("counts %+v, want the send delivered", c)
+	}
+	if got := obApplied(t, l, rv.ID, id); got != 1 {
+		t.Fatalf("send applied %d times, want 1", got)
 	}
 }
 
-// TestOutboxRedeliveryTakesEffectOnce folds the log again (Rebuild) with a
-// runtime that remembers no delivery of its own: every send is delivered
-// again and the receivers answer from the effect IDs they remember.
-func TestOutboxRedeliveryTakesEffectOnce(t *testing.T) {
+// A restarted outbox resumes where the consumer is: what it acknowledged
+// does not come back, what was sent while it was down is performed, once,
+// by a runtime that remembers no delivery of its own.
+func TestOutboxRestartResumes(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	n := obStart(t, dir, OutboxOptions{})
-	s, r := obHandle(t, n, "obsender", "s"), obHandle(t, n, "obrecv", "r")
+	s, r := obHandle(t, n.rt, "obsender", "s"), obHandle(t, n.rt, "obrecv", "r")
 	var ids []string
-	for range 5 {
-		ids = append(ids, obSend(t, n, s, r.ID, "inc"))
+	for range 2 {
+		ids = append(ids, obSend(t, n.log, s, r.ID, "inc"))
 	}
-	obWaitHead(t, n)
-	n.stop(t)
-	n = obStart(t, dir, OutboxOptions{})
-	if err := n.r.Rebuild(obCtx(t), OutboxName, nil); err != nil {
+	obWait(t, n.outbox, func(c OutboxCounts) bool { return c.Events == 2 })
+	if err := n.outbox.Stop(obCtx(t)); err != nil {
 		t.Fatal(err)
+	}
+	for range 3 {
+		ids = append(ids, obSend(t, n.log, s, r.ID, "inc"))
+	}
+	n.stop(t)
+
+	n = obStart(t, dir, OutboxOptions{})
+	c := obWait(t, n.outbox, func(c OutboxCounts) bool { return c.Events >= 3 })
+	if st := obIdle(t, n.outbox); st.Events != 3 || c.Delivered != 3 {
+		t.Fatalf("after the restart: %+v, want the 3 sends made while the outbox was down", st)
 	}
 	for _, id := range ids {
 		if got := obApplied(t, n.log, r.ID, id); got != 1 {
 			t.Fatalf("effect %s applied %d times, want 1", id, got)
 		}
 	}
-	if c := obCount(t, n, "r"); c != 35 {
+	if c := obCount(t, n.rt, "r"); c != 35 {
 		t.Fatalf("receiver count = %d, want 35", c)
 	}
+}
+
+func TestOutboxStartStopStress(t *testing.T) {
+	t.Parallel()
+	n := obStart(t, t.TempDir(), OutboxOptions{FetchWait: 10 * time.Millisecond})
+	if err := n.outbox.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	startstoptest.StressWith(context.Background(), t, n.outbox, startstoptest.Config{Iterations: 20})
 }
 
 // outboxChildEnv, set to a data dir, makes TestOutboxCrashChild the child of
@@ -298,6 +498,9 @@ func TestOutboxCrashChild(t *testing.T) {
 	t.Fatalf("still alive after the send was acknowledged (err %v)", err)
 }
 
+// kill -9 between an acknowledged send and its delivery: after the restart
+// the outbox delivers it, and it is applied once; a second restart does not
+// deliver it again.
 func TestOutboxKillBetweenAckAndDelivery(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -346,93 +549,26 @@ func TestOutboxKillBetweenAckAndDelivery(t *testing.T) {
 
 	// Restart with the outbox: delivered, once.
 	n := obStart(t, dir, OutboxOptions{})
-	obWaitHead(t, n)
+	if c := obWait(t, n.outbox, func(c OutboxCounts) bool { return c.Events == 1 }); c.Delivered != 1 {
+		t.Fatalf("after the restart: %+v, want the send delivered", c)
+	}
 	if got := obApplied(t, n.log, recvID, effectID); got != 1 {
 		t.Fatalf("after the restart the send was applied %d times, want 1", got)
 	}
-	if c := obCount(t, n, "r"); c != 7 {
+	if c := obCount(t, n.rt, "r"); c != 7 {
 		t.Fatalf("receiver count = %d, want 7", c)
 	}
-	// Again, and with the outbox folded over the log once more: still once.
+	obIdle(t, n.outbox)
+	// Again: the event was acknowledged, nothing comes back.
 	n.stop(t)
 	n = obStart(t, dir, OutboxOptions{})
-	obWaitHead(t, n)
-	if err := n.r.Rebuild(obCtx(t), OutboxName, nil); err != nil {
-		t.Fatal(err)
+	if st := obIdle(t, n.outbox); st.Events != 0 {
+		t.Fatalf("after a second restart the outbox handled %+v, want nothing", st)
 	}
 	if got := obApplied(t, n.log, recvID, effectID); got != 1 {
-		t.Fatalf("after a second restart and a rebuild the send was applied %d times, want 1", got)
+		t.Fatalf("after a second restart the send was applied %d times, want 1", got)
 	}
-	if c := obCount(t, n, "r"); c != 7 {
+	if c := obCount(t, n.rt, "r"); c != 7 {
 		t.Fatalf("receiver count = %d, want 7", c)
-	}
-	if st := mustStatus(t, n.r, OutboxName); st.State != StateLive {
-		t.Fatalf("outbox state %s (%s), want live", st.State, st.Error)
-	}
-}
-
-// TestOutboxStopsWhileTheRuntimeIsDown: an outbox that runs while the
-// runtime takes no calls stops on the event (failed, nothing skipped) and
-// delivers it once resumed with the runtime up.
-func TestOutboxStopsWhileTheRuntimeIsDown(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	l, snaps, err := obOpenLog(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Two runtimes in turn over the log: the first sends (its fast path
-	// delivers) and stops; the second, not started yet, is the outbox's,
-	// and remembers no delivery.
-	first, err := actors.NewRuntime(l, snaps, obRegistry(t), actors.RuntimeOptions{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := actors.NewRuntime(l, snaps, obRegistry(t), actors.RuntimeOptions{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(filepath.Join(dir, "projections"), l, &Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob := Outbox(rt.DeliverSend, OutboxOptions{Logger: discardLogger(), Backoff: time.Millisecond, UnavailableWait: 20 * time.Millisecond})
-	mustRegister(t, r, ob)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = r.Stop(ctx)
-		_ = r.Close()
-		_ = rt.Stop(ctx)
-		_ = snaps.Close()
-		_ = l.Close(ctx)
-	})
-
-	if err := first.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	n := &obNode{log: l, rt: first, r: r, outbox: ob}
-	s, rv := obHandle(t, n, "obsender", "s"), obHandle(t, n, "obrecv", "r")
-	id := obSend(t, n, s, rv.ID, "inc")
-	if err := first.Stop(obCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	seq, _, _ := actors.ParseEffectID(id)
-	start(t, r)
-	if err := r.Wait(obCtx(t), OutboxName, seq); !errors.Is(err, ErrFailed) {
-		t.Fatalf("Wait with the runtime down: %v, want failed", err)
-	}
-	if st := mustStatus(t, r, OutboxName); st.FailedSeq != seq || st.Checkpoint >= seq {
-		t.Fatalf("outbox status %+v, want failed at %d", st, seq)
-	}
-	if err := rt.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Resume(OutboxName); err != nil {
-		t.Fatal(err)
-	}
-	obWaitHead(t, n)
-	if got := obApplied(t, l, rv.ID, id); got != 1 {
-		t.Fatalf("send applied %d times, want 1", got)
 	}
 }
