@@ -68,12 +68,15 @@ func TestLookupByKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t, testOpts{})
 	a := b.actor(t, "counter", "org-acme", "doc/456")
+	awake := true // a lookup brings the actor it finds into memory
+	found := a
+	found.Awake = &awake
 	tests := []struct {
 		name  string
 		query string
 		want  []api.Actor
 	}{
-		{"multi-part key", "type=counter&key=org-acme&key=doc%2F456", []api.Actor{a}},
+		{"multi-part key", "type=counter&key=org-acme&key=doc%2F456", []api.Actor{found}},
 		{"parts in another order", "type=counter&key=doc%2F456&key=org-acme", []api.Actor{}},
 		{"a prefix of the key", "type=counter&key=org-acme", []api.Actor{}},
 		{"another type", "type=chatRoom&key=org-acme&key=doc%2F456", []api.Actor{}},

@@ -27,6 +27,8 @@ type Actor struct {
 	DestroyedAt time.Time `json:"destroyedAt,omitzero" doc:"Listings only: when it was destroyed"`
 	LastEventAt time.Time `json:"lastEventAt,omitzero" doc:"Listings only: the time of its last event"`
 	Events      uint64    `json:"events,omitempty" doc:"Listings only: its events in the log, every generation"`
+	// Awake is set by GET /v1/actors (listings and lookups), absent elsewhere.
+	Awake *bool `json:"awake,omitempty" doc:"GET /v1/actors only: whether the actor is in memory (awake) on the node that answered, as of the answer"`
 }
 
 func actorOf(h *actors.Handle) Actor {
@@ -153,6 +155,7 @@ func (s *Server) registerActors() {
 		Summary: "Look up or list actors", Description: "With `type` and `key`, looks up the one actor of that type and key (an empty list if it does not exist). " +
 			"Without `key`, lists actors from the actor directory (a read model of the log), in type then key order, `limit` at a time: every type, or one with `type`; " +
 			"those whose key starts with the parts of `prefix`; `status` active (the default), destroyed or all. Pass `cursor` from the previous page. " +
+			"Each actor says whether it is `awake` (in memory on the node that answered); `awake=true` or `false` keeps only those, looking at no more than 4 x `limit` actors per page. " +
 			"A page costs the same whatever the number of actors. The listing first waits (briefly) for the directory to reach the log's head, so it shows the caller's own creates and destroys.",
 		Errors: actorErrors,
 	}, s.listActors)
@@ -222,6 +225,19 @@ type listInput struct {
 	Status string   `query:"status" enum:"active,destroyed,all" default:"active" doc:"List active actors, destroyed ones, or all"`
 	Cursor string   `query:"cursor" doc:"Continue from the previous page: pass its nextCursor (opaque)"`
 	Limit  int      `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size (at most the server's limit)"`
+	Awake  string   `query:"awake" enum:"true,false" doc:"List only the actors in memory on this node (true) or only those asleep (false). A page then looks at most 4 x limit actors, so it can hold fewer than limit while more follow: continue with nextCursor"`
+}
+
+// awakeFilterPages bounds the directory pages one listing filtered by awake
+// reads: a page of the answer costs at most this many pages of the
+// directory, whatever the number of actors and however few are awake.
+const awakeFilterPages = 4
+
+// awake reports whether the actor is in memory on this node, as the
+// listings show it.
+func (s *Server) awake(id string) *bool {
+	v := s.rt.IsAwake(id)
+	return &v
 }
 
 type listOutput struct {
@@ -234,6 +250,15 @@ type listOutput struct {
 func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, error) {
 	out := &listOutput{}
 	out.Body.Actors = []Actor{}
+	var wantAwake *bool
+	switch in.Awake {
+	case "":
+	case "true", "false":
+		v := in.Awake == "true"
+		wantAwake = &v
+	default:
+		return nil, errorOf(errcode.InvalidRequest, "awake "+in.Awake+": want true or false", nil)
+	}
 	if in.Key != nil {
 		if in.Type == "" {
 			return nil, errorOf(errcode.InvalidRequest, "a lookup by key needs type", nil)
@@ -243,7 +268,10 @@ func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, er
 			return nil, fromActors(err)
 		}
 		if err == nil {
-			out.Body.Actors = append(out.Body.Actors, actorOf(h))
+			a := actorOf(h)
+			if a.Awake = s.awake(a.ID); wantAwake == nil || *a.Awake == *wantAwake {
+				out.Body.Actors = append(out.Body.Actors, a)
+			}
 		}
 		return out, nil
 	}
@@ -254,7 +282,7 @@ func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, er
 	}
 	limit := min(max(in.Limit, 1), s.opts.MaxListActors)
 	if s.projs == nil {
-		return s.listFromLog(ctx, in, limit)
+		return s.listFromLog(ctx, in, limit, wantAwake)
 	}
 	q := projections.ActorQuery{Type: in.Type, Prefix: in.Prefix, Limit: limit, Cursor: in.Cursor}
 	switch in.Status {
@@ -267,27 +295,52 @@ func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, er
 		return nil, errorOf(errcode.InvalidRequest, "status "+in.Status+": want active, destroyed or all", nil)
 	}
 	s.awaitDirectory(ctx)
-	page, err := s.projs.Directory().List(q)
-	if err != nil {
-		return nil, s.fromProjections(err)
+	// Without a filter, one directory page; with one, up to
+	// awakeFilterPages of them until the page is full.
+	pages := 1
+	if wantAwake != nil {
+		pages = awakeFilterPages
 	}
-	out.Body.Actors = make([]Actor, len(page.Actors))
-	for i, a := range page.Actors {
-		key := a.Key
-		if key == nil {
-			key = []string{}
+	for range pages {
+		page, err := s.projs.Directory().List(q)
+		if err != nil {
+			return nil, s.fromProjections(err)
 		}
-		out.Body.Actors[i] = Actor{ID: a.ID, Type: a.Type, Key: key, Generation: a.Generation, Status: string(a.Status),
-			CreatedAt: a.CreatedAt, DestroyedAt: a.DestroyedAt, LastEventAt: a.LastEventAt, Events: a.Events}
+		for i, a := range page.Actors {
+			listed := listedActor(a, s.awake(a.ID))
+			if wantAwake != nil && *listed.Awake != *wantAwake {
+				continue
+			}
+			out.Body.Actors = append(out.Body.Actors, listed)
+			if len(out.Body.Actors) == limit && i < len(page.Actors)-1 {
+				// Full in the middle of a directory page: continue after it.
+				out.Body.NextCursor = projections.ActorCursor(a.Type, a.Key)
+				return out, nil
+			}
+		}
+		out.Body.NextCursor = page.NextCursor
+		if page.NextCursor == "" || len(out.Body.Actors) == limit {
+			break
+		}
+		q.Cursor = page.NextCursor
 	}
-	out.Body.NextCursor = page.NextCursor
 	return out, nil
+}
+
+// listedActor is a directory entry as GET /v1/actors lists it.
+func listedActor(a projections.Actor, awake *bool) Actor {
+	key := a.Key
+	if key == nil {
+		key = []string{}
+	}
+	return Actor{ID: a.ID, Type: a.Type, Key: key, Generation: a.Generation, Status: string(a.Status),
+		CreatedAt: a.CreatedAt, DestroyedAt: a.DestroyedAt, LastEventAt: a.LastEventAt, Events: a.Events, Awake: awake}
 }
 
 // listFromLog lists a type's live actors from the log, for a server without
 // projections: a page reads the type's subjects and one event per actor it
 // looks at.
-func (s *Server) listFromLog(ctx context.Context, in *listInput, limit int) (*listOutput, error) {
+func (s *Server) listFromLog(ctx context.Context, in *listInput, limit int, wantAwake *bool) (*listOutput, error) {
 	out := &listOutput{}
 	out.Body.Actors = []Actor{}
 	if in.Type == "" {
@@ -335,7 +388,11 @@ func (s *Server) listFromLog(ctx context.Context, in *listInput, limit int) (*li
 		if err != nil {
 			continue
 		}
-		out.Body.Actors = append(out.Body.Actors, Actor{ID: id, Type: typ, Key: key, Generation: ev.Generation})
+		awake := s.awake(id)
+		if wantAwake != nil && *awake != *wantAwake {
+			continue
+		}
+		out.Body.Actors = append(out.Body.Actors, Actor{ID: id, Type: typ, Key: key, Generation: ev.Generation, Awake: awake})
 	}
 	return out, nil
 }

@@ -150,6 +150,9 @@ type ActorInfo struct {
 	LastEventAt time.Time `json:"lastEventAt,omitzero"`
 	// Events counts its events in the log, every generation.
 	Events uint64 `json:"events"`
+	// Awake reports whether the actor was in memory on the node that
+	// answered, when it answered.
+	Awake bool `json:"awake"`
 }
 
 // ActorQuery selects a page of ListActors. The zero value lists the active
@@ -161,6 +164,11 @@ type ActorQuery struct {
 	Prefix []string
 	// Status is "active" (the default), "destroyed" or "all".
 	Status string
+	// Awake, if set, keeps only the actors in memory on the node (true) or
+	// only those asleep (false). A filtered page looks at a bounded number
+	// of actors, so it can be short (even empty) with a NextCursor: keep
+	// paging until NextCursor is empty.
+	Awake *bool
 	// Limit is the page size; the server caps it (100 by default).
 	Limit int
 	// Cursor continues from a previous page's NextCursor.
@@ -189,6 +197,9 @@ func (c *Client) ListActors(ctx context.Context, q *ActorQuery) (*ActorInfoPage,
 		}
 		if q.Status != "" {
 			v.Set("status", q.Status)
+		}
+		if q.Awake != nil {
+			v.Set("awake", strconv.FormatBool(*q.Awake))
 		}
 		if q.Limit > 0 {
 			v.Set("limit", strconv.Itoa(q.Limit))

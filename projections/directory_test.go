@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -272,4 +273,139 @@ func TestEncodeActor(t *testing.T) {
 			t.Errorf("encodeActor = %s, %v\nwant          %s", got, err, want)
 		}
 	}
+}
+
+// Directory rows round-trip through their binary encoding, and serve as the
+// JSON json.Marshal writes; a corrupt row is an error, never a panic.
+func TestDirectoryRowCodec(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 2, 10, 30, 0, 123456789, time.UTC)
+	d := &Directory{}
+	for _, a := range []Actor{
+		{ID: "doc.kAAAA", Type: "doc", Key: []string{}, Status: ActorActive, LastEventAt: at, Events: 1, LastSeq: 1},
+		{ID: "doc.kBB", Type: "doc", Key: []string{"org-acme", "a\"b\\c", "<&>", "\x00\x1f", "héllo \u2028", ""}, Generation: 7,
+			Status: ActorDestroyed, CreatedAt: at.Add(-time.Hour), DestroyedAt: at, LastEventAt: at,
+			Events: 1 << 40, LastSeq: 99},
+		{ID: "x.k", Type: "x", Key: nil, Status: ActorActive, CreatedAt: time.Unix(-1, 999_999_999).UTC(), LastEventAt: at},
+	} {
+		v, err := encodeDirRow(&dirRow{Actor: a})
+		if err != nil || v[0] != dirRowTag {
+			t.Fatalf("encodeDirRow(%+v) = %q, %v", a, v, err)
+		}
+		got, err := decodeRow(a.ID, v)
+		if err != nil || !reflect.DeepEqual(got, a) {
+			t.Fatalf("decodeRow(encodeDirRow(%+v)) =\n %+v, %v", a, got, err)
+		}
+		want, _ := json.Marshal(&a)
+		for _, stored := range [][]byte{v, want} { // binary, and JSON from before
+			js, err := d.rowJSON(a.ID, stored)
+			if err != nil || string(js) != string(want) {
+				t.Errorf("rowJSON(%q) = %s, %v\nwant %s", stored, js, err, want)
+			}
+			row, err := decodeDirRow(a.ID, stored)
+			if err != nil || !reflect.DeepEqual(row.(*dirRow).Actor, a) || row.(*dirRow).okey != typeKey(a.Type, a.Key) {
+				t.Errorf("decodeDirRow(%q) = %+v, %v", stored, row, err)
+			}
+		}
+		for i := range len(v) {
+			if _, err := decodeRow(a.ID, v[:i]); err == nil {
+				t.Errorf("decodeRow of %d of %d bytes: no error", i, len(v))
+			}
+		}
+		if _, err := decodeRow(a.ID, append(v, 0)); err == nil {
+			t.Error("decodeRow with a trailing byte: no error")
+		}
+	}
+	if _, err := d.rowJSON("x", []byte{0x7f, 1, 2}); err == nil {
+		t.Error("rowJSON of an unknown encoding: no error")
+	}
+}
+
+// A directory written by an earlier version (JSON rows) is read as it is
+// (no rebuild at start), its rows change in place as their actors do, with
+// their index entries, and a rebuild of it reaches the same rows and pages.
+func TestDirectoryReadsJSONRows(t *testing.T) {
+	t.Parallel()
+	r, b := setup(t)
+	last := fillDirectory(t, b)
+	start(t, r)
+	wait(t, r, DirectoryName, last)
+	rows := allRows(t, r, DirectoryName)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rewrite every row as the earlier version stored it: JSON.
+	r = b.open(t)
+	batch := r.db.NewBatch()
+	for id, js := range rows {
+		if err := batch.Set(append(rowPrefix(DirectoryName), id...), []byte(js), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Commit(nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = batch.Close()
+	if v := storedRow(t, r, firstKey(rows)); v[0] != '{' {
+		t.Fatalf("the rows are not JSON: %q", v)
+	}
+	if st := mustStatus(t, r, DirectoryName); st.Checkpoint != last {
+		t.Fatalf("checkpoint %d after the reopen, want %d (no rebuild)", st.Checkpoint, last)
+	}
+	requireSameRows(t, DirectoryName, allRows(t, r, DirectoryName), rows)
+	start(t, r)
+	requireDirectory(t, r)
+
+	// Change actors whose rows are JSON: a destroy moves one between the
+	// status indexes, a create brings one back.
+	b.destroy(t, "doc", "org-acme", "doc-1")
+	b.create(t, "user", "org-beta", "u2") // generation 2
+	b.act(t, "edit", "doc", "org-acme")
+	last = b.create(t, "team", "org-acme")
+	wait(t, r, DirectoryName, last)
+	pages := func() [][]string {
+		var out [][]string
+		for _, s := range []ActorStatus{"", ActorActive, ActorDestroyed} {
+			out = append(out, listAll(t, r.Directory(), ActorQuery{Status: s, Limit: 2}))
+		}
+		return out
+	}
+	incremental, incrementalRows := pages(), allRows(t, r, DirectoryName)
+	want := [][]string{nil,
+		{`doc["org-acme"]`, `doc["org-acme" "doc-2"]`, `doc["org-acme\x00" "zero"]`, `team["org-acme"]`, `user["org-acme" "u1"]`, `user["org-beta" "u2"]`},
+		{`doc["org-acme" "doc-1"]`, `doc["org-beta" "doc-1"]`}}
+	if !reflect.DeepEqual(incremental[1:], want[1:]) || len(incremental[0]) != 8 {
+		t.Fatalf("after changes on JSON rows: %q\nwant (active, destroyed) %q", incremental, want[1:])
+	}
+	if err := r.Rebuild(context.Background(), DirectoryName, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := pages(); !reflect.DeepEqual(got, incremental) {
+		t.Fatalf("pages after a rebuild:\n %q\nwant\n %q", got, incremental)
+	}
+	requireSameRows(t, DirectoryName, allRows(t, r, DirectoryName), incrementalRows)
+	for id := range incrementalRows {
+		if v := storedRow(t, r, id); v[0] != dirRowTag {
+			t.Fatalf("row %s after the rebuild: %q, want binary", id, v)
+		}
+	}
+}
+
+// storedRow returns a directory row as Pebble holds it.
+func storedRow(t *testing.T, r *Runner, id string) []byte {
+	t.Helper()
+	v, closer, err := r.db.Get(append(rowPrefix(DirectoryName), id...))
+	if err != nil {
+		t.Fatalf("row %s: %v", id, err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v)
+}
+
+func firstKey(m map[string]string) string {
+	for k := range m {
+		return k
+	}
+	return ""
 }

@@ -24,7 +24,13 @@ func TestMain(m *testing.M) {
 		crashChild()
 		return
 	}
-	goleak.VerifyTestMain(m)
+	// The benchmarks' log (benchLog) goes when the process ends.
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if applyLog.dir != "" {
+			_ = os.RemoveAll(applyLog.dir)
+		}
+		os.Exit(code)
+	}))
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -31,6 +31,26 @@ type RowsPage struct {
 
 var cursorEnc = base64.RawURLEncoding
 
+// jsonRows is implemented by a projection that stores its rows in its own
+// encoding (the directory): Rows and Row serve them as JSON through rowJSON,
+// which returns the JSON of the stored row under key (a copy it owns).
+type jsonRows interface {
+	rowJSON(key string, stored []byte) ([]byte, error)
+}
+
+// rowJSON returns the JSON of a stored row of p (a copy).
+func (p *proj) rowJSON(key string, stored []byte) ([]byte, error) {
+	conv, ok := p.def.(jsonRows)
+	if !ok {
+		return bytes.Clone(stored), nil
+	}
+	v, err := conv.rowJSON(key, stored)
+	if err != nil {
+		return nil, fmt.Errorf("projection %s: row %q: %w", p.name, key, err)
+	}
+	return v, nil
+}
+
 func pageLimit(limit int) int {
 	if limit <= 0 {
 		return DefaultPageLimit
@@ -43,7 +63,8 @@ func pageLimit(limit int) int {
 // order, after cursor (a NextCursor from the previous page; "" for the first
 // page). A page costs one seek and limit steps whatever the number of rows.
 func (r *Runner) Rows(name, prefix string, limit int, cursor string) (RowsPage, error) {
-	if _, err := r.get(name); err != nil {
+	p, err := r.get(name)
+	if err != nil {
 		return RowsPage{}, err
 	}
 	limit = pageLimit(limit)
@@ -82,7 +103,11 @@ func (r *Runner) Rows(name, prefix string, limit int, cursor string) (RowsPage, 
 		if err != nil {
 			return RowsPage{}, fmt.Errorf("projection %s: rows: %w", name, err)
 		}
-		page.Rows = append(page.Rows, Row{Key: string(it.Key()[len(base):]), Value: bytes.Clone(v)})
+		key := string(it.Key()[len(base):])
+		if v, err = p.rowJSON(key, v); err != nil {
+			return RowsPage{}, err
+		}
+		page.Rows = append(page.Rows, Row{Key: key, Value: v})
 	}
 	if err := it.Error(); err != nil {
 		return RowsPage{}, fmt.Errorf("projection %s: rows: %w", name, err)
@@ -92,7 +117,8 @@ func (r *Runner) Rows(name, prefix string, limit int, cursor string) (RowsPage, 
 
 // Row returns one committed row of the projection.
 func (r *Runner) Row(name, key string) (value json.RawMessage, found bool, err error) {
-	if _, err := r.get(name); err != nil {
+	p, err := r.get(name)
+	if err != nil {
 		return nil, false, err
 	}
 	if err := validRowKey(key); err != nil {
@@ -110,5 +136,8 @@ func (r *Runner) Row(name, key string) (value json.RawMessage, found bool, err e
 		return nil, false, fmt.Errorf("projection %s: row %q: %w", name, key, err)
 	}
 	defer closer.Close()
-	return bytes.Clone(v), true, nil
+	if value, err = p.rowJSON(key, v); err != nil {
+		return nil, false, err
+	}
+	return value, true, nil
 }

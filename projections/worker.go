@@ -52,15 +52,22 @@ type permanentError struct {
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// item is what the reader hands the applier: an event, or (ev nil) the news
-// that the scan reached upTo, the log's head when it began.
+// item is what the reader hands the applier: events in log order, or
+// (evs empty) the news that the scan reached upTo, the log's head when it
+// began.
 type item struct {
-	ev   *eventlog.Event
+	evs  []*eventlog.Event
 	upTo uint64
 }
 
-// itemBuffer bounds the events read ahead of the fold.
-const itemBuffer = 512
+// The events read ahead of the fold are bounded: at most itemBuffer items
+// of up to scanChunk events each wait in the channel. The scan hands events
+// over scanChunk at a time, so the reader and the fold meet once per chunk
+// rather than once per event; the tail hands each one over as it comes.
+const (
+	itemBuffer = 4
+	scanChunk  = 128
+)
 
 // run folds the log until ctx ends or the projection fails, retrying read
 // errors from the checkpoint with backoff.
@@ -141,15 +148,29 @@ func (p *proj) pass(ctx context.Context) error {
 // read sends every event after checkpoint: a scan up to the head as of its
 // start, then a tail from the next sequence, so none falls in between.
 func (p *proj) read(ctx context.Context, checkpoint uint64, items chan<- item) error {
-	send := func(ev *eventlog.Event) error {
+	send := func(evs []*eventlog.Event) error {
 		select {
-		case items <- item{ev: ev}:
+		case items <- item{evs: evs}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	last, err := p.r.log.Scan(ctx, checkpoint+1, send)
+	var chunk []*eventlog.Event // handed over whole: the applier owns it
+	last, err := p.r.log.Scan(ctx, checkpoint+1, func(ev *eventlog.Event) error {
+		if chunk == nil {
+			chunk = make([]*eventlog.Event, 0, scanChunk)
+		}
+		if chunk = append(chunk, ev); len(chunk) < scanChunk {
+			return nil
+		}
+		evs := chunk
+		chunk = nil
+		return send(evs)
+	})
+	if err == nil && len(chunk) > 0 {
+		err = send(chunk)
+	}
 	if err != nil {
 		return err
 	}
@@ -162,7 +183,7 @@ func (p *proj) read(ctx context.Context, checkpoint uint64, items chan<- item) e
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return p.r.log.Tail(ctx, nil, last+1, send)
+	return p.r.log.Tail(ctx, nil, last+1, func(ev *eventlog.Event) error { return send([]*eventlog.Event{ev}) })
 }
 
 // apply folds items in batches: it commits after BatchSize events, when the
@@ -189,19 +210,21 @@ func (p *proj) apply(ctx context.Context, items <-chan item) error {
 		if !ok {
 			return b.commit()
 		}
-		if it.ev == nil {
+		if len(it.evs) == 0 {
 			if err := b.commit(); err != nil {
 				return err
 			}
 			p.caughtUp(it.upTo)
 			continue
 		}
-		if err := b.add(it.ev); err != nil {
-			return err
-		}
-		if b.events >= p.r.opts.BatchSize {
-			if err := b.commit(); err != nil {
+		for _, ev := range it.evs {
+			if err := b.add(ev); err != nil {
 				return err
+			}
+			if b.events >= p.r.opts.BatchSize {
+				if err := b.commit(); err != nil {
+					return err
+				}
 			}
 		}
 	}

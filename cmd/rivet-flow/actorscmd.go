@@ -19,7 +19,7 @@ const actorsUsage = `Usage: rivet-flow actors <command> [flags]
 
 Commands:
   create --type T --key K ...     get or create an actor (repeat --key for each part)
-  list --type T [--key K ...]     list a type's live actors, or look one up by key
+  list --type T [--key K ...]     list a type's live actors (and whether each is awake), or look one up by key
   get ID                          show one actor
   call ID ACTION [ARGS_JSON]      call an action; ARGS_JSON is a JSON array, e.g. '[5]'
   destroy ID                      destroy an actor
@@ -65,7 +65,7 @@ func interruptible() (context.Context, context.CancelFunc) {
 }
 
 func actorsList(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("actors list", "", "List the live actors of --type in type-then-key order, or look up the one with --key (repeat --key for each part of the key).", stderr)
+	cmd := newCommand("actors list", "", "List the live actors of --type in type-then-key order, with whether each is awake (in memory) on the server, or look up the one with --key (repeat --key for each part of the key).", stderr)
 	var cf clientFlags
 	cf.register(cmd.fs)
 	typ := cmd.fs.String("type", "", "the actors' type (required)")
@@ -89,7 +89,10 @@ func actorsList(args []string, stdout, stderr io.Writer) int {
 	}
 	defer done()
 
-	list := []client.Actor{}
+	// A listing comes from the actor directory, with whether each actor is
+	// awake (in memory) on the server; a lookup finds the one actor.
+	list := []client.ActorInfo{}
+	found := []client.Actor{} // a lookup's JSON: no directory fields
 	more := false
 	if len(key) > 0 {
 		a, err := c.Get(ctx, *typ, key)
@@ -97,22 +100,38 @@ func actorsList(args []string, stdout, stderr io.Writer) int {
 			return cmd.fail(cf.addr, err)
 		}
 		if err == nil {
-			list = append(list, *a)
+			found = append(found, *a)
+			// The server's lookup brings the actor it finds into memory
+			// (its answer says awake: true).
+			list = append(list, client.ActorInfo{Actor: *a, Status: "active", Awake: true})
 		}
 	} else {
-		for a, err := range c.All(ctx, *typ) {
+		q := &client.ActorQuery{Type: *typ}
+	pages:
+		for {
+			page, err := c.ListActors(ctx, q)
 			if err != nil {
 				return cmd.fail(cf.addr, err)
 			}
-			if len(list) == *limit {
-				more = true
+			for _, a := range page.Actors {
+				if len(list) == *limit {
+					more = true
+					break pages
+				}
+				list = append(list, a)
+			}
+			if page.NextCursor == "" || page.NextCursor == q.Cursor {
 				break
 			}
-			list = append(list, a)
+			q.Cursor = page.NextCursor
 		}
 	}
+	var out any = list
+	if len(key) > 0 {
+		out = found
+	}
 	if cf.json {
-		if err := writeJSON(stdout, list); err != nil {
+		if err := writeJSON(stdout, out); err != nil {
 			return cmd.fail(cf.addr, err)
 		}
 	} else if len(list) == 0 {
@@ -123,9 +142,13 @@ func actorsList(args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTYPE\tKEY\tGENERATION")
+		fmt.Fprintln(tw, "ID\tTYPE\tKEY\tGENERATION\tAWAKE")
 		for _, a := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.ID, a.Type, keyString(a.Key), a.Generation)
+			awake := "no"
+			if a.Awake {
+				awake = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", a.ID, a.Type, keyString(a.Key), a.Generation, awake)
 		}
 		_ = tw.Flush()
 	}
