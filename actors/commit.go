@@ -22,7 +22,19 @@ import (
 // fails, the state is restored from the committed bytes and nothing is kept.
 func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action string, args json.RawMessage,
 	caller string, conn *Conn, always bool, fn func(r *run) (any, error)) (json.RawMessage, error) {
+	out, _, err := inst.executeStage(ctx, kind, action, args, caller, conn, always, fn)
+	return out, err
+}
+
+// executeStage is execute, and also reports logFailed: the call's code ran
+// and its event was built, but the log did not take it (a conflict, an
+// unknown outcome, a log that refused it). Such a failure says nothing about
+// the call; a failure of the call itself (its code, its size) has logFailed
+// false. FireAlarm records the latter and retries the former.
+func (inst *instance) executeStage(ctx context.Context, kind eventlog.Kind, action string, args json.RawMessage,
+	caller string, conn *Conn, always bool, fn func(r *run) (any, error)) (_ json.RawMessage, logFailed bool, _ error) {
 	r := newRun(ctx, inst, caller, conn)
+	r.kind = kind
 	r.deadline = time.Now().Add(inst.lim.actionTimeout)
 	defer r.release()
 	output, err := inst.safely(action, func() (any, error) { return fn(r) })
@@ -41,17 +53,20 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		}
 	}
 	kv := r.kv.events()
-	var kvAfter int
+	var kvAfter, alarmsAfter int
 	if err == nil {
-		kvAfter, err = inst.checkSize(state, changed, kv)
+		kvAfter, alarmsAfter, err = inst.checkSize(state, changed, kv, r.alarmBytesDelta())
 	}
 	if err != nil {
 		inst.rollback()
-		return nil, inst.report(action, err)
+		return nil, false, inst.report(action, err)
 	}
 	if !always && !changed && len(kv) == 0 && len(r.broadcasts) == 0 && len(r.steps) == 0 && len(r.effects) == 0 {
 		inst.after(r)
-		return out, nil
+		return out, false, nil
+	}
+	if kind == eventlog.KindSystem && r.output != nil {
+		out = r.output
 	}
 	ev := &eventlog.Event{Kind: kind, Generation: inst.image.Generation, Action: action, Args: args, Caller: caller,
 		Time: r.now, Seed: r.seed, HasState: changed, State: state, Output: out, CodeVersion: inst.lim.codeVersion,
@@ -67,7 +82,7 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	}
 	if err := inst.patchState(ev); err != nil {
 		inst.rollback()
-		return nil, inst.report(action, err)
+		return nil, false, inst.report(action, err)
 	}
 	// The append's outcome must be known before anything else happens to this
 	// actor, so it does not wait on the caller's context (the log reads no
@@ -83,7 +98,7 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		} else if errors.Is(rerr, eventlog.ErrOutcomeUnknown) {
 			inst.rollback()
 			inst.loaded = false // reloaded from the log, which has the answer, before the next call
-			return nil, inst.report(action, withCause(errorf(ErrUnknownOutcome,
+			return nil, true, inst.report(action, withCause(errorf(ErrUnknownOutcome,
 				"the log did not confirm whether %s on %s was stored; retry (an idempotency key makes the retry safe)", action, inst.id), errors.Join(err, rerr)))
 		} else {
 			err = rerr
@@ -95,22 +110,22 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 		switch {
 		case errors.As(err, &conflict):
 			inst.loaded = false // another writer moved the actor on: reload before the next call
-			return nil, inst.report(action, withCause(ErrConflict, err))
+			return nil, true, inst.report(action, withCause(ErrConflict, err))
 		case errors.Is(err, eventlog.ErrEventTooLarge):
-			return nil, inst.report(action, withCause(errorf(ErrStateTooLarge, "the event for %s is too large for the log", action), err))
+			return nil, false, inst.report(action, withCause(errorf(ErrStateTooLarge, "the event for %s is too large for the log", action), err))
 		}
 		// Refused before it reached the log (closed, full): nothing stored,
 		// but reload to be safe.
 		inst.loaded = false
-		return nil, inst.report(action, withCause(ErrInternal, err))
+		return nil, true, inst.report(action, withCause(ErrInternal, err))
 	}
 	// Acknowledged: commit, then the side effects.
 	ev.Seq, ev.Subject = seq, inst.subject
 	inst.image.ApplyKnown(ev, state)
 	inst.lastSeq, inst.codeVersion = seq, ev.CodeVersion
-	inst.kvBytes = kvAfter
+	inst.kvBytes, inst.alarmBytes = kvAfter, alarmsAfter
 	if !inst.image.Exists {
-		inst.kvBytes = 0
+		inst.kvBytes, inst.alarmBytes = 0, 0
 	}
 	inst.sinceSnapshot++
 	if inst.sinceSnapshot >= inst.lim.snapshotEvery {
@@ -119,7 +134,7 @@ func (inst *instance) execute(ctx context.Context, kind eventlog.Kind, action st
 	inst.publish(ev.Broadcasts)
 	inst.deliverSends(ev)
 	inst.after(r)
-	return out, nil
+	return out, false, nil
 }
 
 // smallState is the size (bytes of encoded state) under which an event
@@ -174,10 +189,12 @@ func (inst *instance) newState(r *run, kind eventlog.Kind) ([]byte, bool, error)
 	return state, changed, nil
 }
 
-// checkSize enforces MaxStateBytes on the state plus KV after a call and
-// returns the KV bytes after it, kept incrementally (no walk of the KV per call).
-func (inst *instance) checkSize(state []byte, changed bool, kv []eventlog.KVWrite) (int, error) {
-	kvAfter := inst.kvBytes
+// checkSize enforces MaxStateBytes on the state plus KV plus the arguments
+// of pending alarms and crons after a call, and returns the KV bytes and the
+// alarm bytes after it, both kept incrementally (no walk of the KV or the
+// alarms per call).
+func (inst *instance) checkSize(state []byte, changed bool, kv []eventlog.KVWrite, alarmDelta int) (kvAfter, alarmsAfter int, err error) {
+	kvAfter = inst.kvBytes
 	for _, w := range kv {
 		if old, ok := inst.image.KV[string(w.Key)]; ok {
 			kvAfter -= len(w.Key) + len(old)
@@ -186,14 +203,19 @@ func (inst *instance) checkSize(state []byte, changed bool, kv []eventlog.KVWrit
 			kvAfter += len(w.Key) + len(w.Value)
 		}
 	}
+	alarmsAfter = inst.alarmBytes + alarmDelta
 	size := len(inst.image.State)
 	if changed {
 		size = len(state)
 	}
-	if size+kvAfter > inst.lim.maxState {
-		return 0, errorf(ErrStateTooLarge, "actor %s would hold %d bytes of state and KV, limit %d", inst.id, size+kvAfter, inst.lim.maxState)
+	if size+kvAfter+alarmsAfter > inst.lim.maxState {
+		if alarmsAfter > 0 {
+			return 0, 0, errorf(ErrStateTooLarge, "actor %s would hold %d bytes of state, KV and pending alarm and cron arguments (%d of them), limit %d",
+				inst.id, size+kvAfter+alarmsAfter, alarmsAfter, inst.lim.maxState)
+		}
+		return 0, 0, errorf(ErrStateTooLarge, "actor %s would hold %d bytes of state and KV, limit %d", inst.id, size+kvAfter, inst.lim.maxState)
 	}
-	return kvAfter, nil
+	return kvAfter, alarmsAfter, nil
 }
 
 // rollback restores the state from the committed bytes.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rivet-flow/rivet-flow/actorstate"
 	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
@@ -48,7 +49,11 @@ type run struct {
 	broadcasts []eventlog.Broadcast
 	kv         kvOverlay
 	steps      []eventlog.Step
-	effects    []eventlog.Effect // one-way sends (send.go), performed once the event is acknowledged
+	effects    []eventlog.Effect // one-way sends (send.go), alarms and crons (alarm.go, cron.go), in call order
+	kind       eventlog.Kind     // of the event the run builds
+	alarms     *alarmOverlay     // the alarms and crons as this run changed them, built on first use
+	fire       *actorstate.Alarm // the alarm this run is the fire of (FireAlarm)
+	output     json.RawMessage   // a system event's recorded output: a failed fire's error
 	sleep      bool
 	destroy    bool
 	waits      []func(context.Context)

@@ -69,6 +69,12 @@ var (
 	ErrStateDecodeFailed = newError(errcode.StateDecodeFailed, "actor state does not decode", 0)
 	ErrUnknownOutcome    = newError(errcode.UnknownOutcome, "the log did not confirm the action; retry", 1)
 	ErrCallCycle         = newError(errcode.CallCycle, "call cycle", 0)
+	// ErrTooManyAlarms: RuntimeOptions.MaxAlarms alarms are pending.
+	ErrTooManyAlarms = newError(errcode.TooManyAlarms, "too many pending alarms", 0)
+	// ErrInvalidCron: a cron spec does not parse; the message says why.
+	ErrInvalidCron = newError(errcode.InvalidCron, "invalid cron spec", 0)
+	// ErrInvalidTimezone: a cron spec's CRON_TZ names no known zone.
+	ErrInvalidTimezone = newError(errcode.InvalidTimezone, "unknown time zone", 0)
 	// ErrIdempotencyKeyReused: the key was first used for another call.
 	ErrIdempotencyKeyReused = newError(errcode.IdempotencyKeyReused, "idempotency key reused with other arguments", 0)
 )

@@ -36,6 +36,7 @@ type instance struct {
 	image         actorstate.Image // committed: the state bytes, KV, generation
 	codeVersion   string
 	kvBytes       int
+	alarmBytes    int // arguments of the pending alarms and crons (alarmSize), counted with the state
 	sinceSnapshot int
 }
 

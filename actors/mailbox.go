@@ -23,6 +23,7 @@ const (
 	opDisconnect
 	opRequest
 	opDo
+	opFire
 )
 
 // resolve modes
@@ -48,6 +49,8 @@ type op struct {
 	req    *http.Request      // opRequest
 	fn     func(r *run) error // opDo
 	ids    callIDs            // opAction: call ID, idempotency key, call chain
+	alarm  string             // opFire: the alarm's ID
+	at     time.Time          // opFire: the alarm's due time
 	pooled bool               // from newOp: submit recycles it once answered
 }
 
@@ -74,6 +77,7 @@ type callIDs struct {
 type result struct {
 	output     json.RawMessage
 	created    bool
+	fired      bool // opFire: the alarm was fired (and its fire recorded)
 	generation uint64
 	err        error
 }
@@ -208,6 +212,8 @@ func (inst *instance) process(o *op) {
 		res.err = inst.doRequest(o)
 	case opDo:
 		res.err = inst.doFn(o)
+	case opFire:
+		res = inst.doFire(o)
 	}
 	res.generation = inst.image.Generation
 	kind := o.kind // o is not ours once answered: its caller may recycle it

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rivet-flow/rivet-flow/actorstate"
+	"github.com/rivet-flow/rivet-flow/clock"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/startstop"
 	"github.com/rivet-flow/rivet-flow/internal/testsignal"
@@ -26,12 +27,21 @@ type SnapshotStore interface {
 	Put(snap actorstate.Snapshot)
 }
 
-// Clock tells the runtime the time; tests pass a fake one.
-type Clock interface{ Now() time.Time }
+// Clock is the runtime's time source (clock.Clock): clock.System, or in
+// tests a *clock.Fake. The runtime reads Now for each call's recorded time
+// and for idleness; the idle sweeper polls on the wall clock every
+// SweepInterval (tests with a fake clock call SleepIdle).
+type Clock = clock.Clock
 
-type systemClock struct{}
+// TimeSource is what RuntimeOptions.Clock must have: Now. A Clock has it;
+// a value with Now alone (the time source of older tests) still works, its
+// timers then running on the wall clock (Runtime.Clock).
+type TimeSource interface{ Now() time.Time }
 
-func (systemClock) Now() time.Time { return time.Now() }
+// nowOnly makes a TimeSource a Clock whose timers are the wall clock's.
+type nowOnly struct{ TimeSource }
+
+func (nowOnly) AfterFunc(d time.Duration, f func()) clock.Timer { return clock.System.AfterFunc(d, f) }
 
 // RuntimeOptions configures a Runtime. Per-type Options override the limits.
 type RuntimeOptions struct {
@@ -69,8 +79,13 @@ type RuntimeOptions struct {
 	IdempotencyWindow time.Duration
 	// SweepInterval is how often idle actors are looked for. Defaults to 1s.
 	SweepInterval time.Duration
-	// Clock defaults to the system clock.
-	Clock Clock
+	// MaxAlarms bounds an actor's pending alarms, its crons' next fires
+	// included; setting one more fails with ErrTooManyAlarms. Defaults to 1,000.
+	MaxAlarms int
+	// Clock is the runtime's time source, normally a Clock (a *clock.Fake in
+	// tests; Runtime.Clock returns it to share with the scheduler). Defaults
+	// to clock.System.
+	Clock TimeSource
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the runtime's metrics. Defaults to none.
@@ -99,14 +114,18 @@ func (o RuntimeOptions) withDefaults() RuntimeOptions {
 	def(&o.MaxAwakeActors, DefaultMaxAwakeActors)
 	defD(&o.SweepInterval, time.Second)
 	defD(&o.IdempotencyWindow, 24*time.Hour)
+	def(&o.MaxAlarms, DefaultMaxAlarms)
 	if o.Clock == nil {
-		o.Clock = systemClock{}
+		o.Clock = clock.System
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	return o
 }
+
+// DefaultMaxAlarms is RuntimeOptions.MaxAlarms when unset.
+const DefaultMaxAlarms = 1000
 
 // DefaultMaxAwakeActors is RuntimeOptions.MaxAwakeActors when unset.
 const DefaultMaxAwakeActors = 100_000
@@ -163,7 +182,11 @@ func NewRuntime(log *eventlog.Log, snaps SnapshotStore, reg *Registry, opts Runt
 	if err != nil {
 		return nil, fmt.Errorf("actor metrics: %w", err)
 	}
-	rt := &Runtime{log: log, snaps: snaps, reg: reg, opts: opts, clock: opts.Clock,
+	clk, ok := opts.Clock.(Clock)
+	if !ok {
+		clk = nowOnly{opts.Clock}
+	}
+	rt := &Runtime{log: log, snaps: snaps, reg: reg, opts: opts, clock: clk,
 		logger: opts.Logger.With("component", "actors"), metrics: m, seed: maphash.MakeSeed(),
 		limits: map[string]limits{}, sends: newSendTracker()}
 	rt.stopping.Store(true)
@@ -198,6 +221,10 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	}()
 	return nil
 }
+
+// Clock returns the runtime's clock: RuntimeOptions.Clock (a time source with
+// Now alone gets the wall clock's timers).
+func (rt *Runtime) Clock() Clock { return rt.clock }
 
 // Registry returns the runtime's registry.
 func (rt *Runtime) Registry() *Registry { return rt.reg }

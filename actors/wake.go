@@ -41,7 +41,7 @@ func (inst *instance) load(ctx context.Context) error {
 		}
 	}
 	inst.image, inst.lastSeq, inst.sinceSnapshot, inst.loaded = im, seq, read, true
-	inst.kvBytes = kvSize(im.KV)
+	inst.kvBytes, inst.alarmBytes = kvSize(im.KV), alarmSize(&im)
 	inst.h = h
 	if migrated {
 		if err := inst.recordMigration(ctx, seq); err != nil {

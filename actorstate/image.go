@@ -1,6 +1,7 @@
 package actorstate
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,6 +30,16 @@ type Image struct {
 	// them. A destroy forgets them.
 	Calls map[string]Remembered
 	Keys  map[string]Remembered
+	// Alarms are the actor's pending alarms by ID, Crons its crons by name
+	// (alarms.go). The fold rebuilds them from the events' effects; a destroy
+	// clears them, as does the create of a new generation.
+	Alarms map[string]Alarm
+	Crons  map[string]Cron
+	// NextAlarmID is the number of the next alarm ID the actor allocates
+	// (0 means 1). It is in the image, and the fold advances it past every
+	// alarm set, so a replay allocates the same IDs; it never goes back, not
+	// even across generations.
+	NextAlarmID uint64
 
 	doc *jsonpatch.Doc // the state, decoded, while patches are being folded; State is stale
 }
@@ -45,6 +56,9 @@ const (
 	imgKV         protowire.Number = 4 // repeated {1: key, 2: value}
 	imgCalls      protowire.Number = 5 // repeated Remembered
 	imgKeys       protowire.Number = 6 // repeated Remembered
+	imgAlarms     protowire.Number = 7 // repeated Alarm, as JSON, in ID order
+	imgCrons      protowire.Number = 8 // repeated Cron, as JSON, in name order
+	imgNextAlarm  protowire.Number = 9
 )
 
 // Apply folds one event into the image. A state patch that does not apply
@@ -57,6 +71,7 @@ func (im *Image) Apply(ev *eventlog.Event) error {
 		}
 	}
 	im.applyRest(ev)
+	im.applyAlarms(ev)
 	im.remember(ev)
 	return nil
 }
@@ -69,6 +84,7 @@ func (im *Image) ApplyKnown(ev *eventlog.Event, stateAfter []byte) {
 		im.State, im.doc = stateAfter, nil
 	}
 	im.applyRest(ev)
+	im.applyAlarms(ev)
 	im.remember(ev)
 }
 
@@ -94,10 +110,10 @@ func (im *Image) applyPatch(patch []byte) error {
 func (im *Image) applyRest(ev *eventlog.Event) {
 	switch ev.Kind {
 	case eventlog.KindDestroy:
-		*im = Image{Generation: im.Generation}
+		*im = Image{Generation: im.Generation, NextAlarmID: im.NextAlarmID}
 		return
 	case eventlog.KindCreate:
-		*im = Image{Generation: ev.Generation, Exists: true}
+		*im = Image{Generation: ev.Generation, Exists: true, NextAlarmID: im.NextAlarmID}
 	}
 	if ev.HasState {
 		im.State, im.doc = ev.State, nil
@@ -152,7 +168,28 @@ func (im *Image) Encode() []byte {
 	}
 	b = appendRemembered(b, imgCalls, im.Calls)
 	b = appendRemembered(b, imgKeys, im.Keys)
+	for _, id := range sortedKeys(im.Alarms) {
+		b = appendJSON(b, imgAlarms, im.Alarms[id])
+	}
+	for _, name := range sortedKeys(im.Crons) {
+		b = appendJSON(b, imgCrons, im.Crons[name])
+	}
+	if im.NextAlarmID != 0 {
+		b = protowire.AppendTag(b, imgNextAlarm, protowire.VarintType)
+		b = protowire.AppendVarint(b, im.NextAlarmID)
+	}
 	return b
+}
+
+// appendJSON appends v's JSON as a bytes field. Alarms and crons are plain
+// structs of strings, times and JSON: they always encode, deterministically.
+func appendJSON(b []byte, num protowire.Number, v any) []byte {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("actorstate: encode field %d: %v", num, err))
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, raw)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -218,6 +255,34 @@ func Decode(b []byte) (Image, error) {
 					return im, err
 				}
 			}
+		case num == imgAlarms && typ == protowire.BytesType:
+			var v []byte
+			v, n = protowire.ConsumeBytes(b)
+			if n >= 0 {
+				var a Alarm
+				if err := json.Unmarshal(v, &a); err != nil {
+					return im, fmt.Errorf("%w: alarm: %v", ErrBadImage, err)
+				}
+				if im.Alarms == nil {
+					im.Alarms = map[string]Alarm{}
+				}
+				im.Alarms[a.ID] = a
+			}
+		case num == imgCrons && typ == protowire.BytesType:
+			var v []byte
+			v, n = protowire.ConsumeBytes(b)
+			if n >= 0 {
+				var c Cron
+				if err := json.Unmarshal(v, &c); err != nil {
+					return im, fmt.Errorf("%w: cron: %v", ErrBadImage, err)
+				}
+				if im.Crons == nil {
+					im.Crons = map[string]Cron{}
+				}
+				im.Crons[c.Name] = c
+			}
+		case num == imgNextAlarm && typ == protowire.VarintType:
+			im.NextAlarmID, n = protowire.ConsumeVarint(b)
 		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}

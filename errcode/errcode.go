@@ -86,6 +86,13 @@ const (
 	// into its type, or its Migrate hook failed; nothing runs or is appended
 	// until a migration or a fix.
 	StateDecodeFailed Code = "state_decode_failed"
+	// TooManyAlarms (422): the actor has as many pending alarms (crons'
+	// included) as allowed.
+	TooManyAlarms Code = "too_many_alarms"
+	// InvalidCron (400): a cron spec does not parse.
+	InvalidCron Code = "invalid_cron"
+	// InvalidTimezone (400): a cron spec's CRON_TZ names no known time zone.
+	InvalidTimezone Code = "invalid_timezone"
 	// SlowClient (stream only): a WebSocket closed because its client did
 	// not read its messages fast enough.
 	SlowClient Code = "slow_client"
@@ -130,6 +137,15 @@ const (
 	TooManyTails Code = "too_many_tails"
 	// ProjectionNotFound (404): the server runs no projection of this name.
 	ProjectionNotFound Code = "projection_not_found"
+	// QueueNotFound (404): no queue has this name.
+	QueueNotFound Code = "queue_not_found"
+	// QueueFull (429): the queue holds as many messages or bytes as allowed.
+	QueueFull Code = "queue_full"
+	// MessageTooLarge (413): a queue message exceeds its queue's maxMessageBytes.
+	MessageTooLarge Code = "message_too_large"
+	// InvalidReceipt (400): a receipt is malformed, of another queue, or
+	// names a message no longer in the queue.
+	InvalidReceipt Code = "invalid_receipt"
 	// MalformedMessage (stream only): a RivetKit WebSocket frame cannot be decoded.
 	MalformedMessage Code = "malformed_message"
 	// UnknownMessage (stream only): a WebSocket message has an unknown type.
