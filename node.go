@@ -25,6 +25,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
 	"github.com/rivet-flow/rivet-flow/internal/startstop"
 	"github.com/rivet-flow/rivet-flow/projections"
+	"github.com/rivet-flow/rivet-flow/scheduler"
 )
 
 // Config configures a node. Zero fields take the defaults of `rivet-flow serve`.
@@ -44,7 +45,7 @@ type Config struct {
 	// Version is reported by /healthz and the rivetflow_build_info metric.
 	Version string
 	// Registry holds the actor types served. Defaults to the built-in ones
-	// (counter, chatRoom).
+	// (counter, chatRoom, reminder).
 	Registry *actors.Registry
 	// Actors configures the actor runtime (limits, timeouts); Logger and
 	// Registerer are set by the node.
@@ -57,6 +58,15 @@ type Config struct {
 	// They fold the log from their checkpoint at every start; read them with
 	// Node.Projections or over HTTP (/v1/projections).
 	Projections []projections.Projection
+	// Outbox configures the outbox, which performs the sends actions record
+	// (a durable JetStream consumer shared by every node on the cluster; give
+	// every node the same values). Its Logger and Registerer are set by the
+	// node.
+	Outbox projections.OutboxOptions
+	// Scheduler configures the service that fires due actor alarms (actor
+	// alarms, actor cron, server schedules). Its Clock defaults to the
+	// runtime's; its Logger and Registerer are set by the node.
+	Scheduler scheduler.Options
 	// Insecure allows a non-loopback HTTPAddr without an API token.
 	Insecure bool
 	// Logger defaults to slog.Default().
@@ -97,11 +107,8 @@ type Node struct {
 	snapshots *snapshot.Store
 	runtime   *actors.Runtime
 	projs     *projections.Runner
-	outbox    *projections.OutboxProjection
-	// lifetime ends when the node stops, before its services: the outbox's
-	// waits and delivery attempts end with it.
-	lifetime    context.Context
-	endLifetime context.CancelFunc
+	outbox    *projections.Outbox
+	sched     *scheduler.Scheduler
 	// logReplaced: the snapshots were built from another log (or a longer
 	// one); so were the projections, which are deleted and rebuilt.
 	logReplaced bool
@@ -122,7 +129,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry(), mux: http.NewServeMux(),
 		serveErr: make(chan error, 1), started: time.Now()}
-	n.lifetime, n.endLifetime = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			n.closeStores(context.Background())
@@ -155,22 +161,48 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.openProjections(); err != nil {
 		return nil, err
 	}
+	// The node adds the built-in dead-letter actor type to cfg.Registry: the
+	// outbox records the sends it gives up on there, in the log.
+	if err := projections.RegisterDeadLetters(cfg.Registry); err != nil {
+		return nil, err
+	}
+	// And the server schedule type (scheduler.ScheduleType): a schedule is
+	// an actor keyed by its name, served at /v1/schedules.
+	if err := scheduler.RegisterType(cfg.Registry); err != nil {
+		return nil, err
+	}
+	if err := scheduler.RegisterMetrics(n.registry); err != nil {
+		return nil, err
+	}
 	rtOpts := cfg.Actors
 	rtOpts.Logger, rtOpts.Registerer = cfg.Logger, n.registry
 	if n.runtime, err = actors.NewRuntime(n.events, n.snapshots, cfg.Registry, rtOpts); err != nil {
 		return nil, err
 	}
 	// The outbox performs the sends events record, from the log, when the
-	// runtime's own delivery after the append did not (a crash in between).
-	n.outbox = projections.Outbox(n.runtime.DeliverSend, projections.OutboxOptions{Context: n.lifetime, Logger: cfg.Logger})
-	if err := n.projs.Register(n.outbox); err != nil {
-		return nil, fmt.Errorf("register the outbox: %w", err)
+	// runtime's own delivery after the append did not (a crash in between);
+	// with several nodes, each event goes to one of them. Its projection
+	// shows the dead letters.
+	obOpts := cfg.Outbox
+	obOpts.Logger, obOpts.Registerer = cfg.Logger, n.registry
+	if n.outbox, err = projections.NewOutbox(n.events, n.runtime, &obOpts); err != nil {
+		return nil, err
+	}
+	if err := n.projs.Register(n.outbox.Projection()); err != nil {
+		return nil, fmt.Errorf("register the outbox's projection: %w", err)
+	}
+	// The scheduler fires due alarms; its index of them is a projection.
+	schedOpts := cfg.Scheduler
+	schedOpts.Logger, schedOpts.Registerer = cfg.Logger, n.registry
+	if n.sched, err = scheduler.New(n.runtime, n.projs, &schedOpts); err != nil {
+		return nil, err
 	}
 	// Services start in dependency order and stop in reverse (closeStores):
 	// the log and the snapshots are open already, then the runtime, then the
-	// projections (they read the log; the outbox delivers to the runtime).
-	// Both outlive ctx: Stop ends them.
-	if err := startstop.StartAll(context.WithoutCancel(ctx), n.runtime, n.projs); err != nil {
+	// projections (they read the log), then the outbox and the scheduler
+	// (they deliver to the runtime and read projections). All outlive ctx:
+	// Stop ends them.
+	if err := startstop.StartAll(context.WithoutCancel(ctx), n.runtime, n.projs, n.outbox, n.sched); err != nil {
 		return nil, err
 	}
 	if err := n.listen(); err != nil {
@@ -337,13 +369,18 @@ func (n *Node) Events() *eventlog.Log { return n.events }
 func (n *Node) Runtime() *actors.Runtime { return n.runtime }
 
 // Projections is the node's projection runner: the built-in actor directory
-// (Projections().Directory()), the outbox (Outbox) and the projections of
-// Config.Projections.
+// (Projections().Directory()), the outbox's dead letters (Outbox) and the
+// projections of Config.Projections.
 func (n *Node) Projections() *projections.Runner { return n.projs }
 
-// Outbox is the built-in projection that delivers the sends actions record
-// (actors.Context.Send) from the log; its rows are the dead letters.
-func (n *Node) Outbox() *projections.OutboxProjection { return n.outbox }
+// Outbox is the service that performs the sends actions record
+// (actors.Context.Send) from the log; its projection's rows are the dead
+// letters.
+func (n *Node) Outbox() *projections.Outbox { return n.outbox }
+
+// Scheduler is the service that fires due actor alarms (actor alarms,
+// actor cron and the ticks of server schedules).
+func (n *Node) Scheduler() *scheduler.Scheduler { return n.sched }
 
 // Registry is the node's Prometheus registry, served at /metrics.
 func (n *Node) Registry() *prometheus.Registry { return n.registry }
@@ -383,7 +420,17 @@ func (n *Node) Stop(ctx context.Context) error {
 // closeStores flushes and closes what Start opened, in reverse order.
 func (n *Node) closeStores(ctx context.Context) error {
 	var errs []error
-	n.endLifetime()
+	if n.sched != nil {
+		if err := n.sched.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the scheduler: %w", err))
+		}
+		_ = n.sched.Close()
+	}
+	if n.outbox != nil {
+		if err := n.outbox.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the outbox: %w", err))
+		}
+	}
 	if n.projs != nil {
 		if err := n.projs.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop projections: %w", err))

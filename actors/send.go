@@ -17,11 +17,13 @@ import (
 // the append is acknowledged (DESIGN.md, "Effects and the outbox").
 //
 // A send is delivered at least once, by two paths: the runtime's fast path
-// right after the sender's commit, and the outbox (projections.Outbox), which
-// tails the log from a checkpoint and so delivers after a crash too. The
-// receiver records the effect ID as its event's call ID and remembers the
-// last actorstate.MaxRememberedEffects of them, so a redelivery is answered
-// without running again: in effect once.
+// right after the sender's commit, and the outbox (projections.Outbox), a
+// durable JetStream consumer of the log shared by every node on the cluster
+// (each event goes to one node, which acknowledges it once its sends are
+// delivered or recorded as dead letters), so it delivers after a crash too.
+// The receiver records the effect ID as its event's call ID and remembers
+// the last actorstate.MaxRememberedEffects of them, so a redelivery is
+// answered without running again: in effect once.
 
 // EffectSend is the eventlog.Effect Type of a one-way send.
 const EffectSend = "send"
@@ -34,6 +36,8 @@ type SendEffect struct {
 	Action string `json:"action"`
 	// Args are the action's arguments, a JSON array.
 	Args json.RawMessage `json:"args"`
+	// Reply, when set, is where the outcome goes (Context.SendReply, reply.go).
+	Reply *ReplyTo `json:"reply,omitempty"`
 }
 
 // DecodeSend decodes the Data of a send effect.
@@ -113,12 +117,13 @@ func idOrSubject(subject string) string {
 // The receiver must exist when the send is delivered; it sees the caller
 // "actor:<this actor's ID>" and its answer is dropped. Send checks the ID,
 // the target's type and action and the arguments now, and records nothing
-// if they are wrong. Sends are not ordered with one another (the outbox
-// delivers in log order, but the fast path may overtake it). Unlike a call
+// if they are wrong. Sends are not ordered with one another (each node's
+// outbox delivers in the order it gets events, but the fast path, other
+// nodes and retried events may overtake one another). Unlike a call
 // through Client, a send may target an actor in the call chain, this one
 // included: it is how actors call back.
 func (c *Context[S]) Send(actorID, action string, args ...any) error {
-	return c.run.send(actorID, action, args)
+	return c.run.send(actorID, action, args, nil)
 }
 
 // SendTo is Send to the actor of type typ with key.
@@ -127,10 +132,10 @@ func (c *Context[S]) SendTo(typ string, key []string, action string, args ...any
 	if err != nil {
 		return err
 	}
-	return c.run.send(id, action, args)
+	return c.run.send(id, action, args, nil)
 }
 
-func (r *run) send(target, action string, args []any) error {
+func (r *run) send(target, action string, args []any, reply *ReplyTo) error {
 	typ, _, err := ParseID(target)
 	if err != nil {
 		return err
@@ -152,7 +157,7 @@ func (r *run) send(target, action string, args []any) error {
 	if limit := r.inst.rt.limits[typ].maxArgs; len(raw) > limit {
 		return errorf(ErrArgsTooLarge, "send %s to %s: arguments are %d bytes, limit %d", action, target, len(raw), limit)
 	}
-	data, err := json.Marshal(SendEffect{Target: target, Action: action, Args: raw})
+	data, err := json.Marshal(SendEffect{Target: target, Action: action, Args: raw, Reply: reply})
 	if err != nil {
 		return withCause(ErrInternal, err)
 	}
@@ -204,8 +209,8 @@ func (inst *instance) deliverSends(ev *eventlog.Event) {
 // is answered without running again. A send this runtime delivered lately
 // (the fast path, usually) returns nil at once; one in flight is waited for.
 // The receiver's output is dropped. Undeliverable tells the errors no retry
-// can fix; Unavailable those of a runtime that is not running. This is the
-// deliver function of projections.Outbox.
+// can fix; Unavailable those of a runtime that is not running. The outbox
+// (projections.NewOutbox) delivers through it.
 func (rt *Runtime) DeliverSend(ctx context.Context, d Delivery) error {
 	return rt.deliver(ctx, rt.sends, d)
 }
@@ -239,10 +244,14 @@ func (rt *Runtime) deliver(ctx context.Context, tr *sendTracker, d Delivery) err
 			return ctx.Err()
 		}
 	}
-	o := newOp()
-	o.kind, o.action, o.args, o.caller = opAction, d.Action, d.Args, "actor:"+d.From
-	o.ids = callIDs{callID: d.EffectID}
-	_, err = rt.submit(ctx, def, ref, subj, o)
+	if d.Reply != nil {
+		err = rt.deliverWithReply(ctx, def, ref, subj, d)
+	} else {
+		o := newOp()
+		o.kind, o.action, o.args, o.caller = opAction, d.Action, d.Args, "actor:"+d.From
+		o.ids = callIDs{callID: d.EffectID}
+		_, err = rt.submit(ctx, def, ref, subj, o)
+	}
 	tr.release(d.EffectID, err == nil)
 	return err
 }

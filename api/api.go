@@ -133,6 +133,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	s.registerRealtime()
 	s.registerGateway()
 	s.registerTail()
+	s.registerSchedules()
 	if s.projs != nil {
 		s.registerProjections()
 	}

@@ -1,5 +1,5 @@
 // Package builtin holds the actor types `rivet-flow serve` ships with, so the
-// binary does something useful with no code: counter and chatRoom.
+// binary does something useful with no code: counter, chatRoom and reminder.
 package builtin
 
 import (
@@ -65,7 +65,7 @@ var ChatRoom = actors.NewType("chatRoom", actors.Options[ChatState]{State: ChatS
 
 // Registry returns a registry with the built-in types.
 func Registry() *actors.Registry {
-	r, err := actors.NewRegistry(Counter, ChatRoom)
+	r, err := actors.NewRegistry(Counter, ChatRoom, Reminder)
 	if err != nil {
 		panic(err) // the built-in definitions are fixed; a failure is a bug here
 	}

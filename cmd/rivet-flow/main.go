@@ -6,6 +6,7 @@
 //	rivet-flow actors     list, get, call and destroy actors on a running server
 //	rivet-flow events     tail the event log of a running server
 //	rivet-flow projections list, rebuild or read the projections (read models) of a running server
+//	rivet-flow schedules  set, list, get, preview, pause, resume, trigger and delete server schedules
 //	rivet-flow bench      benchmark actions over HTTP against a raw net/http handler
 //	rivet-flow version    print the build's version
 package main
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return eventsCmd(args[1:], stdout, stderr)
 	case "projections":
 		return projectionsCmd(args[1:], stdout, stderr)
+	case "schedules":
+		return schedulesCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -66,11 +69,12 @@ Usage:
   rivet-flow actors <command>  list, get, call or destroy actors on a running server
   rivet-flow events tail       stream the event log of a running server
   rivet-flow projections       list, rebuild or read the projections (read models) of a server
+  rivet-flow schedules         set, list, get, preview, pause, resume, trigger or delete server schedules
   rivet-flow bench http        benchmark actions over HTTP vs a raw net/http handler
   rivet-flow version           print the version
 
 Every flag can also be set with an environment variable, shown in each command's --help.
-actors, events and projections read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
+actors, events, projections and schedules read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
 `)
 }
 

@@ -1,0 +1,462 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/client"
+)
+
+const schedulesUsage = `Usage: rivet-flow schedules <command> [flags]
+
+Commands:
+  list                          list the server's schedules: cron, target, next fire, counters
+  get NAME                      show a schedule: definition, next fires, running and recent fires
+  set NAME --cron C --type T [--key K ...] --action A [--args JSON] [flags]
+                                create a schedule or replace its definition
+  delete NAME                   delete a schedule (a fire already sent still runs)
+  pause NAME                    stop a schedule's ticks
+  resume NAME                   start them again (occurrences missed meanwhile count as skipped)
+  trigger NAME                  fire a schedule now, under its overlap policy
+  preview NAME [--n N]          show its next fire times in its zone, with UTC offsets (DST)
+
+A schedule fires an action on an actor at each time of a cron expression
+(5 fields, an optional leading seconds field, or @hourly, @every 90s ...) in a
+time zone. Every command takes --addr (default ` + defaultAddr + `, or RIVETFLOW_ADDR),
+--token (or RIVETFLOW_API_TOKEN) and --json; see rivet-flow schedules <command> --help.
+`
+
+// schedulesCmd dispatches `rivet-flow schedules ...`.
+func schedulesCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, schedulesUsage)
+		return 2
+	}
+	switch args[0] {
+	case "list", "ls":
+		return schedulesList(args[1:], stdout, stderr)
+	case "get":
+		return schedulesGet(args[1:], stdout, stderr)
+	case "set":
+		return schedulesSet(args[1:], stdout, stderr)
+	case "delete", "rm":
+		return schedulesDelete(args[1:], stdout, stderr)
+	case "pause", "resume", "trigger":
+		return schedulesAct(args[0], args[1:], stdout, stderr)
+	case "preview":
+		return schedulesPreview(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, schedulesUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "rivet-flow schedules: unknown command %q\n\n%s", args[0], schedulesUsage)
+	return 2
+}
+
+// scheduleFail prints a server error with what to do about it for
+// schedules, and returns exit code 1.
+func scheduleFail(cmd *command, addr, name string, err error) int {
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) {
+		return cmd.fail(addr, err)
+	}
+	hint := ""
+	switch apiErr.Code {
+	case client.CodeActorNotFound:
+		hint = "no schedule named " + name + ": list them with: rivet-flow schedules list"
+	case client.CodeInvalidCron:
+		hint = "--cron takes 5 fields (minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5', an optional leading seconds field, or @hourly, @daily, @every 90s"
+	case client.CodeInvalidTimezone:
+		hint = "--timezone takes an IANA zone name such as America/New_York, Europe/Paris or UTC"
+	case client.CodeActorTypeNotFound, client.CodeActionNotFound:
+		hint = "--type and --action must name an actor type and one of its actions that the server serves (built in: counter increment, chatRoom sendMessage)"
+	case client.CodeInvalidRequest:
+		hint = "check the flags: see rivet-flow schedules set --help"
+	}
+	if hint == "" {
+		return cmd.fail(addr, err)
+	}
+	fmt.Fprintf(cmd.stderr, "rivet-flow %s: %s (%d): %s\n  %s\n", cmd.name, apiErr.Code, apiErr.Status, apiErr.Message, hint)
+	return 1
+}
+
+func schedulesList(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("schedules list", "", "List the server's schedules in name order: cron and zone, target, next fire, state and counters.", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	if _, err := cmd.parse(args, 0, 0); err != nil {
+		return cmd.usageError(err)
+	}
+	c, ctx, done, err := cf.session()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer done()
+	list := []client.Schedule{}
+	for cursor := ""; ; {
+		page, err := c.Schedules(ctx, &client.ScheduleListOptions{Cursor: cursor})
+		if err != nil {
+			return cmd.fail(cf.addr, err)
+		}
+		list = append(list, page.Schedules...)
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if cf.json {
+		if err := writeJSON(stdout, list); err != nil {
+			return cmd.fail(cf.addr, err)
+		}
+		return 0
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "no schedules; create one with: rivet-flow schedules set NAME --cron '0 9 * * *' --type T --key K --action A")
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tCRON\tZONE\tTARGET\tNEXT\tSTATE\tFIRED\tOK\tFAILED\tSKIPPED\tMISSED")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Name, s.Spec.Cron, zoneOf(s.Spec), targetOf(s.Spec.Target),
+			nextOf(s), stateOf(s), s.Counters.Fired, s.Counters.Succeeded, s.Counters.Failed+s.Counters.Unknown, s.Counters.Skipped, s.Counters.Missed)
+	}
+	_ = tw.Flush()
+	return 0
+}
+
+func zoneOf(s client.ScheduleSpec) string {
+	if s.Timezone == "" {
+		return "UTC"
+	}
+	return s.Timezone
+}
+
+func targetOf(t client.ScheduleTarget) string {
+	key, _ := json.Marshal(t.Actor.Key)
+	args := string(t.Args)
+	if args == "" {
+		args = "[]"
+	}
+	return fmt.Sprintf("%s %s %s %s", t.Actor.Type, key, t.Action, args)
+}
+
+func nextOf(s client.Schedule) string {
+	if s.NextTick == nil {
+		return "-"
+	}
+	return fmtTime(*s.NextTick)
+}
+
+func stateOf(s client.Schedule) string {
+	switch {
+	case s.Paused:
+		return "paused"
+	case len(s.Running) > 0:
+		return fmt.Sprintf("running (%d)", len(s.Running))
+	}
+	return "active"
+}
+
+func fmtTime(t client.ScheduleTime) string {
+	return t.Time.Format("2006-01-02 15:04:05") + " " + t.Zone + " (" + t.Offset + ")"
+}
+
+func schedulesGet(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("schedules get", "NAME", "Show the schedule NAME: its definition, state, next fire times, fires running and its recent fires with their outcomes, and counters.", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	pos, err := cmd.parse(args, 1, 1)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	c, ctx, done, err := cf.session()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer done()
+	s, err := c.Schedule(ctx, pos[0])
+	if err != nil {
+		return scheduleFail(cmd, cf.addr, pos[0], err)
+	}
+	if cf.json {
+		if err := writeJSON(stdout, s); err != nil {
+			return cmd.fail(cf.addr, err)
+		}
+		return 0
+	}
+	printSchedule(stdout, s)
+	return 0
+}
+
+// printSchedule shows a schedule for a person.
+func printSchedule(w io.Writer, s *client.Schedule) {
+	sp := s.Spec
+	fmt.Fprintf(w, "schedule  %s\n", s.Name)
+	fmt.Fprintf(w, "cron      %s (%s)\n", sp.Cron, zoneOf(sp))
+	fmt.Fprintf(w, "target    %s\n", targetOf(sp.Target))
+	fmt.Fprintf(w, "policies  overlap %s, catch-up %s (at most %d), jitter %s, run timeout %s\n", sp.Overlap, sp.CatchUp, sp.MaxCatchUp,
+		time.Duration(sp.JitterMs)*time.Millisecond, time.Duration(sp.RunTimeoutMs)*time.Millisecond)
+	state := stateOf(*s)
+	if s.Paused {
+		state += " since " + s.PausedAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "state     %s\n", state)
+	c := s.Counters
+	fmt.Fprintf(w, "counters  fired %d, succeeded %d, failed %d, unknown %d, skipped %d, missed %d\n", c.Fired, c.Succeeded, c.Failed, c.Unknown, c.Skipped, c.Missed)
+	if len(s.NextFireTimes) > 0 {
+		fmt.Fprintln(w, "next fires")
+		for _, t := range s.NextFireTimes {
+			fmt.Fprintf(w, "  %s\n", fmtTime(t))
+		}
+	}
+	if len(s.Running) > 0 || s.Buffered != nil {
+		fmt.Fprintln(w, "running")
+		for _, f := range s.Running {
+			fmt.Fprintf(w, "  %s\n", fireLine(f))
+		}
+		if s.Buffered != nil {
+			fmt.Fprintf(w, "  %s\n", fireLine(*s.Buffered))
+		}
+	}
+	if len(s.RecentFires) > 0 {
+		fmt.Fprintln(w, "recent fires (newest first)")
+		for _, f := range s.RecentFires {
+			fmt.Fprintf(w, "  %s\n", fireLine(f))
+		}
+	}
+}
+
+// fireLine is one fire, skip or miss on one line.
+func fireLine(f client.ScheduleFire) string {
+	var b strings.Builder
+	if f.ID > 0 {
+		fmt.Fprintf(&b, "#%-4d ", f.ID)
+	} else {
+		b.WriteString("      ")
+	}
+	fmt.Fprintf(&b, "%s  %s", f.Nominal.UTC().Format(time.RFC3339), f.Outcome)
+	switch {
+	case f.Count > 1 || f.Outcome == client.FireMissed:
+		more := ""
+		if f.CountCapped {
+			more = "+"
+		}
+		fmt.Fprintf(&b, " x%d%s through %s", f.Count, more, f.Until.UTC().Format(time.RFC3339))
+	}
+	if f.Reason != "" {
+		b.WriteString(" (" + f.Reason + ")")
+	}
+	if f.Manual {
+		b.WriteString(" [trigger]")
+	}
+	if f.Code != "" || f.Error != "" {
+		fmt.Fprintf(&b, ": %s %s", f.Code, oneLine(f.Error))
+	}
+	return b.String()
+}
+
+func schedulesSet(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("schedules set", "NAME", "Create the schedule NAME, or replace its definition, and arm its next tick. "+
+		"Each fire calls --action on the actor of --type and --key with --args. Nothing is stored if anything is wrong.", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	cron := cmd.fs.String("cron", "", "the cron expression, e.g. '0 9 * * 1-5' (5 fields, an optional leading seconds field, or @hourly, @every 90s); required")
+	zone := cmd.fs.String("timezone", "", "the IANA time zone it runs in, e.g. America/New_York (default UTC)")
+	typ := cmd.fs.String("type", "", "the target actor's type (required)")
+	var key stringList
+	cmd.fs.Var(&key, "key", "the target actor's key; repeat for each part, in order")
+	action := cmd.fs.String("action", "", "the target's action (required)")
+	argsJSON := cmd.fs.String("args", "[]", "the action's arguments, a JSON array, e.g. '[5]'")
+	overlap := cmd.fs.String("overlap", "skip", "when a fire comes while the previous one runs: skip, bufferOne or allow")
+	catchUp := cmd.fs.String("catch-up", "latest", "after downtime, fire none, the latest, or all (up to --max-catch-up) of the missed ticks")
+	maxCatchUp := cmd.fs.Int("max-catch-up", 10, "most fires one catch-up makes (--catch-up all)")
+	jitter := cmd.fs.Duration("jitter", 0, "delay each tick by a random duration up to this")
+	runTimeout := cmd.fs.Duration("run-timeout", 5*time.Minute, "a fire with no outcome after this long counts as finished, outcome unknown")
+	paused := cmd.fs.Bool("paused", false, "create or keep the schedule paused")
+	pos, err := cmd.parse(args, 1, 1)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	var raw []json.RawMessage
+	switch {
+	case *cron == "":
+		return cmd.usageError(fmt.Errorf("--cron is required, e.g. --cron '0 9 * * 1-5'"))
+	case *typ == "" || *action == "":
+		return cmd.usageError(fmt.Errorf("--type and --action are required: the actor type and action each fire calls, e.g. --type counter --key a --action increment --args '[1]'"))
+	case json.Unmarshal([]byte(*argsJSON), &raw) != nil:
+		return cmd.usageError(fmt.Errorf("--args %s: want a JSON array, e.g. '[5]' or '[\"text\"]'", *argsJSON))
+	case !slices.Contains([]string{client.OverlapSkip, client.OverlapBufferOne, client.OverlapAllow}, *overlap):
+		return cmd.usageError(fmt.Errorf("--overlap %q: want skip, bufferOne or allow", *overlap))
+	case !slices.Contains([]string{client.CatchUpNone, client.CatchUpLatest, client.CatchUpAll}, *catchUp):
+		return cmd.usageError(fmt.Errorf("--catch-up %q: want none, latest or all", *catchUp))
+	case *maxCatchUp < 1:
+		return cmd.usageError(fmt.Errorf("--max-catch-up %d: want at least 1", *maxCatchUp))
+	case *jitter < 0 || *runTimeout <= 0:
+		return cmd.usageError(fmt.Errorf("--jitter and --run-timeout take positive durations, e.g. 30s, 5m"))
+	case slices.Contains(key, ""):
+		return cmd.usageError(fmt.Errorf("--key parts cannot be empty"))
+	}
+	if key == nil {
+		key = stringList{}
+	}
+	spec := client.ScheduleSpec{Cron: *cron, Timezone: *zone, Overlap: *overlap, CatchUp: *catchUp, MaxCatchUp: *maxCatchUp,
+		JitterMs: jitter.Milliseconds(), RunTimeoutMs: runTimeout.Milliseconds(), Paused: *paused,
+		Target: client.ScheduleTarget{Actor: client.ScheduleActor{Type: *typ, Key: key}, Action: *action, Args: json.RawMessage(*argsJSON)}}
+	c, ctx, done, err := cf.session()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer done()
+	s, created, err := c.SetSchedule(ctx, pos[0], spec)
+	if err != nil {
+		return scheduleFail(cmd, cf.addr, pos[0], err)
+	}
+	if cf.json {
+		if err := writeJSON(stdout, s); err != nil {
+			return cmd.fail(cf.addr, err)
+		}
+		return 0
+	}
+	verb := "updated"
+	if created {
+		verb = "created"
+	}
+	fmt.Fprintf(stdout, "%s schedule %s; next fire %s\n", verb, s.Name, nextOf(*s))
+	return 0
+}
+
+func schedulesDelete(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("schedules delete", "NAME", "Delete the schedule NAME: no more ticks. A fire already sent still runs.", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	pos, err := cmd.parse(args, 1, 1)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	c, ctx, done, err := cf.session()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer done()
+	if err := c.DeleteSchedule(ctx, pos[0]); err != nil {
+		return scheduleFail(cmd, cf.addr, pos[0], err)
+	}
+	if cf.json {
+		return jsonOr(cmd, cf, stdout, map[string]any{"deleted": pos[0]})
+	}
+	fmt.Fprintf(stdout, "deleted schedule %s\n", pos[0])
+	return 0
+}
+
+func jsonOr(cmd *command, cf clientFlags, stdout io.Writer, v any) int {
+	if err := writeJSON(stdout, v); err != nil {
+		return cmd.fail(cf.addr, err)
+	}
+	return 0
+}
+
+// schedulesAct runs pause, resume or trigger.
+func schedulesAct(verb string, args []string, stdout, stderr io.Writer) int {
+	summary := map[string]string{
+		"pause":   "Pause the schedule NAME: no ticks until resumed. Fires running go on.",
+		"resume":  "Resume the schedule NAME: its next tick is the first time after now; the times that passed while paused count as skipped.",
+		"trigger": "Fire the schedule NAME now, outside its cron times (paused or not), under its overlap policy: while a fire runs it may be buffered or skipped.",
+	}[verb]
+	cmd := newCommand("schedules "+verb, "NAME", summary, stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	pos, err := cmd.parse(args, 1, 1)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	name := pos[0]
+	c, ctx, done, err := cf.session()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer done()
+	if verb == "trigger" {
+		r, err := c.TriggerSchedule(ctx, name)
+		if err != nil {
+			return scheduleFail(cmd, cf.addr, name, err)
+		}
+		if cf.json {
+			return jsonOr(cmd, cf, stdout, r)
+		}
+		switch r.Status {
+		case "fired":
+			fmt.Fprintf(stdout, "fired schedule %s (fire #%d); its outcome shows in: rivet-flow schedules get %s\n", name, r.Fire.ID, name)
+		case "buffered":
+			fmt.Fprintf(stdout, "buffered: a fire of %s is running; this one starts when it finishes (overlap bufferOne)\n", name)
+		default:
+			fmt.Fprintf(stdout, "skipped: a fire of %s is running (%s); see rivet-flow schedules get %s\n", name, r.Fire.Reason, name)
+		}
+		return 0
+	}
+	var s *client.Schedule
+	if verb == "pause" {
+		s, err = c.PauseSchedule(ctx, name)
+	} else {
+		s, err = c.ResumeSchedule(ctx, name)
+	}
+	if err != nil {
+		return scheduleFail(cmd, cf.addr, name, err)
+	}
+	if cf.json {
+		return jsonOr(cmd, cf, stdout, s)
+	}
+	if verb == "pause" {
+		fmt.Fprintf(stdout, "paused schedule %s\n", name)
+	} else {
+		fmt.Fprintf(stdout, "resumed schedule %s; next fire %s\n", name, nextOf(*s))
+	}
+	return 0
+}
+
+func schedulesPreview(args []string, stdout, stderr io.Writer) int {
+	cmd := newCommand("schedules preview", "NAME", "Show the next fire times of the schedule NAME in its time zone, each with its UTC offset, so daylight saving changes show "+
+		"(a wall-clock time a change skips does not fire that day; one it repeats fires at each of its instants).", stderr)
+	var cf clientFlags
+	cf.register(cmd.fs)
+	n := cmd.fs.Int("n", 20, "how many times (at most 1000)")
+	from := cmd.fs.String("from", "", "list the times after this one, RFC 3339 (default now), e.g. 2026-03-07T00:00:00-05:00")
+	pos, err := cmd.parse(args, 1, 1)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	opts := &client.PreviewOptions{N: *n}
+	if *n < 1 || *n > 1000 {
+		return cmd.usageError(fmt.Errorf("--n %d: want 1 to 1000", *n))
+	}
+	if *from != "" {
+		if opts.From, err = time.Parse(time.RFC3339, *from); err != nil {
+			return cmd.usageError(fmt.Errorf("--from %q: want an RFC 3339 time, e.g. 2026-03-07T00:00:00-05:00", *from))
+		}
+	}
+	c, ctx, done, err := cf.session()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer done()
+	p, err := c.PreviewSchedule(ctx, pos[0], opts)
+	if err != nil {
+		return scheduleFail(cmd, cf.addr, pos[0], err)
+	}
+	if cf.json {
+		return jsonOr(cmd, cf, stdout, p)
+	}
+	fmt.Fprintf(stdout, "next %d fire times of %s in %s\n", len(p.Times), p.Name, p.Timezone)
+	for _, t := range p.Times {
+		dst := ""
+		if t.DST {
+			dst = "  DST"
+		}
+		fmt.Fprintf(stdout, "  %s  %s%s\n", t.Time.Format(time.RFC3339), t.Zone, dst)
+	}
+	return 0
+}
