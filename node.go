@@ -25,6 +25,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
 	"github.com/rivet-flow/rivet-flow/internal/startstop"
 	"github.com/rivet-flow/rivet-flow/projections"
+	"github.com/rivet-flow/rivet-flow/queues"
 	"github.com/rivet-flow/rivet-flow/scheduler"
 )
 
@@ -109,6 +110,7 @@ type Node struct {
 	projs     *projections.Runner
 	outbox    *projections.Outbox
 	sched     *scheduler.Scheduler
+	queues    *queues.Manager
 	// logReplaced: the snapshots were built from another log (or a longer
 	// one); so were the projections, which are deleted and rebuilt.
 	logReplaced bool
@@ -149,6 +151,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	logCfg := cfg.Log
 	logCfg.DataDir, logCfg.Logger, logCfg.Registerer = cfg.DataDir, cfg.Logger, n.registry
 	if n.events, err = eventlog.Open(ctx, logCfg); err != nil {
+		return nil, err
+	}
+	// Durable queues live beside the event stream, one stream each.
+	if n.queues, err = queues.New(n.events.JetStream(), &queues.Options{Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	snapDir := filepath.Join(cfg.DataDir, "snapshots")
@@ -377,6 +383,9 @@ func (n *Node) Projections() *projections.Runner { return n.projs }
 // (actors.Context.Send) from the log; its projection's rows are the dead
 // letters.
 func (n *Node) Outbox() *projections.Outbox { return n.outbox }
+
+// Queues manages the node's durable queues (/v1/queues).
+func (n *Node) Queues() *queues.Manager { return n.queues }
 
 // Scheduler is the service that fires due actor alarms (actor alarms,
 // actor cron and the ticks of server schedules).

@@ -14,6 +14,9 @@ import (
 func (n *Node) routes() {
 	apiOpts := n.cfg.API
 	apiOpts.Version, apiOpts.Logger, apiOpts.Projections = n.cfg.Version, n.log, n.projs
+	if apiOpts.Queues == nil {
+		apiOpts.Queues = n.queues
+	}
 	srv := api.New(n.runtime, n.events, apiOpts)
 	n.api = srv
 	srv.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{Registry: n.registry}))

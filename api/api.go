@@ -19,6 +19,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/projections"
+	"github.com/rivet-flow/rivet-flow/queues"
 )
 
 // Options configures the API. The zero value works.
@@ -49,6 +50,8 @@ type Options struct {
 	// listings read the log (one type at a time) and /v1/projections is not
 	// served. rivetflow.Start sets it to the node's runner.
 	Projections *projections.Runner
+	// Queues, when set, serves /v1/queues (durable queues); without it those routes are not served.
+	Queues *queues.Manager
 	// ListWait bounds how long a listing of GET /v1/actors waits for the
 	// actor directory to reach the log's head (read-your-writes) before it
 	// answers from what the directory holds. Defaults to 2s.
@@ -134,6 +137,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	s.registerGateway()
 	s.registerTail()
 	s.registerSchedules()
+	s.registerQueues()
 	if s.projs != nil {
 		s.registerProjections()
 	}

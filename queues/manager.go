@@ -1,0 +1,282 @@
+package queues
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options configures a Manager. A nil *Options means defaults.
+type Options struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// CacheTTL bounds how long a queue's configuration read from its stream
+	// is reused before it is read again (a change made through this Manager
+	// takes effect at once). Defaults to 1s.
+	CacheTTL time.Duration
+}
+
+// Manager creates, changes and serves the queues of one JetStream. It is
+// safe for concurrent use and never closes the connection it is given.
+type Manager struct {
+	js  jetstream.JetStream
+	lg  *slog.Logger
+	ttl time.Duration
+
+	mu    sync.Mutex
+	cache map[string]*queue
+}
+
+// queue is what the Manager knows of one queue.
+type queue struct {
+	name   string
+	cfg    Config
+	stream jetstream.Stream
+	cons   jetstream.Consumer
+	dead   jetstream.Stream
+	loaded time.Time
+}
+
+// New returns a Manager over js, typically eventlog.Log.JetStream().
+func New(js jetstream.JetStream, opts *Options) (*Manager, error) {
+	if js == nil {
+		return nil, errors.New("queues: a JetStream is required")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = time.Second
+	}
+	return &Manager{js: js, lg: o.Logger.With("component", "queues"), ttl: o.CacheTTL, cache: map[string]*queue{}}, nil
+}
+
+// Info is a queue's configuration and its counts.
+type Info struct {
+	Name   string
+	Config Config
+	Stats  Stats
+}
+
+// Stats are a queue's counts as of the read.
+type Stats struct {
+	// Depth is the messages waiting to be claimed (including those waiting
+	// for a redelivery).
+	Depth int64
+	// InFlight is the messages claimed and not yet settled.
+	InFlight int64
+	// DeadLetters is the messages in the queue's dead letters.
+	DeadLetters int64
+	// OldestAgeMs is the age of the oldest message in the queue (0: empty).
+	OldestAgeMs int64
+}
+
+// Put creates the queue, or replaces its whole configuration (fields left
+// zero take their defaults), and reports whether it created it. Changes
+// take effect at once.
+func (m *Manager) Put(ctx context.Context, name string, cfg Config) (Config, bool, error) {
+	if err := ValidateName(name); err != nil {
+		return Config{}, false, err
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return Config{}, false, err
+	}
+	_, err := m.js.Stream(ctx, streamName(name))
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return cfg, true, m.apply(ctx, name, cfg, true)
+	case err != nil:
+		return Config{}, false, fmt.Errorf("queue %s: %w", name, err)
+	}
+	return cfg, false, m.apply(ctx, name, cfg, false)
+}
+
+// Update changes the fields the patch sets and keeps the others; the change
+// takes effect at once.
+func (m *Manager) Update(ctx context.Context, name string, p Patch) (Config, error) {
+	q, err := m.load(ctx, name, true)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg := p.Apply(q.cfg).WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, m.apply(ctx, name, cfg, false)
+}
+
+// apply writes a configuration to the queue's streams and consumer.
+func (m *Manager) apply(ctx context.Context, name string, cfg Config, create bool) error {
+	sc, err := streamConfig(name, cfg)
+	if err != nil {
+		return err
+	}
+	m.forget(name)
+	var stream jetstream.Stream
+	if create {
+		stream, err = m.js.CreateStream(ctx, sc)
+	} else {
+		stream, err = m.js.UpdateStream(ctx, sc)
+	}
+	if err != nil {
+		return fmt.Errorf("queue %s: write stream: %w", name, m.invalid(err))
+	}
+	if _, err = m.js.CreateOrUpdateStream(ctx, deadConfig(name, cfg)); err != nil {
+		return fmt.Errorf("queue %s: write dead-letter stream: %w", name, m.invalid(err))
+	}
+	if _, err = stream.CreateOrUpdateConsumer(ctx, consumerConfig(name, cfg)); err != nil {
+		return fmt.Errorf("queue %s: write consumer: %w", name, m.invalid(err))
+	}
+	return nil
+}
+
+// invalid marks a configuration JetStream refused (a bad value) as
+// ErrInvalid; other errors pass through.
+func (m *Manager) invalid(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == 400 {
+		return fmt.Errorf("%w: %s", ErrInvalid, apiErr.Description)
+	}
+	return err
+}
+
+// Get returns a queue's configuration and counts.
+func (m *Manager) Get(ctx context.Context, name string) (Info, error) {
+	q, err := m.load(ctx, name, true)
+	if err != nil {
+		return Info{}, err
+	}
+	return m.info(ctx, q)
+}
+
+func (m *Manager) info(ctx context.Context, q *queue) (Info, error) {
+	si, err := q.stream.Info(ctx)
+	if err != nil {
+		return Info{}, m.notFound(q.name, err)
+	}
+	ci, err := q.cons.Info(ctx)
+	if err != nil {
+		return Info{}, m.notFound(q.name, err)
+	}
+	di, err := q.dead.Info(ctx)
+	if err != nil {
+		return Info{}, m.notFound(q.name, err)
+	}
+	st := Stats{InFlight: int64(ci.NumAckPending), DeadLetters: int64(di.State.Msgs)}
+	st.Depth = max(int64(si.State.Msgs)-st.InFlight, 0)
+	if si.State.Msgs > 0 && !si.State.FirstTime.IsZero() {
+		st.OldestAgeMs = max(time.Since(si.State.FirstTime).Milliseconds(), 0)
+	}
+	return Info{Name: q.name, Config: q.cfg, Stats: st}, nil
+}
+
+// List returns every queue, by name.
+func (m *Manager) List(ctx context.Context) ([]Info, error) {
+	names := m.js.StreamNames(ctx, jetstream.WithStreamListSubject("rf.q.>"))
+	var qs []string
+	for n := range names.Name() {
+		if q, ok := strings.CutPrefix(n, streamPrefix); ok {
+			qs = append(qs, q)
+		}
+	}
+	if err := names.Err(); err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	slices.Sort(qs)
+	out := make([]Info, 0, len(qs))
+	for _, name := range qs {
+		info, err := m.Get(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Delete deletes a queue, its messages and its dead letters.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	m.forget(name)
+	err := m.js.DeleteStream(ctx, streamName(name))
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return fmt.Errorf("delete queue %s: %w", name, err)
+	}
+	if err := m.js.DeleteStream(ctx, deadStream(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete queue %s dead letters: %w", name, err)
+	}
+	return nil
+}
+
+// load returns a queue, from the cache unless it is older than the TTL or
+// fresh is set.
+func (m *Manager) load(ctx context.Context, name string, fresh bool) (*queue, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	q := m.cache[name]
+	m.mu.Unlock()
+	if q != nil && !fresh && time.Since(q.loaded) < m.ttl {
+		return q, nil
+	}
+	stream, err := m.js.Stream(ctx, streamName(name))
+	if err != nil {
+		return nil, m.notFound(name, err)
+	}
+	q = &queue{name: name, stream: stream, loaded: time.Now()}
+	raw, ok := stream.CachedInfo().Config.Metadata[metadataConfig]
+	if !ok {
+		return nil, fmt.Errorf("queue %s: stream %s has no queue configuration", name, streamName(name))
+	}
+	if err := json.Unmarshal([]byte(raw), &q.cfg); err != nil {
+		return nil, fmt.Errorf("queue %s: decode configuration: %w", name, err)
+	}
+	if q.cons, err = stream.Consumer(ctx, consumerName); err != nil {
+		return nil, m.notFound(name, err)
+	}
+	if q.dead, err = m.js.Stream(ctx, deadStream(name)); err != nil {
+		return nil, m.notFound(name, err)
+	}
+	m.mu.Lock()
+	m.cache[name] = q
+	m.mu.Unlock()
+	return q, nil
+}
+
+// forget drops a queue from the cache.
+func (m *Manager) forget(name string) {
+	m.mu.Lock()
+	delete(m.cache, name)
+	m.mu.Unlock()
+}
+
+// notFound names a missing stream or consumer as ErrNotFound.
+func (m *Manager) notFound(name string, err error) error {
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		m.forget(name)
+		return fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	return fmt.Errorf("queue %s: %w", name, err)
+}

@@ -1,0 +1,155 @@
+package queues
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A receipt is the delivery's JetStream ack subject
+// ($JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>, or
+// the form with a domain and an account hash), base64url without padding:
+// everything needed to settle the delivery, so no state is kept per claim and
+// a receipt still works after a restart, within its lease.
+
+func encodeReceipt(reply string) string { return base64.RawURLEncoding.EncodeToString([]byte(reply)) }
+
+// receipt is a decoded receipt.
+type receipt struct {
+	subject   string
+	stream    string
+	consumer  string
+	delivered int
+	seq       uint64
+}
+
+// decodeReceipt parses a receipt of the queue's consumer.
+func decodeReceipt(name, r string) (receipt, error) {
+	bad := func(why string) (receipt, error) {
+		return receipt{}, fmt.Errorf("%w: %s", ErrInvalidReceipt, why)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(r)
+	if err != nil || len(raw) == 0 || len(raw) > 512 {
+		return bad("not a receipt")
+	}
+	subj := string(raw)
+	toks := strings.Split(subj, ".")
+	if len(toks) < 9 || toks[0] != "$JS" || toks[1] != "ACK" {
+		return bad("not a receipt")
+	}
+	if len(toks) > 9 { // $JS.ACK.<domain>.<hash>.<stream>...
+		if len(toks) < 11 {
+			return bad("not a receipt")
+		}
+		toks = append(toks[:2:2], toks[4:]...)
+	}
+	rc := receipt{subject: subj, stream: toks[2], consumer: toks[3]}
+	dc, err1 := strconv.ParseUint(toks[4], 10, 32)
+	seq, err2 := strconv.ParseUint(toks[5], 10, 64)
+	if err1 != nil || err2 != nil || seq == 0 || dc == 0 {
+		return bad("not a receipt")
+	}
+	rc.delivered, rc.seq = int(dc), seq
+	if rc.stream != streamName(name) || rc.consumer != consumerName {
+		return bad("the receipt is of another queue")
+	}
+	return rc, nil
+}
+
+// receipts decodes a batch of receipts and checks that each one's message
+// is still in the queue, so that a call with a bad receipt settles none.
+func (m *Manager) receipts(ctx context.Context, q *queue, rs []string) ([]receipt, error) {
+	if len(rs) == 0 || len(rs) > MaxReceipts {
+		return nil, fmt.Errorf("%w: receipts: 1 to %d", ErrInvalid, MaxReceipts)
+	}
+	out := make([]receipt, len(rs))
+	for i, r := range rs {
+		rc, err := decodeReceipt(q.name, r)
+		if err != nil {
+			return nil, fmt.Errorf("receipts[%d]: %w", i, err)
+		}
+		if _, err := q.stream.GetMsg(ctx, rc.seq); err != nil {
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				return nil, fmt.Errorf("receipts[%d]: %w: message %d is no longer in the queue", i, ErrInvalidReceipt, rc.seq)
+			}
+			return nil, m.notFound(q.name, err)
+		}
+		out[i] = rc
+	}
+	return out, nil
+}
+
+// settle sends one ack-protocol body for every receipt and waits for the
+// server to confirm each.
+func (m *Manager) settle(ctx context.Context, name string, rs []string, body func(receipt) string) (int, error) {
+	q, err := m.load(ctx, name, false)
+	if err != nil {
+		return 0, err
+	}
+	rcs, err := m.receipts(ctx, q, rs)
+	if err != nil {
+		return 0, err
+	}
+	nc := m.js.Conn()
+	for i, rc := range rcs {
+		rctx, cancel := ctxWithTimeout(ctx, 5*time.Second)
+		_, err := nc.RequestWithContext(rctx, rc.subject, []byte(body(rc)))
+		cancel()
+		if err != nil {
+			return i, fmt.Errorf("queue %s: settle message %d: %w", name, rc.seq, err)
+		}
+	}
+	return len(rcs), nil
+}
+
+func ctxWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// Ack settles deliveries as done: their messages leave the queue. A bad
+// receipt (ErrInvalidReceipt) settles none; an error after that reports how
+// many were settled.
+func (m *Manager) Ack(ctx context.Context, name string, receipts []string) (int, error) {
+	return m.settle(ctx, name, receipts, func(receipt) string { return "+ACK" })
+}
+
+// Nack releases deliveries for redelivery: after delay when it is set, else
+// after the queue's backoffMs for the attempt (at once without backoff).
+func (m *Manager) Nack(ctx context.Context, name string, receipts []string, delay *time.Duration) (int, error) {
+	if delay != nil && (*delay < 0 || *delay > dur(maxAckWaitMs)) {
+		return 0, fmt.Errorf("%w: delayMs %d: must be 0 to %d", ErrInvalid, delay.Milliseconds(), maxAckWaitMs)
+	}
+	q, err := m.load(ctx, name, false)
+	if err != nil {
+		return 0, err
+	}
+	backoff := q.cfg.BackoffMs
+	return m.settle(ctx, name, receipts, func(rc receipt) string {
+		var d time.Duration
+		switch {
+		case delay != nil:
+			d = *delay
+		case len(backoff) > 0:
+			d = dur(backoff[min(rc.delivered, len(backoff))-1])
+		}
+		if d <= 0 {
+			return "-NAK"
+		}
+		return fmt.Sprintf(`-NAK {"delay": %d}`, d.Nanoseconds())
+	})
+}
+
+// Extend renews deliveries' leases: each is good for another ackWaitMs
+// from now.
+func (m *Manager) Extend(ctx context.Context, name string, receipts []string) (int, error) {
+	return m.settle(ctx, name, receipts, func(receipt) string { return "+WPI" })
+}
