@@ -47,6 +47,11 @@ const OutboxDeadPrefix = "dead/"
 
 // OutboxOptions configures NewOutbox. A nil *OutboxOptions means all
 // defaults; every node sharing the consumer should use the same values.
+// DefaultOutboxAckWait is OutboxOptions.AckWait's default: short, since the
+// outbox renews the lease on an event every third of it while it works.
+const DefaultOutboxAckWait = 10 * time.Second
+
+// OutboxOptions configures NewOutbox. The zero value means all defaults.
 type OutboxOptions struct {
 	// Name is the dead-letter projection's name (Outbox.Projection).
 	// Defaults to OutboxName.
@@ -56,7 +61,8 @@ type OutboxOptions struct {
 	Consumer string
 	// AckWait is how long an event stays with the node it was delivered to
 	// without news (the outbox renews it while it works on the event); the
-	// events of a node that died wait this long. Defaults to 30s.
+	// events of a node that died wait this long. Defaults to
+	// DefaultOutboxAckWait.
 	AckWait time.Duration
 	// MaxAckPending bounds the events handed to nodes and not yet
 	// acknowledged, over the cluster. Defaults to 1000.
@@ -110,7 +116,7 @@ func (o *OutboxOptions) withDefaults() OutboxOptions {
 		c.Consumer = OutboxConsumer
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = DefaultOutboxAckWait
 	}
 	if c.MaxAckPending <= 0 {
 		c.MaxAckPending = 1000

@@ -53,10 +53,12 @@ type testHooks struct {
 	retrying func(p Pending, err error)
 }
 
+// DefaultMaxConcurrentFires is Options.MaxConcurrentFires's default.
+const DefaultMaxConcurrentFires = 256
+
 const (
-	defaultMaxConcurrentFires = 256
-	defaultRetryBackoff       = 100 * time.Millisecond
-	defaultMaxRetryBackoff    = 10 * time.Second
+	defaultRetryBackoff    = 100 * time.Millisecond
+	defaultMaxRetryBackoff = 10 * time.Second
 )
 
 func (o *Options) withDefaults() (Options, error) {
@@ -71,7 +73,7 @@ func (o *Options) withDefaults() (Options, error) {
 		return r, fmt.Errorf("%w: negative backoff", ErrInvalid)
 	}
 	if r.MaxConcurrentFires == 0 {
-		r.MaxConcurrentFires = defaultMaxConcurrentFires
+		r.MaxConcurrentFires = DefaultMaxConcurrentFires
 	}
 	if r.RetryBackoff == 0 {
 		r.RetryBackoff = defaultRetryBackoff

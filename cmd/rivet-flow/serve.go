@@ -15,6 +15,8 @@ import (
 	rivetflow "github.com/rivet-flow/rivet-flow"
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/api"
+	"github.com/rivet-flow/rivet-flow/projections"
+	"github.com/rivet-flow/rivet-flow/scheduler"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -43,6 +45,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&lim.ConnBuffer, "conn-buffer", 256, "broadcasts buffered per connection before a slow one is closed")
 	fs.DurationVar(&lim.IdempotencyWindow, "idempotency-window", 24*time.Hour, "how long an actor remembers an Idempotency-Key (and at most its last 1,000 keys)")
 	fs.IntVar(&lim.MaxAwakeActors, "max-awake-actors", actors.DefaultMaxAwakeActors, "actors in memory at once; at the limit the least recently used idle ones sleep early, and if none can, calls get overloaded (429)")
+	fs.IntVar(&lim.MaxAlarms, "max-alarms", actors.DefaultMaxAlarms, "pending alarms per actor (its crons' next fires included); more get too_many_alarms")
+	var outbox projections.OutboxOptions
+	fs.DurationVar(&outbox.AckWait, "outbox-ack-wait", projections.DefaultOutboxAckWait, "how long the sends of a node that died wait before another node (or this one, restarted) performs them; the outbox renews its lease while it works")
+	var sched scheduler.Options
+	fs.IntVar(&sched.MaxConcurrentFires, "max-concurrent-fires", scheduler.DefaultMaxConcurrentFires, "due alarms fired at once by this node's scheduler")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -76,7 +83,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	n, err := rivetflow.Start(ctx, rivetflow.Config{
 		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
 		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
-		API: apiOpts, Insecure: *insecure,
+		API: apiOpts, Insecure: *insecure, Outbox: outbox, Scheduler: sched,
 	})
 	if err != nil {
 		// A plain line, not a log record: this is the message a person acts on.
