@@ -120,7 +120,7 @@ type triggerOutput struct {
 type previewInput struct {
 	Name string    `path:"name" maxLength:"128" doc:"Schedule name"`
 	N    int       `query:"n" minimum:"1" maximum:"1000" default:"20" doc:"How many fire times"`
-	From time.Time `query:"from" doc:"List the times after this one (RFC 3339; default now)"`
+	From time.Time `query:"from" doc:"List the times after this one (RFC 3339; default: from the armed tick, or now while paused)"`
 }
 
 type previewOutput struct {
@@ -461,14 +461,20 @@ func (s *Server) previewSchedule(ctx context.Context, in *previewInput) (*previe
 	if err != nil {
 		return nil, specError(err)
 	}
-	from := in.From
-	if from.IsZero() {
-		from = time.Now()
-	}
 	out := &previewOutput{}
 	out.Body.Name, out.Body.Timezone = sc.Name, cr.Location().String()
 	out.Body.Times = []ScheduleTime{}
-	for _, t := range cr.Times(from, in.N) {
+	from, n := in.From, in.N
+	if from.IsZero() {
+		from = time.Now()
+		if sc.NextTick != nil && n > 0 {
+			// From the armed tick: an @every schedule counts from its last
+			// occurrence, not from now.
+			out.Body.Times = append(out.Body.Times, *sc.NextTick)
+			from, n = sc.NextTick.UTC, n-1
+		}
+	}
+	for _, t := range cr.Times(from, n) {
 		out.Body.Times = append(out.Body.Times, timeIn(t, cr.Location()))
 	}
 	return out, nil

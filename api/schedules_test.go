@@ -280,3 +280,24 @@ func TestSchedulesPreviewDST(t *testing.T) {
 		})
 	}
 }
+
+// Without ?from=, preview starts at the armed tick: an @every schedule
+// counts from its last occurrence, so preview and nextFireTimes agree.
+func TestSchedulesPreviewFromArmedTick(t *testing.T) {
+	t.Parallel()
+	b := scheduleSetup(t)
+	var sc api.Schedule
+	b.call(t, http.MethodPut, "/v1/schedules/every", counterSpec("@every 7s"), http.StatusCreated, &sc)
+	var p struct {
+		Times []api.ScheduleTime `json:"times"`
+	}
+	b.call(t, http.MethodGet, "/v1/schedules/every/preview?n=3", nil, http.StatusOK, &p)
+	if len(p.Times) != 3 || sc.NextTick == nil {
+		t.Fatalf("preview %+v, schedule %+v", p, sc)
+	}
+	for i, got := range p.Times {
+		if want := sc.NextTick.UTC.Add(time.Duration(i) * 7 * time.Second); !got.UTC.Equal(want) {
+			t.Errorf("preview time %d: %v, want %v (from the armed tick %v)", i, got.UTC, want, sc.NextTick.UTC)
+		}
+	}
+}

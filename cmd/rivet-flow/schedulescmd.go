@@ -75,7 +75,7 @@ func scheduleFail(cmd *command, addr, name string, err error) int {
 	case client.CodeInvalidTimezone:
 		hint = "--timezone takes an IANA zone name such as America/New_York, Europe/Paris or UTC"
 	case client.CodeActorTypeNotFound, client.CodeActionNotFound:
-		hint = "--type and --action must name an actor type and one of its actions that the server serves (built in: counter increment, chatRoom sendMessage)"
+		hint = "--type and --action must name an actor type and one of its actions that the server serves (built in: counter increment, chatRoom sendMessage, reminder setReminder; rivet-flow actors types lists them)"
 	case client.CodeInvalidRequest:
 		hint = "check the flags: see rivet-flow schedules set --help"
 	}
