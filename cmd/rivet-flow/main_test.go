@@ -57,7 +57,14 @@ type logLine map[string]any
 // its "ready" log line.
 func startServe(t *testing.T, dataDir string, extra ...string) *proc {
 	t.Helper()
-	p := launch(t, dataDir, extra...)
+	return startServeEnv(t, dataDir, nil, extra...)
+}
+
+// startServeEnv is startServe with extra environment variables for the
+// child (the crash hooks of actors/crashhooks.go, for example).
+func startServeEnv(t *testing.T, dataDir string, env []string, extra ...string) *proc {
+	t.Helper()
+	p := launchEnv(t, dataDir, env, extra...)
 	for {
 		select {
 		case l := <-p.logs:
@@ -76,8 +83,14 @@ func startServe(t *testing.T, dataDir string, extra ...string) *proc {
 
 func launch(t *testing.T, dataDir string, extra ...string) *proc {
 	t.Helper()
+	return launchEnv(t, dataDir, nil, extra...)
+}
+
+func launchEnv(t *testing.T, dataDir string, env []string, extra ...string) *proc {
+	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-format", "json"}, extra...)
 	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,54 +16,6 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors/builtin"
 	"github.com/rivet-flow/rivet-flow/client"
 )
-
-// startServeEnv is startServe with extra environment variables for the
-// child (the crash hooks of actors/crashhooks.go).
-func startServeEnv(t *testing.T, dataDir string, env []string) *proc {
-	t.Helper()
-	cmd := exec.Command(binary, "serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-format", "json")
-	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, logs: make(chan logLine, 1000), exited: make(chan struct{}), stderr: &strings.Builder{}}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.stderr.WriteString(sc.Text() + "\n")
-			var l logLine
-			if json.Unmarshal(sc.Bytes(), &l) == nil {
-				select {
-				case p.logs <- l:
-				default:
-				}
-			}
-		}
-		_ = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-	})
-	for {
-		select {
-		case l := <-p.logs:
-			if l["msg"] == "rivet-flow ready" {
-				p.addr = strings.TrimPrefix(l["http"].(string), "http://")
-				return p
-			}
-		case <-p.exited:
-			t.Fatalf("rivet-flow exited before ready: %s", p.stderr.String())
-		case <-time.After(30 * time.Second):
-			t.Fatalf("rivet-flow not ready after 30s: %s", p.stderr.String())
-		}
-	}
-}
 
 // waitKilled waits for p to die of SIGKILL.
 func waitKilled(t *testing.T, p *proc, within time.Duration) {
