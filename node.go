@@ -182,6 +182,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	rtOpts := cfg.Actors
 	rtOpts.Logger, rtOpts.Registerer = cfg.Logger, n.registry
+	rtOpts.Enqueuer = n.queues // actors' enqueues (Context.Enqueue), on the fast path and from the outbox
 	if n.runtime, err = actors.NewRuntime(n.events, n.snapshots, cfg.Registry, rtOpts); err != nil {
 		return nil, err
 	}

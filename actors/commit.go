@@ -133,6 +133,7 @@ func (inst *instance) executeStage(ctx context.Context, kind eventlog.Kind, acti
 	}
 	inst.publish(ev.Broadcasts)
 	inst.deliverSends(ev)
+	inst.deliverEnqueues(ev)
 	inst.after(r)
 	return out, false, nil
 }

@@ -90,6 +90,9 @@ type RuntimeOptions struct {
 	Logger *slog.Logger
 	// Registerer receives the runtime's metrics. Defaults to none.
 	Registerer prometheus.Registerer
+	// Enqueuer performs the enqueues actions record (Context.Enqueue); a
+	// node sets its queues.Manager. Defaults to none: they become dead letters.
+	Enqueuer Enqueuer
 }
 
 func (o RuntimeOptions) withDefaults() RuntimeOptions {

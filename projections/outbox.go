@@ -17,9 +17,10 @@ import (
 	"github.com/rivet-flow/rivet-flow/internal/startstop"
 )
 
-// The outbox performs the effects events record (today one-way sends,
-// actors.Context.Send) at least once, from the log, so they happen even when
-// the process dies between the append and the runtime's own delivery
+// The outbox performs the effects events record (one-way sends,
+// actors.Context.Send, and enqueues, actors.Context.Enqueue, which the queue
+// deduplicates by effect ID) at least once, from the log, so they happen
+// even when the process dies between the append and the runtime's own delivery
 // (DESIGN.md, "Effects and the outbox"). The log is the outbox: a durable
 // JetStream consumer shared by every node on the cluster (eventlog.Consumer)
 // says what is left to perform, and each event goes to one node, which
@@ -210,6 +211,7 @@ type Outbox struct {
 
 	log     *eventlog.Log
 	deliver func(ctx context.Context, d actors.Delivery) error
+	enqueue func(ctx context.Context, d actors.EnqueueDelivery) error
 	client  *actors.Client
 	opts    OutboxOptions
 	lg      *slog.Logger
@@ -251,7 +253,7 @@ func NewOutbox(log *eventlog.Log, rt *actors.Runtime, opts *OutboxOptions) (*Out
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	return &Outbox{
-		log: log, deliver: rt.DeliverSend, client: rt.Client().WithCaller(OutboxCaller), opts: o,
+		log: log, deliver: rt.DeliverSend, enqueue: rt.DeliverEnqueue, client: rt.Client().WithCaller(OutboxCaller), opts: o,
 		lg: o.Logger.With("component", "outbox", "consumer", o.Consumer), m: m,
 		proj: deadLetterProjection(o.Name), changed: make(chan struct{}), redone: map[string]struct{}{},
 	}, nil
@@ -458,7 +460,7 @@ func (o *Outbox) handle(ctx context.Context, l *eventlog.Lease) {
 	ev := l.Event
 	var sends []int
 	for i, e := range ev.Effects {
-		if e.Type == actors.EffectSend { // other effect kinds have their own performers
+		if e.Type == actors.EffectSend || e.Type == actors.EffectEnqueue { // other effect kinds have their own performers
 			sends = append(sends, i)
 		}
 	}
@@ -472,8 +474,7 @@ func (o *Outbox) handle(ctx context.Context, l *eventlog.Lease) {
 	var t tally
 	old := o.opts.MaxAge > 0 && !ev.Time.IsZero() && time.Since(ev.Time) > o.opts.MaxAge
 	for _, i := range sends {
-		s, err := actors.DecodeSend(ev.Effects[i].Data)
-		d := actors.Delivery{EffectID: actors.EffectID(ev.Seq, i), From: actors.SenderID(ev.Subject), SendEffect: s}
+		d, perform, err := o.effect(ev, i)
 		attempts := 0
 		switch {
 		case old:
@@ -485,7 +486,7 @@ func (o *Outbox) handle(ctx context.Context, l *eventlog.Lease) {
 			t.done = append(t.done, d.EffectID)
 			continue
 		default:
-			if attempts, err = o.attempt(ctx, d); err == nil {
+			if attempts, err = perform(ctx); err == nil {
 				t.delivered++
 				t.done = append(t.done, d.EffectID)
 				continue
@@ -557,6 +558,29 @@ func (e *outboxStopped) Error() string {
 	return "outbox: sends not delivered (the event will be delivered again): " + e.err.Error()
 }
 func (e *outboxStopped) Unwrap() error { return e.err }
+
+// effect decodes the send or enqueue at index i of ev: d describes it (an
+// enqueue as a Delivery to "queue:<name>", action "enqueue", for logs and
+// dead letters) and perform performs it as attempt does.
+func (o *Outbox) effect(ev *eventlog.Event, i int) (d actors.Delivery, perform func(context.Context) (int, error), err error) {
+	d = actors.Delivery{EffectID: actors.EffectID(ev.Seq, i), From: actors.SenderID(ev.Subject)}
+	if ev.Effects[i].Type != actors.EffectEnqueue {
+		d.SendEffect, err = actors.DecodeSend(ev.Effects[i].Data)
+		return d, func(ctx context.Context) (int, error) { return o.attempt(ctx, d) }, err
+	}
+	q, err := actors.DecodeEnqueue(ev.Effects[i].Data)
+	d.Target, d.Action, d.Args = "queue:"+q.Queue, actors.EffectEnqueue, q.Body
+	e := actors.EnqueueDelivery{EffectID: d.EffectID, From: d.From, EnqueueEffect: q}
+	return d, func(ctx context.Context) (int, error) {
+		return o.retry(ctx, func(ctx context.Context) error {
+			actx, cancel := context.WithTimeout(ctx, o.opts.AttemptTimeout)
+			defer cancel()
+			return o.enqueue(actx, e)
+		}, actors.EnqueueUndeliverable, func(attempt int, in time.Duration, err error) {
+			o.lg.Warn("enqueue failed; retrying", "effect", d.EffectID, "queue", q.Queue, "attempt", attempt, "in", in, "err", err)
+		})
+	}, err
+}
 
 // attempt delivers d, trying again with backoff; it returns the attempts
 // made and the last error, or an *outboxStopped.
