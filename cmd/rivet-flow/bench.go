@@ -26,8 +26,9 @@ const benchUsage = `Usage: rivet-flow bench <command> [flags]
 
 Commands:
   http    actions over HTTP vs a raw net/http handler, measured in the same run
+  queue   enqueue -> claim -> ack vs a raw JetStream publish -> pull -> ack loop, in the same run
 
-See rivet-flow bench http --help.
+See rivet-flow bench http --help, rivet-flow bench queue --help.
 `
 
 // Bounds of bench http, so that a typo cannot start an unbounded load.
@@ -49,6 +50,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "http":
 		return benchHTTP(args[1:], stdout, stderr)
+	case "queue":
+		return benchQueue(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, benchUsage)
 		return 0
