@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -74,15 +75,45 @@ func (m *Manager) receipts(ctx context.Context, q *queue, rs []string) ([]receip
 		if err != nil {
 			return nil, fmt.Errorf("receipts[%d]: %w", i, err)
 		}
-		if _, err := q.stream.GetMsg(ctx, rc.seq); err != nil {
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				return nil, fmt.Errorf("receipts[%d]: %w: message %d is no longer in the queue", i, ErrInvalidReceipt, rc.seq)
-			}
-			return nil, m.notFound(q.name, err)
-		}
 		out[i] = rc
 	}
+	// The lookups are independent round trips: in flight together.
+	errs := make([]error, len(out))
+	concurrently(len(out), func(i int) {
+		if _, err := q.stream.GetMsg(ctx, out[i].seq); err != nil {
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				errs[i] = fmt.Errorf("receipts[%d]: %w: message %d is no longer in the queue", i, ErrInvalidReceipt, out[i].seq)
+				return
+			}
+			errs[i] = m.notFound(q.name, err)
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// settleConcurrency bounds the round trips one settle or receipt check has
+// in flight at once.
+const settleConcurrency = 64
+
+// concurrently runs fn(0..n-1), at most settleConcurrency at once, and
+// returns when all have.
+func concurrently(n int, fn func(i int)) {
+	sem := make(chan struct{}, settleConcurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 // settle sends one ack-protocol body for every receipt and waits for the
@@ -97,15 +128,24 @@ func (m *Manager) settle(ctx context.Context, name string, rs []string, body fun
 		return 0, err
 	}
 	nc := m.js.Conn()
-	for i, rc := range rcs {
+	errs := make([]error, len(rcs))
+	concurrently(len(rcs), func(i int) {
 		rctx, cancel := ctxWithTimeout(ctx, 5*time.Second)
-		_, err := nc.RequestWithContext(rctx, rc.subject, []byte(body(rc)))
-		cancel()
-		if err != nil {
-			return i, fmt.Errorf("queue %s: settle message %d: %w", name, rc.seq, err)
+		defer cancel()
+		if _, err := nc.RequestWithContext(rctx, rcs[i].subject, []byte(body(rcs[i]))); err != nil {
+			errs[i] = fmt.Errorf("queue %s: settle message %d: %w", name, rcs[i].seq, err)
+		}
+	})
+	settled := 0
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			settled++
+		} else if first == nil {
+			first = err
 		}
 	}
-	return len(rcs), nil
+	return settled, first
 }
 
 func ctxWithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
