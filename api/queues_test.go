@@ -169,9 +169,14 @@ func TestQueueDeadLettersHTTP(t *testing.T) {
 	b := setupQueues(t)
 	b.call(t, http.MethodPut, "/v1/queues/jobs", map[string]any{"maxDeliveries": 1}, http.StatusCreated, nil)
 	b.call(t, http.MethodPost, "/v1/queues/jobs/messages", map[string]any{"body": map[string]int{"v": 1}}, http.StatusAccepted, nil)
-	msgs := b.claimQ(t, "jobs", map[string]any{})
+	msgs := b.claimQ(t, "jobs", map[string]any{"waitMs": 5000})
+	if len(msgs) != 1 {
+		t.Fatalf("claimed %+v, want the one message", msgs)
+	}
 	b.call(t, http.MethodPost, "/v1/queues/jobs/nack", map[string]any{"receipts": []string{msgs[0].Receipt}}, http.StatusOK, nil)
-	if got := b.claimQ(t, "jobs", map[string]any{}); len(got) != 0 {
+	// The nacked message comes back at once, over maxDeliveries: the claim
+	// moves it to the dead letters and, waiting for another, returns none.
+	if got := b.claimQ(t, "jobs", map[string]any{"waitMs": 1000}); len(got) != 0 {
 		t.Fatalf("claimed past maxDeliveries: %+v", got)
 	}
 	var page struct {
@@ -200,7 +205,7 @@ func TestQueueDeadLettersHTTP(t *testing.T) {
 	}
 	// Dead again, then purged.
 	b.call(t, http.MethodPost, "/v1/queues/jobs/nack", map[string]any{"receipts": []string{got[0].Receipt}}, http.StatusOK, nil)
-	b.claimQ(t, "jobs", map[string]any{})
+	b.claimQ(t, "jobs", map[string]any{"waitMs": 1000}) // moves it to the dead letters
 	var purged struct {
 		Purged int `json:"purged"`
 	}
