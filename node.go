@@ -2,6 +2,8 @@ package rivetflow
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -68,6 +71,9 @@ type Config struct {
 	// alarms, actor cron, server schedules). Its Clock defaults to the
 	// runtime's; its Logger and Registerer are set by the node.
 	Scheduler scheduler.Options
+	// Queues configures the durable queues (/v1/queues); its Logger and
+	// NodeID are set by the node (the ID is kept in <data-dir>/node-id).
+	Queues queues.Options
 	// Insecure allows a non-loopback HTTPAddr without an API token.
 	Insecure bool
 	// Logger defaults to slog.Default().
@@ -154,7 +160,13 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	// Durable queues live beside the event stream, one stream each.
-	if n.queues, err = queues.New(n.events.JetStream(), &queues.Options{Logger: cfg.Logger}); err != nil {
+	nodeID, err := n.nodeID()
+	if err != nil {
+		return nil, err
+	}
+	qOpts := cfg.Queues
+	qOpts.Logger, qOpts.NodeID = cfg.Logger, nodeID
+	if n.queues, err = queues.New(n.events.JetStream(), &qOpts); err != nil {
 		return nil, err
 	}
 	snapDir := filepath.Join(cfg.DataDir, "snapshots")
@@ -209,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// projections (they read the log), then the outbox and the scheduler
 	// (they deliver to the runtime and read projections). All outlive ctx:
 	// Stop ends them.
-	if err := startstop.StartAll(context.WithoutCancel(ctx), n.runtime, n.projs, n.outbox, n.sched); err != nil {
+	if err := startstop.StartAll(context.WithoutCancel(ctx), n.queues, n.runtime, n.projs, n.outbox, n.sched); err != nil {
 		return nil, err
 	}
 	if err := n.listen(); err != nil {
@@ -285,6 +297,25 @@ func (n *Node) openDataDir() error {
 	}
 	n.lock = lock
 	return nil
+}
+
+// nodeID is this node's name in shared leases (queue dispatchers): kept in
+// <data-dir>/node-id, so a restarted node is the same node and takes its
+// leases back at once.
+func (n *Node) nodeID() (string, error) {
+	path := filepath.Join(n.cfg.DataDir, "node-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the node ID: %w", err)
+	}
+	return id, nil
 }
 
 // rebuildIfNeeded restores the snapshot store from the log when it was not
@@ -449,6 +480,11 @@ func (n *Node) closeStores(ctx context.Context) error {
 	if n.runtime != nil {
 		if err := n.runtime.Stop(ctx); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if n.queues != nil {
+		if err := n.queues.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop queue dispatchers: %w", err))
 		}
 	}
 	if n.projs != nil {

@@ -220,7 +220,7 @@ func TestNodeEnqueueKillBetweenAckAndFastPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	effs := enqueueEffectsIn(t, l)
-	qm, err := queues.New(l.JetStream(), nil)
+	qm, err := queues.New(l.JetStream(), nil) // not started: it only reads the counts
 	if err != nil {
 		t.Fatal(err)
 	}

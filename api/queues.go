@@ -75,7 +75,7 @@ func queueConfigOf(c queues.Config) QueueConfig {
 }
 
 func queueOf(info queues.Info) Queue {
-	st := QueueStats(info.Stats)
+	st := QueueStats{Depth: info.Stats.Depth, InFlight: info.Stats.InFlight, DeadLetters: info.Stats.DeadLetters, OldestAgeMs: info.Stats.OldestAgeMs}
 	return Queue{Name: info.Name, Config: queueConfigOf(info.Config), Stats: &st}
 }
 
@@ -334,7 +334,7 @@ func (s *Server) registerQueueMessages(q *queues.Manager, reg func(huma.Operatio
 	huma.Register(s.api, reg(huma.Operation{OperationID: "extendLeases", Method: http.MethodPost, Path: "/v1/queues/{name}/extend",
 		Summary: "Extend leases", Description: "Each lease is good for another ackWaitMs from now. One bad receipt (400 invalid_receipt) settles none."}),
 		func(ctx context.Context, in *ackInput) (*settledOutput, error) {
-			return settled(q.Extend(ctx, in.Name, in.Body.Receipts))
+			return settled(q.Extend(ctx, in.Name, in.Body.Receipts, 0))
 		})
 	s.registerDeadLetters(q, reg)
 }

@@ -54,13 +54,26 @@ func (m *Manager) deadLetter(ctx context.Context, q *queue, msg jetstream.Msg, m
 	dl.Data = msg.Data()
 	dl.Header.Set(hdrReason, ReasonMaxDeliveries)
 	dl.Header.Set(hdrAttempts, strconv.FormatUint(md.NumDelivered-1, 10))
-	dl.Header.Set(hdrOrigID, strconv.FormatUint(md.Sequence.Stream, 10))
-	dl.Header.Set(hdrEnqueuedAt, md.Timestamp.UTC().Format(time.RFC3339Nano))
-	id := fmt.Sprintf("dl-%d-%d", md.Sequence.Stream, md.Timestamp.UnixNano())
-	if _, err := m.js.PublishMsg(ctx, dl, jetstream.WithMsgID(id), jetstream.WithExpectStream(deadStream(q.name))); err != nil {
+	id, at := readyIdentity(msg.Headers(), md)
+	dl.Header.Set(hdrOrigID, id)
+	dl.Header.Set(hdrEnqueuedAt, at.UTC().Format(time.RFC3339Nano))
+	for _, h := range []string{hdrKey, hdrPriority} {
+		if v := msg.Headers().Get(h); v != "" {
+			dl.Header.Set(h, v)
+		}
+	}
+	dedup := fmt.Sprintf("dl-%d-%d", md.Sequence.Stream, md.Timestamp.UnixNano())
+	if _, err := m.js.PublishMsg(ctx, dl, jetstream.WithMsgID(dedup), jetstream.WithExpectStream(deadStream(q.name))); err != nil {
 		m.lg.Error("dead-letter a message: publish failed; it stays in the queue", "queue", q.name, "message", md.Sequence.Stream, "err", err)
 		return
 	}
+	if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+		if err := m.removeFromInbox(ctx, q, receipt{id: n}); err != nil {
+			m.lg.Error("dead-letter a message: stored, but removing it from the inbox failed; the next claim moves it again (deduplicated)", "queue", q.name, "message", id, "err", err)
+			return
+		}
+	}
+	m.notify(q.name, change{dead: 1})
 	if err := msg.DoubleAck(ctx); err != nil {
 		m.lg.Error("dead-letter a message: stored, but the ack failed; the next claim moves it again (deduplicated)", "queue", q.name, "message", md.Sequence.Stream, "err", err)
 	}
@@ -178,8 +191,15 @@ func (m *Manager) Redrive(ctx context.Context, name string, opts RedriveOptions)
 		if opts.Body != nil {
 			body = opts.Body
 		}
+		msg := nats.NewMsg(inboxSubject(name))
+		msg.Data = body
+		for _, h := range []string{hdrKey, hdrPriority} {
+			if v := raw.Header.Get(h); v != "" {
+				msg.Header.Set(h, v)
+			}
+		}
 		id := fmt.Sprintf("redrive-%d-%d", raw.Sequence, raw.Time.UnixNano())
-		if _, err := m.js.Publish(ctx, subject(name), body, jetstream.WithMsgID(id), jetstream.WithExpectStream(streamName(name))); err != nil {
+		if _, err := m.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(streamName(name))); err != nil {
 			return m.publishError(name, err)
 		}
 		if err := q.dead.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {

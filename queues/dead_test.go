@@ -1,6 +1,8 @@
 package queues_test
 
 import (
+	"time"
+
 	"errors"
 	"testing"
 
@@ -146,7 +148,7 @@ func TestClaimSkipsDeadLetters(t *testing.T) {
 	first := b.enqueue(t, "jobs", `1`).ID
 	b.deliverAndNack(t, "jobs", 1)
 	second := b.enqueue(t, "jobs", `2`).ID
-	got := b.claim(t, "jobs", 1, 0)
+	got := b.claim(t, "jobs", 1, 10*time.Second)
 	if len(got) != 1 || got[0].ID != second {
 		t.Fatalf("claimed %+v, want %s (%s is dead)", got, second, first)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -18,19 +19,31 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // waitFor bounds every wait: a test that hangs fails instead.
 const waitFor = 15 * time.Second
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger {
+	if os.Getenv("QUEUES_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 // bundle is a Manager over a real embedded JetStream in dir.
 type bundle struct {
-	dir string
-	log *eventlog.Log
-	m   *queues.Manager
+	dir  string
+	log  *eventlog.Log
+	m    *queues.Manager
+	opts queues.Options
 }
 
 // setup opens an embedded log in a fresh directory, closed when the test ends.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{dir: t.TempDir()}
+	return setupWith(t, queues.Options{})
+}
+
+// setupWith is setup with Manager options (Logger and NodeID are set).
+func setupWith(t *testing.T, opts queues.Options) *bundle {
+	t.Helper()
+	b := &bundle{dir: t.TempDir(), opts: opts}
 	b.open(t)
 	t.Cleanup(func() { b.close(t) })
 	return b
@@ -43,8 +56,13 @@ func (b *bundle) open(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open log: %v", err)
 	}
-	m, err := queues.New(l.JetStream(), &queues.Options{Logger: quiet()})
+	opts := b.opts
+	opts.Logger, opts.NodeID = quiet(), "test-node"
+	m, err := queues.New(l.JetStream(), &opts)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	b.log, b.m = l, m
@@ -58,6 +76,9 @@ func (b *bundle) close(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if err := b.m.Stop(ctx); err != nil {
+		t.Errorf("stop queues: %v", err)
+	}
 	if err := b.log.Close(ctx); err != nil {
 		t.Errorf("close log: %v", err)
 	}
@@ -129,4 +150,19 @@ func (b *bundle) stats(t *testing.T, name string) queues.Stats {
 		t.Fatalf("get %s: %v", name, err)
 	}
 	return info.Stats
+}
+
+// claimN claims until it holds n messages (a message is claimable once the
+// dispatcher made it ready, a moment after its enqueue).
+func (b *bundle) claimN(t *testing.T, name string, n int) []queues.Message {
+	t.Helper()
+	var out []queues.Message
+	deadline := time.Now().Add(waitFor)
+	for len(out) < n && time.Now().Before(deadline) {
+		out = append(out, b.claim(t, name, n-len(out), time.Until(deadline))...)
+	}
+	if len(out) != n {
+		t.Fatalf("claim %s: %d messages, want %d", name, len(out), n)
+	}
+	return out
 }

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rivet-flow/rivet-flow/internal/startstop"
 )
 
 // Options configures a Manager. A nil *Options means defaults.
@@ -22,25 +25,50 @@ type Options struct {
 	// is reused before it is read again (a change made through this Manager
 	// takes effect at once). Defaults to 1s.
 	CacheTTL time.Duration
+	// NodeID names this node in dispatcher leases; give the same ID across
+	// restarts (the node derives it from its data directory) so a restarted
+	// node takes its queues back at once. Defaults to a random ID.
+	NodeID string
+	// ReadyWindow bounds each queue's messages ready and not yet claimed.
+	// Defaults to DefaultReadyWindow.
+	ReadyWindow int
+	// LeaseTTL is how long a dispatcher's lease outlives its node. Defaults
+	// to DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Manager creates, changes and serves the queues of one JetStream. It is
 // safe for concurrent use and never closes the connection it is given.
 type Manager struct {
+	startstop.BaseStartStop
+
 	js  jetstream.JetStream
 	lg  *slog.Logger
 	ttl time.Duration
 
-	mu    sync.Mutex
-	cache map[string]*queue
+	mu           sync.Mutex
+	cache        map[string]*queue
+	historyReady bool
+	// admin serialises this Manager's changes to a queue's streams and
+	// consumers: nats-server v2.15.2 races (under -race) when a stream's
+	// configuration is updated while a consumer is created on it.
+	admin sync.Mutex
+	nodeID       string
+	window       int
+	leaseTTL     time.Duration
+	kv           jetstream.KeyValue
+	changed      chan struct{}
+	dispatchers  map[string]*dispatcher // the queues this node dispatches
+	leases       map[string]*time.Timer // receipt subject -> lease kept (lease.go)
 }
 
 // queue is what the Manager knows of one queue.
 type queue struct {
 	name   string
 	cfg    Config
-	stream jetstream.Stream
-	cons   jetstream.Consumer
+	stream jetstream.Stream   // what waits: enqueued, not yet ready (the inbox)
+	ready  jetstream.Stream   // made ready by the dispatcher, and in flight
+	cons   jetstream.Consumer // the workers' consumer on ready
 	dead   jetstream.Stream
 	loaded time.Time
 }
@@ -60,7 +88,18 @@ func New(js jetstream.JetStream, opts *Options) (*Manager, error) {
 	if o.CacheTTL <= 0 {
 		o.CacheTTL = time.Second
 	}
-	return &Manager{js: js, lg: o.Logger.With("component", "queues"), ttl: o.CacheTTL, cache: map[string]*queue{}}, nil
+	if o.NodeID == "" {
+		o.NodeID = randomNodeID()
+	}
+	if o.ReadyWindow <= 0 {
+		o.ReadyWindow = DefaultReadyWindow
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	return &Manager{js: js, lg: o.Logger.With("component", "queues"), ttl: o.CacheTTL, cache: map[string]*queue{},
+		nodeID: o.NodeID, window: o.ReadyWindow, leaseTTL: o.LeaseTTL, changed: make(chan struct{}, 1),
+		dispatchers: map[string]*dispatcher{}}, nil
 }
 
 // Info is a queue's configuration and its counts.
@@ -81,6 +120,13 @@ type Stats struct {
 	DeadLetters int64
 	// OldestAgeMs is the age of the oldest message in the queue (0: empty).
 	OldestAgeMs int64
+	// Delayed counts the waiting messages held back by delayMs or
+	// deliverAt (part of Depth).
+	Delayed int64
+	// EnqueuedPerSec and AckedPerSec are the rates over about the last
+	// minute, across every node.
+	EnqueuedPerSec float64
+	AckedPerSec    float64
 }
 
 // Put creates the queue, or replaces its whole configuration (fields left
@@ -94,14 +140,24 @@ func (m *Manager) Put(ctx context.Context, name string, cfg Config) (Config, boo
 	if err := cfg.validate(); err != nil {
 		return Config{}, false, err
 	}
-	_, err := m.js.Stream(ctx, streamName(name))
+	old, err := m.load(ctx, name, true)
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return cfg, true, m.apply(ctx, name, cfg, true)
+	case errors.Is(err, ErrNotFound):
+		if err := m.apply(ctx, name, cfg); err != nil {
+			return Config{}, false, err
+		}
+		m.record(ctx, name, ChangeCreated, Config{}, cfg)
+		return cfg, true, nil
 	case err != nil:
-		return Config{}, false, fmt.Errorf("queue %s: %w", name, err)
+		return Config{}, false, err
 	}
-	return cfg, false, m.apply(ctx, name, cfg, false)
+	if err := m.apply(ctx, name, cfg); err != nil {
+		return Config{}, false, err
+	}
+	if !reflect.DeepEqual(old.cfg, cfg) {
+		m.record(ctx, name, ChangeReplaced, old.cfg, cfg)
+	}
+	return cfg, false, nil
 }
 
 // Update changes the fields the patch sets and keeps the others; the change
@@ -115,31 +171,47 @@ func (m *Manager) Update(ctx context.Context, name string, p Patch) (Config, err
 	if err := cfg.validate(); err != nil {
 		return Config{}, err
 	}
-	return cfg, m.apply(ctx, name, cfg, false)
+	if err := m.apply(ctx, name, cfg); err != nil {
+		return Config{}, err
+	}
+	if !reflect.DeepEqual(q.cfg, cfg) {
+		m.record(ctx, name, ChangeUpdated, q.cfg, cfg)
+	}
+	return cfg, nil
 }
 
 // apply writes a configuration to the queue's streams and consumer.
-func (m *Manager) apply(ctx context.Context, name string, cfg Config, create bool) error {
+func (m *Manager) apply(ctx context.Context, name string, cfg Config) error {
+	m.admin.Lock()
+	defer m.admin.Unlock()
 	sc, err := streamConfig(name, cfg)
 	if err != nil {
 		return err
 	}
 	m.forget(name)
-	var stream jetstream.Stream
-	if create {
-		stream, err = m.js.CreateStream(ctx, sc)
-	} else {
-		stream, err = m.js.UpdateStream(ctx, sc)
-	}
+	// Create or update either way: a queue whose creation was interrupted
+	// (its stream made, its consumer not) is completed by the next PUT.
+	stream, err := m.js.CreateOrUpdateStream(ctx, sc)
 	if err != nil {
 		return fmt.Errorf("queue %s: write stream: %w", name, m.invalid(err))
 	}
 	if _, err = m.js.CreateOrUpdateStream(ctx, deadConfig(name, cfg)); err != nil {
 		return fmt.Errorf("queue %s: write dead-letter stream: %w", name, m.invalid(err))
 	}
-	if _, err = stream.CreateOrUpdateConsumer(ctx, consumerConfig(name, cfg)); err != nil {
+	ready, err := m.js.CreateOrUpdateStream(ctx, readyConfig(name, cfg, m.window))
+	if err != nil {
+		return fmt.Errorf("queue %s: write ready stream: %w", name, m.invalid(err))
+	}
+	if _, err = ready.CreateOrUpdateConsumer(ctx, consumerConfig(name, cfg)); err != nil {
 		return fmt.Errorf("queue %s: write consumer: %w", name, m.invalid(err))
 	}
+	if _, err = stream.Consumer(ctx, dispatcherName); errors.Is(err, jetstream.ErrConsumerNotFound) {
+		_, err = stream.CreateConsumer(ctx, dispatcherConfig(name))
+	}
+	if err != nil {
+		return fmt.Errorf("queue %s: write dispatcher consumer: %w", name, err)
+	}
+	m.queuesChanged()
 	return nil
 }
 
@@ -167,6 +239,10 @@ func (m *Manager) info(ctx context.Context, q *queue) (Info, error) {
 	if err != nil {
 		return Info{}, m.notFound(q.name, err)
 	}
+	ri, err := q.ready.Info(ctx)
+	if err != nil {
+		return Info{}, m.notFound(q.name, err)
+	}
 	ci, err := q.cons.Info(ctx)
 	if err != nil {
 		return Info{}, m.notFound(q.name, err)
@@ -177,8 +253,17 @@ func (m *Manager) info(ctx context.Context, q *queue) (Info, error) {
 	}
 	st := Stats{InFlight: int64(ci.NumAckPending), DeadLetters: int64(di.State.Msgs)}
 	st.Depth = max(int64(si.State.Msgs)-st.InFlight, 0)
-	if si.State.Msgs > 0 && !si.State.FirstTime.IsZero() {
-		st.OldestAgeMs = max(time.Since(si.State.FirstTime).Milliseconds(), 0)
+	var oldest time.Time
+	for _, s := range []jetstream.StreamState{si.State, ri.State} {
+		if s.Msgs > 0 && !s.FirstTime.IsZero() && (oldest.IsZero() || s.FirstTime.Before(oldest)) {
+			oldest = s.FirstTime
+		}
+	}
+	if !oldest.IsZero() {
+		st.OldestAgeMs = max(time.Since(oldest).Milliseconds(), 0)
+	}
+	if d, ok := m.dispatchStats(ctx, q.name); ok {
+		st.Delayed, st.EnqueuedPerSec, st.AckedPerSec = d.Delayed, d.EnqueuedPerSec, d.AckedPerSec
 	}
 	return Info{Name: q.name, Config: q.cfg, Stats: st}, nil
 }
@@ -215,17 +300,25 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
 	}
+	q, err := m.load(ctx, name, true)
+	if err != nil {
+		return err
+	}
 	m.forget(name)
-	err := m.js.DeleteStream(ctx, streamName(name))
+	err = m.js.DeleteStream(ctx, streamName(name))
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	if err != nil {
 		return fmt.Errorf("delete queue %s: %w", name, err)
 	}
-	if err := m.js.DeleteStream(ctx, deadStream(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("delete queue %s dead letters: %w", name, err)
+	for _, s := range []string{readyStream(name), deadStream(name)} {
+		if err := m.js.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("delete queue %s (%s): %w", name, s, err)
+		}
 	}
+	m.queuesChanged()
+	m.record(ctx, name, ChangeDeleted, q.cfg, Config{})
 	return nil
 }
 
@@ -253,7 +346,10 @@ func (m *Manager) load(ctx context.Context, name string, fresh bool) (*queue, er
 	if err := json.Unmarshal([]byte(raw), &q.cfg); err != nil {
 		return nil, fmt.Errorf("queue %s: decode configuration: %w", name, err)
 	}
-	if q.cons, err = stream.Consumer(ctx, consumerName); err != nil {
+	if q.ready, err = m.js.Stream(ctx, readyStream(name)); err != nil {
+		return nil, m.notFound(name, err)
+	}
+	if q.cons, err = q.ready.Consumer(ctx, consumerName); err != nil {
 		return nil, m.notFound(name, err)
 	}
 	if q.dead, err = m.js.Stream(ctx, deadStream(name)); err != nil {
@@ -279,4 +375,28 @@ func (m *Manager) notFound(name string, err error) error {
 		return fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	return fmt.Errorf("queue %s: %w", name, err)
+}
+
+// Purge removes every message of a queue that is waiting, ready or in flight
+// (dead letters stay: see PurgeDeadLetters) and returns how many. A message
+// being made ready at that moment can survive it.
+func (m *Manager) Purge(ctx context.Context, name string) (uint64, error) {
+	q, err := m.load(ctx, name, false)
+	if err != nil {
+		return 0, err
+	}
+	// The inbox holds every message until it is settled: its count is the
+	// queue's.
+	si, err := q.stream.Info(ctx)
+	if err != nil {
+		return 0, m.notFound(name, err)
+	}
+	for _, s := range []jetstream.Stream{q.stream, q.ready} {
+		if err := s.Purge(ctx); err != nil {
+			return 0, m.notFound(name, err)
+		}
+	}
+	n := si.State.Msgs
+	_ = m.js.Conn().Publish(ctlSubject(name), []byte(ctlRestart))
+	return n, nil
 }

@@ -20,7 +20,7 @@ func TestCreateGetListUpdateDelete(t *testing.T) {
 		t.Fatalf("put: %v, created %v", err, created)
 	}
 	want := queues.Config{MaxMessages: 100_000, MaxBytes: 1 << 30, MaxMessageBytes: 256 << 10, Overflow: "reject",
-		AckWaitMs: 30_000, MaxDeliveries: 3, DedupWindowMs: 120_000}
+		AckWaitMs: 30_000, MaxDeliveries: 3, DedupWindowMs: 120_000, BlockMs: 5000}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("config %+v, want %+v", cfg, want)
 	}
@@ -52,7 +52,7 @@ func TestCreateGetListUpdateDelete(t *testing.T) {
 	if info, err = b.m.Get(c, "emails"); err != nil || !reflect.DeepEqual(info.Config, want) {
 		t.Fatalf("after restart: %+v, %v", info.Config, err)
 	}
-	cons, err := b.log.JetStream().Consumer(c, "RF_Q_emails", "rf-workers")
+	cons, err := b.log.JetStream().Consumer(c, "RF_QR_emails", "rf-workers")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,12 @@ func TestInvalidConfig(t *testing.T) {
 		{"q", queues.Config{MaxBytes: -5}},
 		{"q", queues.Config{MaxMessageBytes: 2 << 20}},
 		{"q", queues.Config{MaxBytes: 10, MaxMessageBytes: 100}},
-		{"q", queues.Config{Overflow: "block"}},
+		{"q", queues.Config{Overflow: "drop"}},
+		{"q", queues.Config{Overflow: "block", BlockMs: 60_000}},
+		{"q", queues.Config{Concurrency: -1}},
+		{"q", queues.Config{RatePerSecond: -1}},
+		{"q", queues.Config{DeliverTo: &queues.DeliverTo{Type: "1x", Action: "a"}}},
+		{"q", queues.Config{DeliverTo: &queues.DeliverTo{Type: "t", Action: "a", KeyFrom: "id"}}},
 		{"q", queues.Config{AckWaitMs: 10}},
 		{"q", queues.Config{MaxDeliveries: -1}},
 		{"q", queues.Config{BackoffMs: []int64{-1}}},

@@ -19,7 +19,7 @@ func TestEnqueueClaimAck(t *testing.T) {
 	if st := b.stats(t, "jobs"); st.Depth != 3 || st.InFlight != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	msgs := b.claim(t, "jobs", 10, 0)
+	msgs := b.claimN(t, "jobs", 3)
 	if len(msgs) != 3 {
 		t.Fatalf("claimed %d, want 3", len(msgs))
 	}
@@ -157,7 +157,7 @@ func TestExtend(t *testing.T) {
 	m := b.claimOne(t, "jobs")
 	for range 3 {
 		time.Sleep(400 * time.Millisecond) // under half a lease
-		if _, err := b.m.Extend(ctx(t), "jobs", []string{m.Receipt}); err != nil {
+		if _, err := b.m.Extend(ctx(t), "jobs", []string{m.Receipt}, 0); err != nil {
 			t.Fatal(err)
 		}
 		if got := b.claim(t, "jobs", 1, 0); len(got) != 0 {

@@ -27,7 +27,8 @@ type receipt struct {
 	stream    string
 	consumer  string
 	delivered int
-	seq       uint64
+	seq       uint64 // in the ready stream
+	id        uint64 // the message's ID: its sequence in the inbox (0: unknown)
 }
 
 // decodeReceipt parses a receipt of the queue's consumer.
@@ -57,7 +58,7 @@ func decodeReceipt(name, r string) (receipt, error) {
 		return bad("not a receipt")
 	}
 	rc.delivered, rc.seq = int(dc), seq
-	if rc.stream != streamName(name) || rc.consumer != consumerName {
+	if rc.stream != readyStream(name) || rc.consumer != consumerName {
 		return bad("the receipt is of another queue")
 	}
 	return rc, nil
@@ -80,13 +81,16 @@ func (m *Manager) receipts(ctx context.Context, q *queue, rs []string) ([]receip
 	// The lookups are independent round trips: in flight together.
 	errs := make([]error, len(out))
 	concurrently(len(out), func(i int) {
-		if _, err := q.stream.GetMsg(ctx, out[i].seq); err != nil {
+		raw, err := q.ready.GetMsg(ctx, out[i].seq)
+		if err != nil {
 			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				errs[i] = fmt.Errorf("receipts[%d]: %w: message %d is no longer in the queue", i, ErrInvalidReceipt, out[i].seq)
+				errs[i] = fmt.Errorf("receipts[%d]: %w: its message is no longer in the queue (acknowledged, dead-lettered or purged)", i, ErrInvalidReceipt)
 				return
 			}
 			errs[i] = m.notFound(q.name, err)
+			return
 		}
+		out[i].id, _ = strconv.ParseUint(raw.Header.Get(hdrID), 10, 64)
 	})
 	for _, err := range errs {
 		if err != nil {
@@ -119,6 +123,12 @@ func concurrently(n int, fn func(i int)) {
 // settle sends one ack-protocol body for every receipt and waits for the
 // server to confirm each.
 func (m *Manager) settle(ctx context.Context, name string, rs []string, body func(receipt) string) (int, error) {
+	return m.settleThen(ctx, name, rs, body, nil)
+}
+
+// settleThen is settle with a step before each receipt's settle: one that
+// fails leaves that delivery unsettled.
+func (m *Manager) settleThen(ctx context.Context, name string, rs []string, body func(receipt) string, before func(context.Context, *queue, receipt) error) (int, error) {
 	q, err := m.load(ctx, name, false)
 	if err != nil {
 		return 0, err
@@ -132,6 +142,12 @@ func (m *Manager) settle(ctx context.Context, name string, rs []string, body fun
 	concurrently(len(rcs), func(i int) {
 		rctx, cancel := ctxWithTimeout(ctx, 5*time.Second)
 		defer cancel()
+		if before != nil {
+			if err := before(rctx, q, rcs[i]); err != nil {
+				errs[i] = fmt.Errorf("queue %s: settle message %d: %w", name, rcs[i].id, err)
+				return
+			}
+		}
 		if _, err := nc.RequestWithContext(rctx, rcs[i].subject, []byte(body(rcs[i]))); err != nil {
 			errs[i] = fmt.Errorf("queue %s: settle message %d: %w", name, rcs[i].seq, err)
 		}
@@ -159,7 +175,11 @@ func ctxWithTimeout(ctx context.Context, d time.Duration) (context.Context, cont
 // receipt (ErrInvalidReceipt) settles none; an error after that reports how
 // many were settled.
 func (m *Manager) Ack(ctx context.Context, name string, receipts []string) (int, error) {
-	return m.settle(ctx, name, receipts, func(receipt) string { return "+ACK" })
+	// The message leaves the inbox (which holds every message until it is
+	// settled, so the queue's limits count it), then its delivery is acked.
+	n, err := m.settleThen(ctx, name, receipts, func(rc receipt) string { m.dropLease(rc.subject); return "+ACK" }, m.removeFromInbox)
+	m.notify(name, change{settled: n})
+	return n, err
 }
 
 // Nack releases deliveries for redelivery: after delay when it is set, else
@@ -173,23 +193,54 @@ func (m *Manager) Nack(ctx context.Context, name string, receipts []string, dela
 		return 0, err
 	}
 	backoff := q.cfg.BackoffMs
+	n, err := m.settle(ctx, name, receipts, func(rc receipt) string {
+		m.dropLease(rc.subject)
+		return nakBody(rc, delay, backoff)
+	})
+	m.notify(name, change{released: n})
+	return n, err
+}
+
+// nakBody is the ack-protocol body releasing a delivery: after delay when
+// set, else after backoff for its attempt.
+func nakBody(rc receipt, delay *time.Duration, backoff []int64) string {
+	var d time.Duration
+	switch {
+	case delay != nil:
+		d = *delay
+	case len(backoff) > 0:
+		d = dur(backoff[min(rc.delivered, len(backoff))-1])
+	}
+	if d <= 0 {
+		return "-NAK"
+	}
+	return fmt.Sprintf(`-NAK {"delay": %d}`, d.Nanoseconds())
+}
+
+// Extend renews deliveries' leases: each is good for another lease from
+// now (0: the queue's ackWaitMs). See Claim for how a lease other than
+// ackWaitMs is kept.
+func (m *Manager) Extend(ctx context.Context, name string, receipts []string, lease time.Duration) (int, error) {
+	if lease < 0 || lease > MaxLease {
+		return 0, fmt.Errorf("%w: leaseMs %d: must be 0 to %d", ErrInvalid, lease.Milliseconds(), MaxLease.Milliseconds())
+	}
+	q, err := m.load(ctx, name, false)
+	if err != nil {
+		return 0, err
+	}
 	return m.settle(ctx, name, receipts, func(rc receipt) string {
-		var d time.Duration
-		switch {
-		case delay != nil:
-			d = *delay
-		case len(backoff) > 0:
-			d = dur(backoff[min(rc.delivered, len(backoff))-1])
-		}
-		if d <= 0 {
-			return "-NAK"
-		}
-		return fmt.Sprintf(`-NAK {"delay": %d}`, d.Nanoseconds())
+		m.keepLease(q, rc, lease)
+		return "+WPI"
 	})
 }
 
-// Extend renews deliveries' leases: each is good for another ackWaitMs
-// from now.
-func (m *Manager) Extend(ctx context.Context, name string, receipts []string) (int, error) {
-	return m.settle(ctx, name, receipts, func(receipt) string { return "+WPI" })
+// removeFromInbox deletes a settled message from the queue's inbox.
+func (m *Manager) removeFromInbox(ctx context.Context, q *queue, rc receipt) error {
+	if rc.id == 0 {
+		return nil
+	}
+	if err := q.stream.DeleteMsg(ctx, rc.id); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err
+	}
+	return nil
 }

@@ -64,6 +64,10 @@ func run() error {
 	}
 	defer l.Close(context.Background())
 	m, err := queues.New(l.JetStream(), &queues.Options{Logger: lg})
+	if err == nil {
+		err = m.Start(ctx) // makes enqueued messages ready for claims
+		defer m.Stop(context.WithoutCancel(ctx))
+	}
 	if err != nil {
 		return err
 	}

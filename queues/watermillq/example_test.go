@@ -39,6 +39,11 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	// Start makes enqueued messages ready for claims (the queue's dispatcher).
+	if err := m.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer m.Stop(ctx)
 	if _, _, err := m.Put(ctx, "emails", queues.Config{MaxDeliveries: 3}); err != nil {
 		panic(err)
 	}

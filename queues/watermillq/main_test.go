@@ -46,6 +46,16 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Stop(ctx); err != nil {
+			t.Errorf("stop queues: %v", err)
+		}
+	})
 	pub, err := watermillq.NewPublisher(m, watermillq.PublisherConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -222,7 +222,7 @@ func (s *Subscriber) deliver(ctx context.Context, stopped <-chan struct{}, topic
 			send = nil
 		case <-tick.C:
 			ectx, cancel := context.WithTimeout(ctx, hb)
-			if _, err := s.m.Extend(ectx, topic, []string{qm.Receipt}); err != nil && ctx.Err() == nil {
+			if _, err := s.m.Extend(ectx, topic, []string{qm.Receipt}, 0); err != nil && ctx.Err() == nil {
 				s.lg.Warn("extend lease failed", "queue", topic, "id", qm.ID, "err", err)
 			}
 			cancel()
