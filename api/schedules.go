@@ -15,20 +15,22 @@ import (
 	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/projections"
+	"github.com/rivet-flow/rivet-flow/queues"
 	"github.com/rivet-flow/rivet-flow/scheduler"
 )
 
 // Server schedules (/v1/schedules): cron schedules that fire an action on
-// an actor, each one a schedule actor (type scheduler.ScheduleType) keyed
-// by its name. Reads fold the schedule's log without running it (no event
-// is appended); writes are its actions.
+// an actor, or enqueue a message into a durable queue, each one a schedule
+// actor (type scheduler.ScheduleType) keyed by its name. Reads fold the
+// schedule's log without running it (no event is appended); writes are its
+// actions.
 
 // ScheduleSpec is a schedule's definition: the body of PUT
 // /v1/schedules/{name}, and the spec a schedule shows (defaults filled in).
 type ScheduleSpec struct {
 	Cron         string         `json:"cron" minLength:"1" maxLength:"256" doc:"Cron expression: 5 fields (minute hour day-of-month month day-of-week), an optional leading seconds field, or a descriptor (@hourly, @daily, @every 90s). A CRON_TZ=Zone prefix may name the zone" example:"0 9 * * 1-5"`
 	Timezone     string         `json:"timezone,omitempty" maxLength:"64" doc:"IANA time zone the expression runs in (default UTC); DST changes follow the zone" example:"America/New_York"`
-	Target       ScheduleTarget `json:"target" doc:"The action each fire sends"`
+	Target       ScheduleTarget `json:"target" doc:"What each fire does: an action on an actor (actor, action, args) or a message for a queue (queue, body), one of the two"`
 	Overlap      string         `json:"overlap,omitempty" enum:"skip,bufferOne,allow" doc:"When a fire comes while the previous one's action has not finished: skip it (default), bufferOne (run it when the previous finishes; at most one waits), or allow (run at once)"`
 	CatchUp      string         `json:"catchUp,omitempty" enum:"none,latest,all" doc:"When ticks were missed (the server was down): none fires none of them, latest (default) fires the latest, all fires up to maxCatchUp of the latest, oldest first. The others are recorded as missed, in one event"`
 	MaxCatchUp   int            `json:"maxCatchUp,omitempty" minimum:"0" maximum:"1000" doc:"Most fires a catch-up (catchUp all) makes (default 10)"`
@@ -37,11 +39,15 @@ type ScheduleSpec struct {
 	RunTimeoutMs int64          `json:"runTimeoutMs,omitempty" minimum:"0" maximum:"604800000" doc:"A fire with no outcome after this long counts as finished with outcome unknown (default 300000: 5 minutes)"`
 }
 
-// ScheduleTarget is the action a schedule fires.
+// ScheduleTarget is what a schedule fires: an action on an actor (Actor,
+// Action, Args), or a message for a durable queue (Queue, Body).
 type ScheduleTarget struct {
-	Actor  ScheduleActor     `json:"actor" doc:"The actor to call; it need not exist yet (a fire while it does not fails with actor_not_found)"`
-	Action string            `json:"action" minLength:"1" doc:"Its action" example:"increment"`
+	Actor  ScheduleActor     `json:"actor,omitzero" doc:"The actor to call; it need not exist yet (a fire while it does not fails with actor_not_found)"`
+	Action string            `json:"action,omitempty" minLength:"1" doc:"Its action" example:"increment"`
 	Args   []json.RawMessage `json:"args,omitempty" doc:"The action's arguments" example:"[1]"`
+	// Queue and Body: the queue form.
+	Queue string          `json:"queue,omitempty" doc:"Instead of an actor: the durable queue each fire enqueues body into, exactly once per fire (the fire's effect ID is the message's dedup ID). It must exist when the schedule is set (400 queue_not_found); one deleted later turns each fire's enqueue into an outbox dead letter (GET /v1/projections/outbox/rows?prefix=dead/)" example:"reports"`
+	Body  json.RawMessage `json:"body,omitempty" doc:"With queue: the message each fire enqueues, any JSON value (at most 64 KiB)"`
 }
 
 // ScheduleActor names the target actor.
@@ -153,7 +159,8 @@ func (s *Server) registerSchedules() {
 		OperationID: "setSchedule", Method: http.MethodPut, Path: "/v1/schedules/{name}", Tags: tags,
 		Summary: "Create or replace a schedule",
 		Description: "Creates the schedule (201) or replaces its definition (200) and arms its next tick. Everything is checked first, and nothing is stored if anything is wrong: " +
-			"a cron expression that does not parse is 400 `invalid_cron` (with the parser's message), an unknown zone 400 `invalid_timezone`, a target type or action the server does not serve 400 `actor_type_not_found` or `action_not_found`. " +
+			"a cron expression that does not parse is 400 `invalid_cron` (with the parser's message), an unknown zone 400 `invalid_timezone`, a target type or action the server does not serve 400 `actor_type_not_found` or `action_not_found`, " +
+			"a queue target's queue that does not exist 400 `queue_not_found`, a target with both forms, neither, a bad queue name or a body that is not JSON 400 `invalid_request`. " +
 			"Fires already running go on and count.",
 		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: scheduleErrors,
 	}, s.putSchedule)
@@ -264,6 +271,9 @@ func (s *Server) putSchedule(ctx context.Context, in *putScheduleInput) (*schedu
 	if err != nil {
 		return nil, specError(err)
 	}
+	if err := s.checkTargetQueue(ctx, spec.Target); err != nil {
+		return nil, err
+	}
 	c := s.client(ctx)
 	h, created, err := c.GetOrCreate(ctx, scheduler.ScheduleType, []string{in.Name}, spec)
 	if err == nil {
@@ -283,20 +293,50 @@ func (s *Server) putSchedule(ctx context.Context, in *putScheduleInput) (*schedu
 	return out, nil
 }
 
-// specOf is the scheduler's spec of a request body.
+// checkTargetQueue answers 400 queue_not_found when t is a queue target
+// whose queue does not exist (with a queue manager to ask; without one the
+// fires' enqueues find out).
+func (s *Server) checkTargetQueue(ctx context.Context, t scheduler.Target) error {
+	if !t.IsQueue() || s.opts.Queues == nil {
+		return nil
+	}
+	_, err := s.opts.Queues.Get(ctx, t.Queue)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, queues.ErrNotFound):
+		// Like an unknown target action: the request names a target that
+		// does not exist, a bad request (the catalogue's 404 is for a
+		// missing queue at the URL).
+		return newError(http.StatusBadRequest, errcode.GroupAPI, errcode.QueueNotFound,
+			"target: no queue named "+t.Queue+"; create it first with PUT /v1/queues/"+t.Queue+" (GET /v1/queues lists them)",
+			map[string]any{"field": "target", "queue": t.Queue})
+	}
+	return s.fromQueues(err)
+}
+
+// specOf is the scheduler's spec of a request body. Each target form's
+// fields are passed only when set, so that the scheduler sees which forms
+// the request gave.
 func specOf(in ScheduleSpec) scheduler.ScheduleSpec {
-	args := []byte("[]")
+	var args []byte
 	if in.Target.Args != nil {
 		args, _ = json.Marshal(in.Target.Args)
 	}
 	return scheduler.ScheduleSpec{Cron: in.Cron, Timezone: in.Timezone, Overlap: in.Overlap, CatchUp: in.CatchUp,
 		MaxCatchUp: in.MaxCatchUp, JitterMs: in.JitterMs, Paused: in.Paused, RunTimeoutMs: in.RunTimeoutMs,
 		Target: scheduler.Target{Actor: scheduler.TargetActor{Type: in.Target.Actor.Type, Key: in.Target.Actor.Key},
-			Action: in.Target.Action, Args: args}}
+			Action: in.Target.Action, Args: args, Queue: in.Target.Queue, Body: in.Target.Body}}
 }
 
 // specView is a schedule's spec as the API shows it.
 func specView(sp scheduler.ScheduleSpec) ScheduleSpec {
+	view := ScheduleSpec{Cron: sp.Cron, Timezone: sp.Timezone, Overlap: sp.Overlap, CatchUp: sp.CatchUp,
+		MaxCatchUp: sp.MaxCatchUp, JitterMs: sp.JitterMs, Paused: sp.Paused, RunTimeoutMs: sp.RunTimeoutMs}
+	if sp.Target.IsQueue() {
+		view.Target = ScheduleTarget{Queue: sp.Target.Queue, Body: sp.Target.Body}
+		return view
+	}
 	var args []json.RawMessage
 	_ = json.Unmarshal(sp.Target.Args, &args)
 	if args == nil {
@@ -306,13 +346,14 @@ func specView(sp scheduler.ScheduleSpec) ScheduleSpec {
 	if key == nil {
 		key = []string{}
 	}
-	return ScheduleSpec{Cron: sp.Cron, Timezone: sp.Timezone, Overlap: sp.Overlap, CatchUp: sp.CatchUp,
-		MaxCatchUp: sp.MaxCatchUp, JitterMs: sp.JitterMs, Paused: sp.Paused, RunTimeoutMs: sp.RunTimeoutMs,
-		Target: ScheduleTarget{Actor: ScheduleActor{Type: sp.Target.Actor.Type, Key: key}, Action: sp.Target.Action, Args: args}}
+	view.Target = ScheduleTarget{Actor: ScheduleActor{Type: sp.Target.Actor.Type, Key: key}, Action: sp.Target.Action, Args: args}
+	return view
 }
 
 // specError is the API error of a spec Validate refused: 400 for the
-// expression, the zone and the target, 422 for the other fields.
+// expression, the zone and the target (an unknown type or action, or a
+// target that is not one valid form: invalid_request with the field
+// "target"), 422 for the other fields.
 func specError(err error) *Error {
 	if se, ok := scheduler.AsSpecError(err); ok {
 		return errorOf(errcode.Code(se.Code), se.Message, nil)
@@ -324,6 +365,9 @@ func specError(err error) *Error {
 			// The catalogue's 404 is for a missing resource at the URL; here
 			// the request names a target that does not exist: a bad request.
 			return newError(http.StatusBadRequest, errcode.GroupAPI, errcode.Code(ue.Code), ue.Message, map[string]any{"field": "target"})
+		}
+		if scheduler.IsTargetError(err) {
+			return newError(http.StatusBadRequest, errcode.GroupAPI, errcode.InvalidRequest, ue.Message, map[string]any{"field": "target"})
 		}
 		return errorOf(errcode.InvalidRequest, ue.Message, nil)
 	}

@@ -16,7 +16,9 @@ import (
 // Error codes of a schedule definition the server refuses (400): a cron
 // expression that does not parse, an unknown time zone. A target type or
 // action the server does not serve is CodeActorTypeNotFound or
-// CodeActionNotFound, with status 400.
+// CodeActionNotFound, a queue target's queue that does not exist
+// CodeQueueNotFound, a target that is not exactly one valid form
+// CodeInvalidRequest, all with status 400.
 const (
 	CodeInvalidCron     = string(errcode.InvalidCron)
 	CodeInvalidTimezone = string(errcode.InvalidTimezone)
@@ -37,7 +39,7 @@ const (
 )
 
 // ScheduleSpec defines a server schedule: a cron expression in a zone, and
-// the action on an actor each fire sends.
+// the action on an actor each fire sends or the queue message it enqueues.
 type ScheduleSpec struct {
 	// Cron is the expression: 5 fields, an optional leading seconds field,
 	// or a descriptor (@hourly, @every 90s); a CRON_TZ= prefix may name the
@@ -45,7 +47,7 @@ type ScheduleSpec struct {
 	Cron string `json:"cron"`
 	// Timezone is the IANA zone it runs in. Defaults to UTC.
 	Timezone string `json:"timezone,omitempty"`
-	// Target is the action each fire sends.
+	// Target is what each fire does.
 	Target ScheduleTarget `json:"target"`
 	// Overlap is one of the Overlap* policies. Defaults to OverlapSkip.
 	Overlap string `json:"overlap,omitempty"`
@@ -62,14 +64,40 @@ type ScheduleSpec struct {
 	RunTimeoutMs int64 `json:"runTimeoutMs,omitempty"`
 }
 
-// ScheduleTarget is the action a schedule fires on an actor.
+// ScheduleTarget is what a schedule fires, one of two forms: an action on
+// an actor (Actor, Action, Args; see ActorTarget), or a message for a
+// durable queue (Queue, Body; see QueueTarget).
 type ScheduleTarget struct {
-	Actor ScheduleActor `json:"actor"`
+	Actor ScheduleActor `json:"actor,omitzero"`
 	// Action is the actor's action.
-	Action string `json:"action"`
+	Action string `json:"action,omitempty"`
 	// Args are its arguments, a JSON array; nil for none.
 	Args json.RawMessage `json:"args,omitempty"`
+	// Queue is the durable queue each fire enqueues Body into, exactly once
+	// per fire. It must exist when the schedule is set (CodeQueueNotFound);
+	// if it is deleted later, each fire's enqueue becomes one of the
+	// server's outbox dead letters.
+	Queue string `json:"queue,omitempty"`
+	// Body is the message, any JSON value (at most 64 KiB).
+	Body json.RawMessage `json:"body,omitempty"`
 }
+
+// ActorTarget is the target calling action on the actor (typ, key) with
+// args (a JSON array, or nil for none).
+func ActorTarget(typ string, key []string, action string, args json.RawMessage) ScheduleTarget {
+	if key == nil {
+		key = []string{}
+	}
+	return ScheduleTarget{Actor: ScheduleActor{Type: typ, Key: key}, Action: action, Args: args}
+}
+
+// QueueTarget is the target enqueuing body (a JSON value) into queue.
+func QueueTarget(queue string, body json.RawMessage) ScheduleTarget {
+	return ScheduleTarget{Queue: queue, Body: body}
+}
+
+// IsQueue reports whether t is a queue target.
+func (t ScheduleTarget) IsQueue() bool { return t.Queue != "" }
 
 // ScheduleActor names a schedule's target actor. It need not exist when
 // the schedule is set.
@@ -128,7 +156,8 @@ type ScheduleFire struct {
 	CountCapped bool      `json:"countCapped,omitempty"`
 	// Manual marks a fire by TriggerSchedule.
 	Manual bool `json:"manual,omitempty"`
-	// Effect is the ID of the send that fired the target.
+	// Effect is the ID of the send that fired an actor target (empty for
+	// a queue target: its fire's enqueue is in the fire's event).
 	Effect string `json:"effect,omitempty"`
 }
 
@@ -170,7 +199,8 @@ type Schedule struct {
 // SetSchedule creates the schedule name (created true) or replaces its
 // definition, and arms its next tick. The server checks everything first
 // and stores nothing if anything is wrong: CodeInvalidCron,
-// CodeInvalidTimezone, CodeActorTypeNotFound or CodeActionNotFound (400).
+// CodeInvalidTimezone, CodeActorTypeNotFound, CodeActionNotFound,
+// CodeQueueNotFound or CodeInvalidRequest (400).
 func (c *Client) SetSchedule(ctx context.Context, name string, spec ScheduleSpec) (s *Schedule, created bool, err error) {
 	if name == "" {
 		return nil, false, errMissing("schedule name")

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/eventlog"
 )
 
 // Server schedules: cron schedules managed over the API (/v1/schedules),
@@ -18,11 +20,16 @@ import (
 // restart, a retried alarm or another node) finds the schedule moved on and
 // changes nothing: exactly one fire per occurrence, without leader election.
 //
-// A fire sends the target's action with a reply (actors.Context.SendReply):
-// the schedule does not wait for the target, and learns its outcome from the
-// reply (fireDone). The overlap policy decides what a tick does while an
-// earlier fire has not finished; the catch-up policy what a late tick does
-// with the occurrences it missed. Every fire, skip and miss is in the
+// A fire of an actor target sends the target's action with a reply
+// (actors.Context.SendReply): the schedule does not wait for the target, and
+// learns its outcome from the reply (fireDone). A fire of a queue target
+// enqueues its body (actors.Context.Enqueue): an effect of the fire's own
+// event, performed once that event is committed (and by the outbox after a
+// crash) with the effect ID as the message's dedup ID, so exactly one
+// message per fire; the fire is finished, succeeded, in that event. The
+// overlap policy decides what a tick does while an earlier fire has not
+// finished (a queue fire never is); the catch-up policy what a late tick
+// does with the occurrences it missed. Every fire, skip and miss is in the
 // schedule's events and counters, and in metrics.
 
 // ScheduleType is the actor type name of server schedules.
@@ -73,7 +80,8 @@ const (
 	MaxRunning = 100
 	// RecentFires is how many fires (and skips and misses) a schedule keeps.
 	RecentFires = 20
-	// MaxTargetArgsBytes bounds the target's encoded arguments.
+	// MaxTargetArgsBytes bounds the target's encoded arguments, or the
+	// queue target's body.
 	MaxTargetArgsBytes = 64 << 10
 	// MaxNameLen bounds a schedule's name.
 	MaxNameLen = 128
@@ -88,7 +96,7 @@ type ScheduleSpec struct {
 	Cron string `json:"cron"`
 	// Timezone is the IANA zone the expression runs in. Defaults to UTC.
 	Timezone string `json:"timezone,omitempty"`
-	// Target is the action each fire sends.
+	// Target is the action each fire sends, or the queue it enqueues into.
 	Target Target `json:"target"`
 	// Overlap is one of the Overlap* policies. Defaults to OverlapSkip.
 	Overlap string `json:"overlap,omitempty"`
@@ -106,12 +114,24 @@ type ScheduleSpec struct {
 	RunTimeoutMs int64 `json:"runTimeoutMs,omitempty"`
 }
 
-// Target is an action on an actor.
+// Target is what a fire does, one of two forms: an action on an actor
+// (Actor, Action and Args), or a message for a durable queue (Queue and
+// Body).
 type Target struct {
-	Actor  TargetActor     `json:"actor"`
-	Action string          `json:"action"`
+	Actor  TargetActor     `json:"actor,omitzero"`
+	Action string          `json:"action,omitempty"`
 	Args   json.RawMessage `json:"args,omitempty"`
+	// Queue names the queue each fire enqueues Body into (the rules of
+	// queue names: 1 to 64 of [A-Za-z0-9_-], starting with a letter). It
+	// must exist when a fire's enqueue is performed, or that enqueue becomes
+	// one of the outbox's dead letters (target "queue:<name>").
+	Queue string `json:"queue,omitempty"`
+	// Body is the message, any JSON value (null included).
+	Body json.RawMessage `json:"body,omitempty"`
 }
+
+// IsQueue reports whether the target is a queue.
+func (t Target) IsQueue() bool { return t.Queue != "" }
 
 // TargetActor names the target actor. It need not exist when the schedule
 // is set; a fire while it does not fails with actor_not_found.
@@ -166,7 +186,9 @@ type Fire struct {
 	CountCapped bool      `json:"countCapped,omitempty"`
 	// Manual marks a fire by trigger.
 	Manual bool `json:"manual,omitempty"`
-	// Effect is the send's effect ID.
+	// Effect is the send's effect ID (empty for a queue target's fire: its
+	// enqueue's effect ID is known once the fire's event is appended; see
+	// the schedule's history).
 	Effect string `json:"effect,omitempty"`
 }
 
@@ -273,39 +295,93 @@ func (spec ScheduleSpec) Normalize() (ScheduleSpec, *Cron, error) {
 	if spec.RunTimeoutMs < MinRunTimeout.Milliseconds() || spec.RunTimeoutMs > MaxRunTimeout.Milliseconds() {
 		return bad("runTimeoutMs %d: want %d to %d", spec.RunTimeoutMs, MinRunTimeout.Milliseconds(), MaxRunTimeout.Milliseconds())
 	}
-	t := &spec.Target
+	if err := spec.Target.normalize(); err != nil {
+		return spec, nil, err
+	}
+	return spec, c, nil
+}
+
+// targetError is an invalid target: invalid_request, with the metadata
+// {"field": "target"} (the API answers it 400).
+func targetError(format string, args ...any) error {
+	return actors.NewUserError("invalid_request", "target: "+fmt.Sprintf(format, args...), map[string]any{"field": "target"})
+}
+
+// IsTargetError reports whether err, from Normalize or Validate, is about
+// the target.
+func IsTargetError(err error) bool {
+	var ue *actors.UserError
+	if !errors.As(err, &ue) {
+		return false
+	}
+	m, ok := ue.Metadata.(map[string]any)
+	return ok && m["field"] == "target"
+}
+
+// normalize checks the target, one form exactly, and fills in the actor
+// form's defaults.
+func (t *Target) normalize() error {
+	actorForm := t.Actor.Type != "" || t.Actor.Key != nil || t.Action != "" || len(t.Args) > 0
+	queueForm := t.Queue != "" || len(t.Body) > 0
+	switch {
+	case actorForm && queueForm:
+		return targetError("give either an actor action (actor, action, args) or a queue (queue, body), not both")
+	case queueForm:
+		return t.normalizeQueue()
+	case !actorForm:
+		return targetError("give an actor action ({\"actor\":{\"type\",\"key\"},\"action\",\"args\"}) or a queue ({\"queue\",\"body\"})")
+	}
 	if t.Actor.Type == "" || t.Action == "" {
-		return bad("target needs actor.type and action")
+		return targetError("an actor target needs actor.type and action")
 	}
 	if t.Actor.Key == nil {
 		t.Actor.Key = []string{}
 	}
 	if _, err := actors.ActorID(t.Actor.Type, t.Actor.Key); err != nil {
-		return bad("target actor: %v", err)
+		return targetError("actor: %v", err)
 	}
 	if len(t.Args) == 0 || string(t.Args) == "null" {
 		t.Args = json.RawMessage("[]")
 	}
 	if len(t.Args) > MaxTargetArgsBytes {
-		return bad("target args are %d bytes, limit %d", len(t.Args), MaxTargetArgsBytes)
+		return targetError("args are %d bytes, limit %d", len(t.Args), MaxTargetArgsBytes)
 	}
 	var args []json.RawMessage
 	if err := json.Unmarshal(t.Args, &args); err != nil {
-		return bad("target args must be a JSON array: %v", err)
+		return targetError("args must be a JSON array: %v", err)
 	}
-	return spec, c, nil
+	return nil
+}
+
+func (t *Target) normalizeQueue() error {
+	if err := eventlog.ValidateType(t.Queue); err != nil {
+		return targetError("queue name %q: want 1 to 64 of A-Z a-z 0-9 _ -, starting with a letter", t.Queue)
+	}
+	if len(t.Body) == 0 {
+		return targetError("a queue target needs a body: the message each fire enqueues, any JSON value")
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, t.Body); err != nil {
+		return targetError("body is not a JSON value: %v", err)
+	}
+	if compact.Len() > MaxTargetArgsBytes {
+		return targetError("body is %d bytes, limit %d", compact.Len(), MaxTargetArgsBytes)
+	}
+	t.Body = json.RawMessage(compact.Bytes())
+	return nil
 }
 
 // TargetID returns the target actor's ID.
 func (t Target) TargetID() (string, error) { return actors.ActorID(t.Actor.Type, t.Actor.Key) }
 
-// Validate is Normalize, then a check that reg serves the target's type and
-// action: an unknown one is an *actors.UserError with code
-// actor_type_not_found or action_not_found.
+// Validate is Normalize, then a check that reg serves an actor target's
+// type and action: an unknown one is an *actors.UserError with code
+// actor_type_not_found or action_not_found. It does not check that a queue
+// target's queue exists (the scheduler does not know queues; the API does).
 func (spec ScheduleSpec) Validate(reg *actors.Registry) (ScheduleSpec, *Cron, error) {
 	spec, c, err := spec.Normalize()
-	if err != nil {
-		return spec, nil, err
+	if err != nil || spec.Target.IsQueue() {
+		return spec, c, err
 	}
 	names, ok := reg.Actions(spec.Target.Actor.Type)
 	if !ok {
@@ -331,6 +407,9 @@ func validateIn(c *actors.Context[ScheduleState], spec ScheduleSpec) (ScheduleSp
 	spec, cr, err := spec.Normalize()
 	if err != nil {
 		return spec, nil, userError(err)
+	}
+	if spec.Target.IsQueue() {
+		return spec, cr, nil
 	}
 	id, _ := spec.Target.TargetID()
 	if err := c.CheckSend(id, spec.Target.Action); err != nil {

@@ -16,7 +16,8 @@ import (
 
 // fireDoneHook, set by tests only, is called with each fire's outcome once
 // its fireDone event is appended (Outcome TickStale for a reply that found
-// its fire no longer running): tests wait on it instead of polling.
+// its fire no longer running), or, for a queue target's fire, once the
+// event of the fire is: tests wait on it instead of polling.
 var fireDoneHook atomic.Pointer[func(name string, f Fire)]
 
 // TickResult is the output of tick.
@@ -157,26 +158,62 @@ func skip(c *actors.Context[ScheduleState], nominal time.Time, manual bool, reas
 	return f
 }
 
-// start sends the target's action with a reply to fireDone. A send that
-// cannot be made (the target's type or action is gone) is a failed fire at
-// once.
+// start fires: for an actor target it sends the target's action with a
+// reply to fireDone; a send that cannot be made (the target's type or
+// action is gone) is a failed fire at once. For a queue target it records
+// the enqueue of the body (startQueue).
 func start(c *actors.Context[ScheduleState], nominal time.Time, manual bool) Fire {
 	s := c.State
 	s.LastFireID++
 	f := Fire{ID: s.LastFireID, Nominal: nominal.UTC(), At: c.Now(), Outcome: OutcomeRunning, Manual: manual}
 	s.Counters.Fired++
 	observe(c, metricFires, "started", 1)
+	if s.Spec.Target.IsQueue() {
+		return startQueue(c, f)
+	}
 	err := send(c, FireTag{ID: f.ID, Nominal: f.Nominal})
 	if err != nil {
-		f.Outcome, f.Finished = OutcomeFailed, c.Now()
-		f.Code, f.Error = errorCode(err)
-		s.Counters.Failed++
-		record(c, f)
-		observe(c, metricFires, OutcomeFailed, 1)
-		return f
+		return failed(c, f, err)
 	}
 	s.Running = append(s.Running, f)
 	record(c, f)
+	return f
+}
+
+// startQueue fires a queue target: the enqueue of the body is an effect of
+// this event, performed once the event is committed (at once, and by the
+// outbox after a crash) with the effect ID as the message's dedup ID, so the
+// fire enqueues one message however often it is performed. The fire has
+// nothing to wait for: it finishes here, succeeded, and never counts as
+// running (an overlap policy never holds a queue fire back). Succeeded
+// means the enqueue is recorded: a queue that does not exist, or refuses
+// the body, when the enqueue is performed makes it one of the outbox's dead
+// letters (target "queue:<name>", code queue_not_found), not a failed fire.
+// An enqueue that cannot be recorded is a failed fire.
+func startQueue(c *actors.Context[ScheduleState], f Fire) Fire {
+	s := c.State
+	t := s.Spec.Target
+	if err := c.Enqueue(t.Queue, t.Body); err != nil {
+		return failed(c, f, err)
+	}
+	f.Outcome, f.Finished = OutcomeSucceeded, c.Now()
+	s.Counters.Succeeded++
+	record(c, f)
+	observe(c, metricFires, OutcomeSucceeded, 1)
+	if hook := fireDoneHook.Load(); hook != nil {
+		name := s.Name
+		c.WaitUntil(func(context.Context) { (*hook)(name, f) })
+	}
+	return f
+}
+
+// failed records f as a fire that failed at once with err.
+func failed(c *actors.Context[ScheduleState], f Fire, err error) Fire {
+	f.Outcome, f.Finished = OutcomeFailed, c.Now()
+	f.Code, f.Error = errorCode(err)
+	c.State.Counters.Failed++
+	record(c, f)
+	observe(c, metricFires, OutcomeFailed, 1)
 	return f
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -19,6 +20,7 @@ Commands:
   list                          list the server's schedules: cron, target, next fire, counters
   get NAME                      show a schedule: definition, next fires, running and recent fires
   set NAME --cron C --type T [--key K ...] --action A [--args JSON] [flags]
+  set NAME --cron C --queue Q --body JSON [flags]
                                 create a schedule or replace its definition
   delete NAME                   delete a schedule (a fire already sent still runs)
   pause NAME                    stop a schedule's ticks
@@ -26,9 +28,9 @@ Commands:
   trigger NAME                  fire a schedule now, under its overlap policy
   preview NAME [--n N]          show its next fire times in its zone, with UTC offsets (DST)
 
-A schedule fires an action on an actor at each time of a cron expression
-(5 fields, an optional leading seconds field, or @hourly, @every 90s ...) in a
-time zone. Every command takes --addr (default ` + defaultAddr + `, or RIVETFLOW_ADDR),
+A schedule fires an action on an actor, or enqueues a message into a durable
+queue, at each time of a cron expression (5 fields, an optional leading seconds
+field, or @hourly, @every 90s ...) in a time zone. Every command takes --addr (default ` + defaultAddr + `, or RIVETFLOW_ADDR),
 --token (or RIVETFLOW_API_TOKEN) and --json; see rivet-flow schedules <command> --help.
 `
 
@@ -74,6 +76,8 @@ func scheduleFail(cmd *command, addr, name string, err error) int {
 		hint = "--cron takes 5 fields (minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5', an optional leading seconds field, or @hourly, @daily, @every 90s"
 	case client.CodeInvalidTimezone:
 		hint = "--timezone takes an IANA zone name such as America/New_York, Europe/Paris or UTC"
+	case client.CodeQueueNotFound:
+		hint = "--queue must name an existing queue: list them with: rivet-flow queues list; create one with: rivet-flow queues create NAME"
 	case client.CodeActorTypeNotFound, client.CodeActionNotFound:
 		hint = "--type and --action must name an actor type and one of its actions that the server serves (built in: counter increment, chatRoom sendMessage, reminder setReminder; rivet-flow actors types lists them)"
 	case client.CodeInvalidRequest:
@@ -137,6 +141,9 @@ func zoneOf(s client.ScheduleSpec) string {
 }
 
 func targetOf(t client.ScheduleTarget) string {
+	if t.IsQueue() {
+		return fmt.Sprintf("queue %s %s", t.Queue, t.Body)
+	}
 	key, _ := json.Marshal(t.Actor.Key)
 	args := string(t.Args)
 	if args == "" {
@@ -262,7 +269,8 @@ func fireLine(f client.ScheduleFire) string {
 
 func schedulesSet(args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand("schedules set", "NAME", "Create the schedule NAME, or replace its definition, and arm its next tick. "+
-		"Each fire calls --action on the actor of --type and --key with --args. Nothing is stored if anything is wrong.", stderr)
+		"Each fire calls --action on the actor of --type and --key with --args, or, with --queue, enqueues --body into that queue (exactly once per fire). "+
+		"Nothing is stored if anything is wrong.", stderr)
 	var cf clientFlags
 	cf.register(cmd.fs)
 	cron := cmd.fs.String("cron", "", "the cron expression, e.g. '0 9 * * 1-5' (5 fields, an optional leading seconds field, or @hourly, @every 90s); required")
@@ -272,6 +280,8 @@ func schedulesSet(args []string, stdout, stderr io.Writer) int {
 	cmd.fs.Var(&key, "key", "the target actor's key; repeat for each part, in order")
 	action := cmd.fs.String("action", "", "the target's action (required)")
 	argsJSON := cmd.fs.String("args", "[]", "the action's arguments, a JSON array, e.g. '[5]'")
+	queue := cmd.fs.String("queue", "", "instead of an actor: the durable queue each fire enqueues --body into (it must exist)")
+	body := cmd.fs.String("body", "", "with --queue: the message each fire enqueues, any JSON value, e.g. '{\"report\":\"daily\"}'")
 	overlap := cmd.fs.String("overlap", "skip", "when a fire comes while the previous one runs: skip, bufferOne or allow")
 	catchUp := cmd.fs.String("catch-up", "latest", "after downtime, fire none, the latest, or all (up to --max-catch-up) of the missed ticks")
 	maxCatchUp := cmd.fs.Int("max-catch-up", 10, "most fires one catch-up makes (--catch-up all)")
@@ -282,13 +292,23 @@ func schedulesSet(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cmd.usageError(err)
 	}
+	set := map[string]bool{}
+	cmd.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	actorForm := set["type"] || set["key"] || set["action"] || set["args"]
+	queueForm := set["queue"] || set["body"]
 	var raw []json.RawMessage
 	switch {
 	case *cron == "":
 		return cmd.usageError(fmt.Errorf("--cron is required, e.g. --cron '0 9 * * 1-5'"))
-	case *typ == "" || *action == "":
-		return cmd.usageError(fmt.Errorf("--type and --action are required: the actor type and action each fire calls, e.g. --type counter --key a --action increment --args '[1]'"))
-	case json.Unmarshal([]byte(*argsJSON), &raw) != nil:
+	case actorForm && queueForm:
+		return cmd.usageError(fmt.Errorf("give either an actor target (--type, --key, --action, --args) or a queue target (--queue, --body), not both"))
+	case queueForm && (*queue == "" || *body == ""):
+		return cmd.usageError(fmt.Errorf("--queue and --body go together: the queue each fire enqueues into and the message, e.g. --queue reports --body '{\"report\":\"daily\"}'"))
+	case queueForm && !json.Valid([]byte(*body)):
+		return cmd.usageError(fmt.Errorf("--body %s: want a JSON value, e.g. '{\"report\":\"daily\"}' or '\"text\"'", *body))
+	case !queueForm && (*typ == "" || *action == ""):
+		return cmd.usageError(fmt.Errorf("--type and --action are required: the actor type and action each fire calls, e.g. --type counter --key a --action increment --args '[1]'; or --queue and --body"))
+	case !queueForm && json.Unmarshal([]byte(*argsJSON), &raw) != nil:
 		return cmd.usageError(fmt.Errorf("--args %s: want a JSON array, e.g. '[5]' or '[\"text\"]'", *argsJSON))
 	case !slices.Contains([]string{client.OverlapSkip, client.OverlapBufferOne, client.OverlapAllow}, *overlap):
 		return cmd.usageError(fmt.Errorf("--overlap %q: want skip, bufferOne or allow", *overlap))
@@ -306,7 +326,10 @@ func schedulesSet(args []string, stdout, stderr io.Writer) int {
 	}
 	spec := client.ScheduleSpec{Cron: *cron, Timezone: *zone, Overlap: *overlap, CatchUp: *catchUp, MaxCatchUp: *maxCatchUp,
 		JitterMs: jitter.Milliseconds(), RunTimeoutMs: runTimeout.Milliseconds(), Paused: *paused,
-		Target: client.ScheduleTarget{Actor: client.ScheduleActor{Type: *typ, Key: key}, Action: *action, Args: json.RawMessage(*argsJSON)}}
+		Target: client.ActorTarget(*typ, key, *action, json.RawMessage(*argsJSON))}
+	if queueForm {
+		spec.Target = client.QueueTarget(*queue, json.RawMessage(*body))
+	}
 	c, ctx, done, err := cf.session()
 	if err != nil {
 		return cmd.usageError(err)
