@@ -74,6 +74,9 @@ type Config struct {
 	// Queues configures the durable queues (/v1/queues); its Logger and
 	// NodeID are set by the node (the ID is kept in <data-dir>/node-id).
 	Queues queues.Options
+	// Deliver configures actor-bound queue delivery (a queue's deliverTo);
+	// its Logger is set by the node.
+	Deliver queues.DelivererOptions
 	// Insecure allows a non-loopback HTTPAddr without an API token.
 	Insecure bool
 	// Logger defaults to slog.Default().
@@ -117,6 +120,7 @@ type Node struct {
 	outbox    *projections.Outbox
 	sched     *scheduler.Scheduler
 	queues    *queues.Manager
+	deliver   *queues.Deliverer
 	// logReplaced: the snapshots were built from another log (or a longer
 	// one); so were the projections, which are deleted and rebuilt.
 	logReplaced bool
@@ -221,7 +225,13 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// projections (they read the log), then the outbox and the scheduler
 	// (they deliver to the runtime and read projections). All outlive ctx:
 	// Stop ends them.
-	if err := startstop.StartAll(context.WithoutCancel(ctx), n.queues, n.runtime, n.projs, n.outbox, n.sched); err != nil {
+	// Actor-bound queues (deliverTo) deliver their messages to actor actions.
+	dOpts := cfg.Deliver
+	dOpts.Logger = cfg.Logger
+	if n.deliver, err = queues.NewDeliverer(n.queues, n.runtime, &dOpts); err != nil {
+		return nil, err
+	}
+	if err := startstop.StartAll(context.WithoutCancel(ctx), n.queues, n.runtime, n.projs, n.outbox, n.sched, n.deliver); err != nil {
 		return nil, err
 	}
 	if err := n.listen(); err != nil {
@@ -419,6 +429,10 @@ func (n *Node) Outbox() *projections.Outbox { return n.outbox }
 // Queues manages the node's durable queues (/v1/queues).
 func (n *Node) Queues() *queues.Manager { return n.queues }
 
+// Deliverer delivers the messages of actor-bound queues (deliverTo) to
+// actor actions.
+func (n *Node) Deliverer() *queues.Deliverer { return n.deliver }
+
 // Scheduler is the service that fires due actor alarms (actor alarms,
 // actor cron and the ticks of server schedules).
 func (n *Node) Scheduler() *scheduler.Scheduler { return n.sched }
@@ -461,6 +475,11 @@ func (n *Node) Stop(ctx context.Context) error {
 // closeStores flushes and closes what Start opened, in reverse order.
 func (n *Node) closeStores(ctx context.Context) error {
 	var errs []error
+	if n.deliver != nil {
+		if err := n.deliver.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop actor-bound queue delivery: %w", err))
+		}
+	}
 	if n.sched != nil {
 		if err := n.sched.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop the scheduler: %w", err))

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
@@ -45,22 +49,77 @@ var (
 	ErrMessageTooLarge = newError(errcode.MessageTooLarge, "message too large for the queue", 0)
 )
 
-// Enqueuer performs enqueues for the runtime and the outbox: it adds body
-// to queue with dedupID as the message's dedup ID (a repeat within the
-// queue's dedup window adds nothing and succeeds). An unknown queue is
-// ErrQueueNotFound, a body the queue refuses ErrMessageTooLarge or
-// ErrInvalidArgs; other errors (a full queue) are retried.
-// queues.Manager.EnqueueEffect is one.
-type Enqueuer interface {
-	EnqueueEffect(ctx context.Context, queue string, body json.RawMessage, dedupID string) error
+// Bounds of EnqueueOptions: those of the queue API (package queues).
+const (
+	// MaxEnqueueKeyBytes bounds EnqueueOptions.Key (queues.MaxKeyBytes).
+	MaxEnqueueKeyBytes = 256
+	// MaxEnqueueDelay bounds EnqueueOptions.Delay (queues.MaxDelay).
+	MaxEnqueueDelay = 365 * 24 * time.Hour
+	// Enqueue priorities (queues.HighestPriority to queues.LowestPriority);
+	// 0 means the queue's default, 3.
+	HighestEnqueuePriority = 1
+	LowestEnqueuePriority  = 5
+)
+
+// EnqueueOptions are the optional parts of an enqueue, as in the queue API
+// (POST /v1/queues/{name}/messages). The zero value is a plain enqueue.
+type EnqueueOptions struct {
+	// Key, when set, orders the message after every earlier message of the
+	// same key in the queue (one per key in flight at a time). At most
+	// MaxEnqueueKeyBytes of UTF-8 text without control characters.
+	Key string
+	// Priority is 1 (most urgent) to 5; 0 means the default, 3.
+	Priority int
+	// Delay holds the message back for this long, at most MaxEnqueueDelay,
+	// counted in whole milliseconds (rounded up) from when the enqueue is
+	// performed: right after the commit, normally; after a crash, when the
+	// outbox performs it.
+	Delay time.Duration
 }
 
-// EnqueueEffect is the Data of an enqueue effect, as JSON.
+// validate checks o as Context.Enqueue and DecodeEnqueue do.
+func (o EnqueueOptions) validate(queue string) error {
+	if len(o.Key) > MaxEnqueueKeyBytes || !utf8.ValidString(o.Key) || strings.ContainsFunc(o.Key, unicode.IsControl) {
+		return errorf(ErrInvalidArgs, "enqueue into %s: key: at most %d bytes of UTF-8 text without control characters", queue, MaxEnqueueKeyBytes)
+	}
+	if o.Priority != 0 && (o.Priority < HighestEnqueuePriority || o.Priority > LowestEnqueuePriority) {
+		return errorf(ErrInvalidArgs, "enqueue into %s: priority %d: must be %d (most urgent) to %d; 0 means 3", queue, o.Priority, HighestEnqueuePriority, LowestEnqueuePriority)
+	}
+	if o.Delay < 0 || o.Delay > MaxEnqueueDelay {
+		return errorf(ErrInvalidArgs, "enqueue into %s: delay %s: must be 0 to %s", queue, o.Delay, MaxEnqueueDelay)
+	}
+	return nil
+}
+
+// Enqueuer performs enqueues for the runtime and the outbox: it adds body
+// to queue with dedupID as the message's dedup ID (a repeat within the
+// queue's dedup window adds nothing and succeeds) and with the options of
+// opts (at most one; none is a plain enqueue). An unknown queue is
+// ErrQueueNotFound, a body or options the queue refuses ErrMessageTooLarge
+// or ErrInvalidArgs; other errors (a full queue) are retried.
+// queues.Manager.EnqueueEffect is one.
+type Enqueuer interface {
+	EnqueueEffect(ctx context.Context, queue string, body json.RawMessage, dedupID string, opts ...EnqueueOptions) error
+}
+
+// EnqueueEffect is the Data of an enqueue effect, as JSON. The options are
+// omitted when zero, so an enqueue without options encodes as it did before
+// they existed, and such events decode to zero options.
 type EnqueueEffect struct {
 	// Queue is the queue's name.
 	Queue string `json:"queue"`
 	// Body is the message, a JSON value.
 	Body json.RawMessage `json:"body"`
+	// Key, Priority and DelayMs are EnqueueOptions (DelayMs in whole
+	// milliseconds).
+	Key      string `json:"key,omitempty"`
+	Priority int    `json:"priority,omitempty"`
+	DelayMs  int64  `json:"delayMs,omitempty"`
+}
+
+// Options returns the enqueue's options.
+func (q EnqueueEffect) Options() EnqueueOptions {
+	return EnqueueOptions{Key: q.Key, Priority: q.Priority, Delay: time.Duration(q.DelayMs) * time.Millisecond}
 }
 
 // DecodeEnqueue decodes the Data of an enqueue effect.
@@ -75,10 +134,17 @@ func DecodeEnqueue(data []byte) (EnqueueEffect, error) {
 	if len(q.Body) == 0 || !json.Valid(q.Body) {
 		return q, errorf(ErrInvalidArgs, "enqueue effect: the body is not a JSON value")
 	}
+	if q.DelayMs < 0 || q.DelayMs > MaxEnqueueDelay.Milliseconds() {
+		return q, errorf(ErrInvalidArgs, "enqueue effect: delayMs %d: must be 0 to %d", q.DelayMs, MaxEnqueueDelay.Milliseconds())
+	}
+	if err := q.Options().validate(q.Queue); err != nil {
+		return q, err
+	}
 	return q, nil
 }
 
-// EnqueueDelivery is one enqueue to perform.
+// EnqueueDelivery is one enqueue to perform, with its options
+// (EnqueueEffect.Options).
 type EnqueueDelivery struct {
 	// EffectID is the enqueue's effect ID (EffectID): the message's dedup ID.
 	EffectID string
@@ -116,13 +182,28 @@ func Enqueues(ev *eventlog.Event) []EnqueueDelivery {
 // are wrong; the queue must exist, and take the body, when the enqueue is
 // performed, or it becomes one of the outbox's dead letters (target
 // "queue:<name>"). A full queue is retried.
-func (c *Context[S]) Enqueue(queue string, body any) error {
-	return c.run.enqueue(queue, body)
+//
+// opts, at most one, sets the message's key, priority and delay
+// (EnqueueOptions); they are checked now too: a bad one records nothing and
+// returns ErrInvalidArgs.
+func (c *Context[S]) Enqueue(queue string, body any, opts ...EnqueueOptions) error {
+	return c.run.enqueue(queue, body, opts)
 }
 
-func (r *run) enqueue(queue string, body any) error {
+func (r *run) enqueue(queue string, body any, opts []EnqueueOptions) error {
 	if err := eventlog.ValidateType(queue); err != nil {
 		return errorf(ErrInvalidArgs, "enqueue: queue name %q: 1 to 64 of [A-Za-z0-9_-], starting with a letter", queue)
+	}
+	var o EnqueueOptions
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		return errorf(ErrInvalidArgs, "enqueue into %s: %d EnqueueOptions given, at most 1", queue, len(opts))
+	}
+	if err := o.validate(queue); err != nil {
+		return err
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -131,7 +212,9 @@ func (r *run) enqueue(queue string, body any) error {
 	if limit := min(r.inst.lim.maxArgs, MaxEnqueueBodyBytes); len(raw) > limit {
 		return errorf(ErrArgsTooLarge, "enqueue into %s: the body is %d bytes, limit %d", queue, len(raw), limit)
 	}
-	data, err := json.Marshal(EnqueueEffect{Queue: queue, Body: raw})
+	// Whole milliseconds, rounded up: a delay is never shortened.
+	delayMs := int64((o.Delay + time.Millisecond - 1) / time.Millisecond)
+	data, err := json.Marshal(EnqueueEffect{Queue: queue, Body: raw, Key: o.Key, Priority: o.Priority, DelayMs: delayMs})
 	if err != nil {
 		return withCause(ErrInternal, err)
 	}
@@ -196,6 +279,13 @@ func (rt *Runtime) enqueueOnce(ctx context.Context, d EnqueueDelivery) error {
 	if len(d.Body) == 0 || !json.Valid(d.Body) {
 		return errorf(ErrInvalidArgs, "enqueue into %s: the body is not a JSON value", d.Queue)
 	}
+	if d.DelayMs < 0 || d.DelayMs > MaxEnqueueDelay.Milliseconds() {
+		return errorf(ErrInvalidArgs, "enqueue into %s: delayMs %d: must be 0 to %d", d.Queue, d.DelayMs, MaxEnqueueDelay.Milliseconds())
+	}
+	opts := d.Options()
+	if err := opts.validate(d.Queue); err != nil {
+		return err
+	}
 	enq := rt.opts.Enqueuer
 	if enq == nil {
 		return errorf(ErrQueueNotFound, "enqueue into %s: this runtime has no queues (RuntimeOptions.Enqueuer)", d.Queue)
@@ -215,7 +305,7 @@ func (rt *Runtime) enqueueOnce(ctx context.Context, d EnqueueDelivery) error {
 			return ctx.Err()
 		}
 	}
-	err := enq.EnqueueEffect(ctx, d.Queue, d.Body, d.EffectID)
+	err := enq.EnqueueEffect(ctx, d.Queue, d.Body, d.EffectID, opts)
 	tr.release(d.EffectID, err == nil)
 	return err
 }

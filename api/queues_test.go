@@ -31,6 +31,16 @@ func setupQueues(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Stop(ctx); err != nil {
+			t.Errorf("stop queues: %v", err)
+		}
+	})
 	return setup(t, testOpts{API: api.Options{Queues: m}})
 }
 
@@ -43,6 +53,27 @@ func (b *bundle) claimQ(t *testing.T, name string, body any) []api.QueueMessage 
 	var c claimed
 	b.call(t, http.MethodPost, "/v1/queues/"+name+"/claim", body, http.StatusOK, &c)
 	return c.Messages
+}
+
+// claimAll claims until it holds want messages (a message becomes claimable
+// a moment after its enqueue), long-polling with body's other fields, and
+// fails the test after 10s.
+func (b *bundle) claimAll(t *testing.T, name string, want int, body map[string]any) []api.QueueMessage {
+	t.Helper()
+	var out []api.QueueMessage
+	deadline := time.Now().Add(10 * time.Second)
+	for len(out) < want && time.Now().Before(deadline) {
+		req := map[string]any{"waitMs": 1000}
+		for k, v := range body {
+			req[k] = v
+		}
+		req["max"] = want - len(out)
+		out = append(out, b.claimQ(t, name, req)...)
+	}
+	if len(out) != want {
+		t.Fatalf("claimed %d of %d messages: %+v", len(out), want, out)
+	}
+	return out
 }
 
 func (b *bundle) queueStats(t *testing.T, name string) api.QueueStats {
@@ -79,7 +110,8 @@ func TestQueuesCRUD(t *testing.T) {
 	if len(list.Queues) != 2 || list.Queues[0].Name != "audit" || list.Queues[1].Config.MaxMessages != 10 || list.Queues[1].Stats == nil {
 		t.Fatalf("list: %+v", list)
 	}
-	for _, body := range []any{map[string]any{"maxDeliveries": 0}, map[string]any{"overflow": "block"}, map[string]any{"concurrency": 2},
+	for _, body := range []any{map[string]any{"maxDeliveries": 0}, map[string]any{"overflow": "drop"}, map[string]any{"concurrency": -1},
+		map[string]any{"blockMs": 0}, map[string]any{"ratePerSecond": 2e6}, map[string]any{"deliverTo": map[string]any{"type": "order"}},
 		map[string]any{"maxBytes": 10, "maxMessageBytes": 100}} {
 		resp, data := b.do(t, http.MethodPatch, "/v1/queues/emails", body)
 		wantProblem(t, resp, data, http.StatusUnprocessableEntity, "invalid_request")
@@ -134,7 +166,7 @@ func TestQueueEnqueueClaimSettle(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 
-	msgs := b.claimQ(t, "jobs", map[string]any{"max": 10})
+	msgs := b.claimAll(t, "jobs", 3, map[string]any{"max": 10})
 	if len(msgs) != 3 || msgs[0].ID != first.ID || string(msgs[0].Body) != `{"to":"ada"}` || msgs[0].Attempt != 1 || msgs[0].EnqueuedAt.IsZero() {
 		t.Fatalf("claimed %+v", msgs)
 	}

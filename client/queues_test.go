@@ -35,6 +35,25 @@ func queueClient(t *testing.T) *client.Client {
 	return c
 }
 
+// claimN claims until it holds n messages (a message is claimable a moment
+// after its enqueue), long-polling, for at most 10s; opts sets the lease.
+func claimN(ctx context.Context, c *client.Client, name string, n int, opts *client.ClaimOptions) ([]client.QueueMessage, error) {
+	var out []client.QueueMessage
+	for deadline := time.Now().Add(10 * time.Second); len(out) < n && time.Now().Before(deadline); {
+		o := client.ClaimOptions{Wait: time.Second}
+		if opts != nil {
+			o.Lease = opts.Lease
+		}
+		o.Max = n - len(out)
+		got, err := c.Claim(ctx, name, &o)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
 // The typed queue methods against a real node: put (created, replaced),
 // update, get, list, enqueue with dedup, claim, extend, ack, nack, dead
 // letters, redrive, purge, delete, and the errors.
@@ -74,7 +93,7 @@ func TestQueues(t *testing.T) {
 		t.Fatalf("Queues: %+v %v", list, err)
 	}
 
-	msgs, err := c.Claim(ctx, "jobs", &client.ClaimOptions{Max: 10, Wait: time.Second})
+	msgs, err := claimN(ctx, c, "jobs", 2, nil)
 	if err != nil || len(msgs) != 2 || msgs[0].ID != r1.ID || string(msgs[0].Body) != `{"to":"ada"}` || msgs[0].Attempt != 1 || msgs[0].Receipt == "" {
 		t.Fatalf("Claim: %+v %v", msgs, err)
 	}
@@ -108,7 +127,7 @@ func TestQueues(t *testing.T) {
 	if err != nil || rr.Redriven != 1 || len(rr.Missing) != 1 || rr.Missing[0] != "999999" {
 		t.Fatalf("Redrive: %+v %v", rr, err)
 	}
-	msgs, err = c.Claim(ctx, "jobs", nil)
+	msgs, err = claimN(ctx, c, "jobs", 1, nil)
 	if err != nil || len(msgs) != 1 || string(msgs[0].Body) != `{"n":3}` || msgs[0].Attempt != 1 {
 		t.Fatalf("Claim the redriven message: %+v %v", msgs, err)
 	}

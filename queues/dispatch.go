@@ -286,9 +286,9 @@ func (d *dispatcher) take(msg jetstream.Msg) {
 // cycle makes ready what may go now and returns when to look again.
 func (d *dispatcher) cycle(ctx context.Context, q *queue) (time.Time, error) {
 	now := time.Now()
-	next := now.Add(time.Hour)
+	next := now.Add(time.Second) // at least every second: the rates' samples
 	if due := d.p.release(now); !due.IsZero() {
-		next = due
+		next = minTime(next, due)
 	}
 	d.mu.Lock()
 	c := d.changes

@@ -52,14 +52,14 @@ type Manager struct {
 	// admin serialises this Manager's changes to a queue's streams and
 	// consumers: nats-server v2.15.2 races (under -race) when a stream's
 	// configuration is updated while a consumer is created on it.
-	admin sync.Mutex
-	nodeID       string
-	window       int
-	leaseTTL     time.Duration
-	kv           jetstream.KeyValue
-	changed      chan struct{}
-	dispatchers  map[string]*dispatcher // the queues this node dispatches
-	leases       map[string]*time.Timer // receipt subject -> lease kept (lease.go)
+	admin       sync.Mutex
+	nodeID      string
+	window      int
+	leaseTTL    time.Duration
+	kv          jetstream.KeyValue
+	changed     chan struct{}
+	dispatchers map[string]*dispatcher // the queues this node dispatches
+	leases      map[string]*time.Timer // receipt subject -> lease kept (lease.go)
 }
 
 // queue is what the Manager knows of one queue.

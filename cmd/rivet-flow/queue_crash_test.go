@@ -31,6 +31,7 @@ import (
 //     lease ends with an attempt above every attempt it had before the crash;
 //   - the counts add up exactly, and the queue ends with depth, inFlight and
 //     deadLetters 0.
+//
 // consumerStateFlush bounds how long before a kill -9 a delivery may be
 // forgotten: nats-server writes consumer state every 100 ms; with margin
 // for a loaded machine (claims answered before the signal was sent).

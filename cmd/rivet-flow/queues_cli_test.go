@@ -34,6 +34,21 @@ func queueNode(t *testing.T) (string, *client.Client) {
 	return "--addr=http://" + n.Addr(), newTestClient(t, n.Addr(), "")
 }
 
+// claimCLI claims with the Go client until it holds n messages (a message
+// is claimable a moment after its send), for at most 10s.
+func claimCLI(t *testing.T, c *client.Client, name string, n int) []client.QueueMessage {
+	t.Helper()
+	var out []client.QueueMessage
+	for deadline := time.Now().Add(10 * time.Second); len(out) < n && time.Now().Before(deadline); {
+		got, err := c.Claim(context.Background(), name, &client.ClaimOptions{Max: n - len(out), Wait: time.Second})
+		if err != nil {
+			t.Fatalf("claim %s: %v", name, err)
+		}
+		out = append(out, got...)
+	}
+	return out
+}
+
 func TestCLIQueues(t *testing.T) {
 	t.Parallel()
 	addr, c := queueNode(t)
@@ -68,15 +83,25 @@ func TestCLIQueues(t *testing.T) {
 	cli(t, nil, "queues", "get", "jobs", addr).want(t, 0, "54 waiting, 0 in flight, 0 dead letters")
 
 	// Claim: the first message, left in flight; then JSON lines, acknowledged.
-	r = cli(t, nil, "queues", "claim", "jobs", addr)
+	r = cli(t, nil, "queues", "claim", "jobs", addr, "--wait", "5s")
 	r.want(t, 0, `{"to":"ada"}`, "attempt 1", "receipt ", "rivet-flow queues ack jobs RECEIPT")
 	receipt := strings.TrimSpace(strings.SplitN(strings.SplitN(r.stdout, "receipt ", 2)[1], "\n", 2)[0])
 	cli(t, nil, "queues", "ack", "jobs", receipt, addr).want(t, 0, "acknowledged 1")
 	cli(t, nil, "queues", "ack", "jobs", receipt, addr).want(t, 1, "invalid_receipt", "rivet-flow queues claim jobs")
-	r = cli(t, nil, "queues", "claim", "jobs", addr, "--max", "60", "--ack", "--json")
-	r.want(t, 0)
-	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 53 {
-		t.Fatalf("claim --max 60 --json: %d lines: %q", len(lines), r.stdout)
+	// A message is claimable a moment after its send: claim until all came.
+	var lines []string
+	for range 20 {
+		r = cli(t, nil, "queues", "claim", "jobs", addr, "--max", "60", "--ack", "--json", "--wait", "2s")
+		r.want(t, 0)
+		if out := strings.TrimSpace(r.stdout); out != "" {
+			lines = append(lines, strings.Split(out, "\n")...)
+		}
+		if len(lines) >= 53 {
+			break
+		}
+	}
+	if len(lines) != 53 {
+		t.Fatalf("claim --max 60 --json: %d lines: %q", len(lines), lines)
 	} else {
 		var m client.QueueMessage
 		if err := json.Unmarshal([]byte(lines[0]), &m); err != nil || m.Receipt == "" || string(m.Body) != `{"n":1}` {
@@ -89,7 +114,9 @@ func TestCLIQueues(t *testing.T) {
 	cli(t, nil, "queues", "create", "work", addr, "--max-deliveries", "1", "--ack-wait", "100ms").want(t, 0, "created queue work")
 	cli(t, nil, "queues", "dead-letters", "work", addr).want(t, 0, "no dead letters in queue work")
 	cli(t, nil, "queues", "send", "work", addr, "--count", "3", "--body", `{"job":"x"}`).want(t, 0, "3 sent")
-	cli(t, nil, "queues", "claim", "work", addr, "--max", "3").want(t, 0, "claimed 3")
+	if msgs := claimCLI(t, c, "work", 3); len(msgs) != 3 {
+		t.Fatalf("claim work: %+v", msgs)
+	}
 	time.Sleep(300 * time.Millisecond)
 	var page *client.DeadLetterPage
 	for range 50 {
@@ -120,13 +147,13 @@ func TestCLIQueues(t *testing.T) {
 		t.Errorf("no progress bar on stderr: %q", r.stderr)
 	}
 	cli(t, nil, "queues", "get", "work", addr).want(t, 0, "3 waiting, 0 in flight, 0 dead letters")
-	cli(t, nil, "queues", "claim", "work", addr, "--max", "3", "--json").want(t, 0, `{"job":"y"}`, `"attempt":1`)
+	cli(t, nil, "queues", "claim", "work", addr, "--max", "1", "--wait", "5s", "--json").want(t, 0, `{"job":"y"}`, `"attempt":1`)
 
 	// More dead letters than one redrive batch: pages, one progress bar.
 	cli(t, nil, "queues", "create", "many", addr, "--max-deliveries", "1", "--ack-wait", "100ms").want(t, 0, "created queue many")
 	cli(t, nil, "queues", "send", "many", addr, "--count", "250", "--body", "0").want(t, 0, "250 sent")
-	if msgs, err := c.Claim(ctx, "many", &client.ClaimOptions{Max: 1000}); err != nil || len(msgs) != 250 {
-		t.Fatalf("claim many: %d %v", len(msgs), err)
+	if msgs := claimCLI(t, c, "many", 250); len(msgs) != 250 {
+		t.Fatalf("claim many: %d", len(msgs))
 	}
 	time.Sleep(300 * time.Millisecond)
 	for range 50 {
@@ -171,7 +198,7 @@ func TestCLIQueues(t *testing.T) {
 		}
 		progressLine.Write(buf[:n])
 	}
-	msgs, err := c.Claim(ctx, "tiny", nil)
+	msgs, err := c.Claim(ctx, "tiny", &client.ClaimOptions{Wait: 5 * time.Second})
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("claim tiny: %+v %v", msgs, err)
 	}

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
+	"cmp"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -25,15 +19,23 @@ const queuesUsage = `Usage: rivet-flow queues <command> [flags]
 Commands:
   list                                list the server's queues: depth, in flight, dead letters, oldest age
   get NAME                            show a queue: configuration and counts
-  create NAME [--max-messages N] [--ack-wait 30s] [--max-deliveries N] [--backoff 1s,5s] [flags]
+  create NAME [--max-messages N] [--ack-wait 30s] [--max-deliveries N] [--backoff 1s,5s]
+              [--overflow reject|block] [--block-ms N] [--concurrency N] [--rate N] [flags]
                                       create a queue, or replace its whole configuration
+  update NAME --FIELD VALUE...        change some of a queue's configuration (the flags of create)
+  history NAME [--limit N]            list a queue's configuration changes, newest first
   delete NAME                         delete a queue with its messages and dead letters
-  send NAME BODY_JSON [--dedup-id ID] enqueue one message
+  purge NAME                          delete a queue's waiting and in-flight messages (not its dead letters)
+  send NAME BODY_JSON [--dedup-id ID] [--key K] [--priority 1-5] [--delay-ms N]
+                                      enqueue one message
   send NAME --file F.jsonl | --count N --body JSON
-                                      enqueue many (one body per line), with a progress bar
-  claim NAME [--max N] [--wait 5s] [--ack]
+                                      enqueue many (one body per line) in batches, with a progress bar
+  claim NAME [--max N] [--wait 5s] [--lease-ms N] [--ack]
                                       claim messages and print them (acknowledge them with --ack)
   ack NAME RECEIPT...                 acknowledge claimed messages by their receipts
+  nack NAME RECEIPT... [--delay-ms N] give claimed messages back for redelivery
+  extend NAME RECEIPT... [--lease-ms N]
+                                      renew the leases of claimed messages
   dead-letters NAME [--limit N]       list a queue's dead letters, oldest first
   redrive NAME (--all | --id ID ...) [--body JSON]
                                       put dead letters back into the queue, with a progress bar
@@ -55,14 +57,24 @@ func queuesCmd(args []string, stdout, stderr io.Writer) int {
 		return queuesGet(args[1:], stdout, stderr)
 	case "create":
 		return queuesCreate(args[1:], stdout, stderr)
+	case "update":
+		return queuesUpdate(args[1:], stdout, stderr)
+	case "history":
+		return queuesHistory(args[1:], stdout, stderr)
 	case "delete", "rm":
 		return queuesDelete(args[1:], stdout, stderr)
+	case "purge":
+		return queuesPurge(args[1:], stdout, stderr)
 	case "send":
 		return queuesSend(args[1:], stdout, stderr)
 	case "claim":
 		return queuesClaim(args[1:], stdout, stderr)
 	case "ack":
 		return queuesAck(args[1:], stdout, stderr)
+	case "nack":
+		return queuesNack(args[1:], stdout, stderr)
+	case "extend":
+		return queuesExtend(args[1:], stdout, stderr)
 	case "dead-letters":
 		return queuesDeadLetters(args[1:], stdout, stderr)
 	case "redrive":
@@ -87,9 +99,9 @@ func queueFail(cmd *command, addr, name string, err error) int {
 	case client.CodeQueueNotFound:
 		hint = "no queue named " + name + ": list them with: rivet-flow queues list, or create it with: rivet-flow queues create " + name
 	case client.CodeQueueFull:
-		hint = "the queue is full: retry later, claim and ack messages, or raise --max-messages / --max-bytes with: rivet-flow queues create " + name + " ..."
+		hint = "the queue is full: retry later, claim and ack messages, or raise its limit with: rivet-flow queues update " + name + " --max-messages N"
 	case client.CodeMessageTooLarge:
-		hint = "send a smaller body, or raise the queue's limit with: rivet-flow queues create " + name + " --max-message-bytes N"
+		hint = "send a smaller body, or raise the queue's limit with: rivet-flow queues update " + name + " --max-message-bytes N"
 	case client.CodeInvalidReceipt:
 		hint = "the receipt is not of a delivery still in flight (acknowledged, redelivered after its lease, or dead-lettered): claim again with: rivet-flow queues claim " + name
 	case client.CodeInvalidRequest:
@@ -189,15 +201,34 @@ func printQueue(w io.Writer, q *client.Queue) {
 	if st := q.Stats; st != nil {
 		fmt.Fprintf(w, "depth              %d waiting, %d in flight, %d dead letters\n", st.Depth, st.InFlight, st.DeadLetters)
 		fmt.Fprintf(w, "oldest             %s\n", ageOf(st.OldestAgeMs))
+		fmt.Fprintf(w, "delayed            %d\n", st.Delayed)
+		fmt.Fprintf(w, "rates              %.2f enqueued/s, %.2f acked/s (last minute)\n", st.EnqueuedPerSec, st.AckedPerSec)
 	}
 	fmt.Fprintf(w, "max messages       %d\n", cfg.MaxMessages)
 	fmt.Fprintf(w, "max bytes          %d\n", cfg.MaxBytes)
 	fmt.Fprintf(w, "max message bytes  %d\n", cfg.MaxMessageBytes)
-	fmt.Fprintf(w, "overflow           %s\n", cfg.Overflow)
+	if cfg.Overflow == client.OverflowBlock {
+		fmt.Fprintf(w, "overflow           block (a send waits up to %s for room)\n", msDur(cfg.BlockMs))
+	} else {
+		fmt.Fprintf(w, "overflow           %s\n", cfg.Overflow)
+	}
 	fmt.Fprintf(w, "ack wait           %s\n", msDur(cfg.AckWaitMs))
 	fmt.Fprintf(w, "max deliveries     %d\n", cfg.MaxDeliveries)
 	fmt.Fprintf(w, "backoff            %s\n", backoffOf(cfg.BackoffMs))
 	fmt.Fprintf(w, "dedup window       %s\n", msDur(cfg.DedupWindowMs))
+	fmt.Fprintf(w, "concurrency        %s\n", boundOf(float64(cfg.Concurrency), ""))
+	fmt.Fprintf(w, "rate               %s\n", boundOf(cfg.RatePerSecond, "/s"))
+	if d := cfg.DeliverTo; d != nil {
+		fmt.Fprintf(w, "deliver to         actor %s, action %s, key from %s\n", d.Type, d.Action, cmp.Or(d.KeyFrom, "(none)"))
+	}
+}
+
+// boundOf shows a limit where 0 means none.
+func boundOf(v float64, unit string) string {
+	if v == 0 {
+		return "no bound"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64) + unit
 }
 
 func backoffOf(b []int64) string {
@@ -216,48 +247,15 @@ func queuesCreate(args []string, stdout, stderr io.Writer) int {
 		"Create the queue NAME, or replace its whole configuration if it exists: a flag not given takes its default. Changes take effect at once.", stderr)
 	var cf clientFlags
 	cf.register(cmd.fs)
-	maxMessages := cmd.fs.Int64("max-messages", 0, "most messages the queue holds, waiting and in flight (server default 100000)")
-	maxBytes := cmd.fs.Int64("max-bytes", 0, "most bytes the queue holds (server default 1 GiB)")
-	maxMessageBytes := cmd.fs.Int("max-message-bytes", 0, "largest message body in bytes (server default 262144)")
-	ackWait := cmd.fs.Duration("ack-wait", 0, "the lease of a claim: a message not acked within it is delivered again (server default 30s)")
-	maxDeliveries := cmd.fs.Int("max-deliveries", 0, "deliveries before a message becomes a dead letter (server default 5)")
-	backoff := cmd.fs.String("backoff", "", "delays before redelivery after a nack, per attempt, comma-separated, e.g. 1s,5s,30s (server default: none)")
-	dedupWindow := cmd.fs.Duration("dedup-window", 0, "how long a --dedup-id is remembered (server default 2m)")
+	var qf queueConfigFlags
+	qf.register(cmd.fs)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	set := map[string]bool{}
-	cmd.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	spec := client.QueueSpec{MaxMessages: *maxMessages, MaxBytes: *maxBytes, MaxDeliveries: *maxDeliveries,
-		AckWaitMs: ackWait.Milliseconds(), DedupWindowMs: dedupWindow.Milliseconds()}
-	checks := []struct {
-		name string
-		bad  bool
-		want string
-	}{
-		{"max-messages", *maxMessages < 1, "at least 1"},
-		{"max-bytes", *maxBytes < 1, "at least 1"},
-		{"max-message-bytes", *maxMessageBytes < 1 || *maxMessageBytes > 1<<31-1, "at least 1"},
-		{"ack-wait", *ackWait < 100*time.Millisecond, "at least 100ms"},
-		{"max-deliveries", *maxDeliveries < 1, "at least 1"},
-		{"dedup-window", *dedupWindow < time.Millisecond, "at least 1ms"},
-	}
-	for _, ch := range checks {
-		if set[ch.name] && ch.bad {
-			v := cmd.fs.Lookup(ch.name).Value.String()
-			return cmd.usageError(fmt.Errorf("--%s %s: want %s", ch.name, v, ch.want))
-		}
-	}
-	spec.MaxMessageBytes = int32(*maxMessageBytes)
-	if set["backoff"] && strings.TrimSpace(*backoff) != "" {
-		for part := range strings.SplitSeq(*backoff, ",") {
-			d, err := time.ParseDuration(strings.TrimSpace(part))
-			if err != nil || d < 0 {
-				return cmd.usageError(fmt.Errorf("--backoff %q: want durations separated by commas, e.g. 1s,5s,30s", *backoff))
-			}
-			spec.BackoffMs = append(spec.BackoffMs, d.Milliseconds())
-		}
+	spec, err := qf.spec()
+	if err != nil {
+		return cmd.usageError(err)
 	}
 	c, ctx, done, err := cf.session()
 	if err != nil {
@@ -307,306 +305,6 @@ func queuesDelete(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// sendSummary counts a bulk send.
-type sendSummary struct {
-	Sent       int64 `json:"sent"`
-	Duplicates int64 `json:"duplicates"`
-	Failed     int64 `json:"failed"`
-	// FullRetries counts the enqueues retried after 429 queue_full.
-	FullRetries int64 `json:"fullRetries"`
-}
-
-func queuesSend(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues send", "NAME [BODY_JSON]",
-		"Enqueue one message (BODY_JSON, any JSON value), or many: --file F.jsonl (one JSON body per line, - for stdin) or --count N --body JSON. "+
-			"A bulk send shows a progress bar on stderr and ends with a summary (sent, duplicates, failed); a full queue (429 queue_full) is retried after its Retry-After, for up to --full-timeout.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
-	dedupID := cmd.fs.String("dedup-id", "", "deduplication ID: a second send with it within the queue's dedup window adds nothing; in a bulk send, the prefix of each message's ID-N (N: its line or number, from 1)")
-	file := cmd.fs.String("file", "", "send every line of this file (JSON lines; - for stdin) as a message")
-	count := cmd.fs.Int("count", 0, "send --body this many times")
-	body := cmd.fs.String("body", "", "the body --count sends")
-	concurrency := cmd.fs.Int("concurrency", 8, "enqueues in flight at once in a bulk send")
-	fullTimeout := cmd.fs.Duration("full-timeout", time.Minute, "how long one message may keep being retried while the queue is full before it counts as failed")
-	pos, err := cmd.parse(args, 1, 2)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	name := pos[0]
-	bulk := *file != "" || *count > 0
-	switch {
-	case len(pos) == 2 && bulk:
-		return cmd.usageError(errors.New("give BODY_JSON or --file or --count, not several"))
-	case *file != "" && *count > 0:
-		return cmd.usageError(errors.New("give --file or --count, not both"))
-	case len(pos) == 1 && !bulk:
-		return cmd.usageError(errors.New("missing the body: rivet-flow queues send NAME '{\"k\":1}', or --file F.jsonl, or --count N --body JSON"))
-	case *count < 0:
-		return cmd.usageError(fmt.Errorf("--count %d: want at least 1", *count))
-	case *count > 0 && *body == "":
-		return cmd.usageError(errors.New("--count needs --body JSON"))
-	case *body != "" && *count == 0:
-		return cmd.usageError(errors.New("--body goes with --count N; for one message pass BODY_JSON as an argument"))
-	case *concurrency < 1:
-		return cmd.usageError(fmt.Errorf("--concurrency %d: want at least 1", *concurrency))
-	}
-	var bodies []json.RawMessage
-	switch {
-	case len(pos) == 2:
-		if !json.Valid([]byte(pos[1])) {
-			return cmd.usageError(fmt.Errorf("BODY_JSON %q is not valid JSON (quote strings: '\"hello\"')", pos[1]))
-		}
-		bodies = []json.RawMessage{json.RawMessage(pos[1])}
-	case *count > 0:
-		if !json.Valid([]byte(*body)) {
-			return cmd.usageError(fmt.Errorf("--body %q is not valid JSON", *body))
-		}
-		b := json.RawMessage(*body)
-		bodies = make([]json.RawMessage, *count)
-		for i := range bodies {
-			bodies[i] = b
-		}
-	default:
-		if bodies, err = readJSONLines(*file); err != nil {
-			return cmd.usageError(err)
-		}
-	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	if !bulk {
-		r, err := c.Enqueue(ctx, name, bodies[0], &client.EnqueueOptions{DedupID: *dedupID})
-		if err != nil {
-			return queueFail(cmd, cf.addr, name, err)
-		}
-		if cf.json {
-			_ = writeJSON(stdout, r)
-			return 0
-		}
-		if r.Duplicate {
-			fmt.Fprintf(stdout, "duplicate: dedup ID %s was already sent as message %s; nothing added\n", *dedupID, r.ID)
-			return 0
-		}
-		fmt.Fprintf(stdout, "sent message %s to queue %s\n", r.ID, name)
-		return 0
-	}
-	// Check the queue first: a missing one fails once, not once per line.
-	if _, err := c.Queue(ctx, name); err != nil {
-		return queueFail(cmd, cf.addr, name, err)
-	}
-	start := time.Now()
-	var sum sendSummary
-	var firstErr atomic.Pointer[error]
-	var bar *progress // none with --json, like projections rebuild
-	if !cf.json {
-		bar = newProgress(stderr, "sent", len(bodies))
-	}
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(*concurrency, len(bodies)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(bodies) || ctx.Err() != nil {
-					return
-				}
-				var opts client.EnqueueOptions
-				if *dedupID != "" {
-					opts.DedupID = *dedupID + "-" + strconv.Itoa(i+1)
-				}
-				r, err := enqueueRetrying(ctx, c, name, bodies[i], &opts, *fullTimeout, &sum.FullRetries, bar)
-				switch {
-				case err != nil:
-					atomic.AddInt64(&sum.Failed, 1)
-					firstErr.CompareAndSwap(nil, &err)
-				case r.Duplicate:
-					atomic.AddInt64(&sum.Duplicates, 1)
-				default:
-					atomic.AddInt64(&sum.Sent, 1)
-				}
-				bar.add(1)
-			}
-		})
-	}
-	wg.Wait()
-	bar.finish()
-	took := time.Since(start)
-	if cf.json {
-		_ = writeJSON(stdout, sum)
-	} else {
-		fmt.Fprintf(stdout, "queue %s: %d sent, %d duplicates, %d failed of %d in %s (%.0f/s)\n", name, sum.Sent, sum.Duplicates, sum.Failed,
-			len(bodies), took.Round(time.Millisecond), float64(sum.Sent+sum.Duplicates)/max(took.Seconds(), 1e-9))
-		if sum.FullRetries > 0 {
-			fmt.Fprintf(stdout, "the queue was full %d times; those sends were retried after its Retry-After\n", sum.FullRetries)
-		}
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintf(stderr, "rivet-flow queues send: interrupted after %d of %d\n", sum.Sent+sum.Duplicates+sum.Failed, len(bodies))
-		return 1
-	}
-	if p := firstErr.Load(); p != nil {
-		fmt.Fprintf(stderr, "rivet-flow queues send: %d failed; the first error:\n", sum.Failed)
-		queueFail(cmd, cf.addr, name, *p)
-		if *dedupID == "" {
-			fmt.Fprintln(stderr, "  send again with --dedup-id PREFIX to skip the messages already sent")
-		}
-		return 1
-	}
-	return 0
-}
-
-// enqueueRetrying enqueues, waiting out 429 queue_full (Retry-After, else
-// 1s) for up to limit; retries counts the waits.
-func enqueueRetrying(ctx context.Context, c *client.Client, name string, body json.RawMessage, opts *client.EnqueueOptions,
-	limit time.Duration, retries *int64, bar *progress) (*client.EnqueueResult, error) {
-	deadline := time.Now().Add(limit)
-	for {
-		r, err := c.Enqueue(ctx, name, body, opts)
-		var apiErr *client.Error
-		if err == nil || !errors.As(err, &apiErr) || !apiErr.Temporary() {
-			return r, err
-		}
-		wait := apiErr.RetryAfter
-		if wait <= 0 {
-			wait = time.Second
-		}
-		if time.Now().Add(wait).After(deadline) {
-			return nil, err
-		}
-		atomic.AddInt64(retries, 1)
-		bar.setNote(fmt.Sprintf("queue full: retrying in %s", wait))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-}
-
-// readJSONLines reads the JSON bodies of a file, one a line (blank lines
-// skipped); "-" is stdin.
-func readJSONLines(path string) ([]json.RawMessage, error) {
-	var r io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("--file: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 2<<20)
-	var out []json.RawMessage
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		if !json.Valid(line) {
-			return nil, fmt.Errorf("--file %s: line %d is not valid JSON: %.80s", path, n, line)
-		}
-		out = append(out, json.RawMessage(bytes.Clone(line)))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--file %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("--file %s: no messages in it (want one JSON body per line)", path)
-	}
-	return out, nil
-}
-
-// progress draws an updating progress bar of a bulk operation on stderr,
-// at most every 100ms. Safe for concurrent use; a nil *progress draws
-// nothing.
-type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	what  string
-	total int
-	done  int
-	start time.Time
-	last  time.Time
-	note  string // shown after the counts, until the next add
-	width int    // of the longest line drawn
-}
-
-func newProgress(w io.Writer, what string, total int) *progress {
-	p := &progress{w: w, what: what, total: total, start: time.Now()}
-	p.draw()
-	return p
-}
-
-func (p *progress) add(n int) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done += n
-	if p.note != "" {
-		p.note = ""
-		p.draw()
-	}
-	if time.Since(p.last) >= 100*time.Millisecond {
-		p.draw()
-	}
-}
-
-// atLeast raises the total to n when more came than expected.
-func (p *progress) atLeast(n int) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.total = max(p.total, n)
-}
-
-// setNote shows a note (such as a wait) after the counts until the next add.
-func (p *progress) setNote(note string) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.note = note
-	p.draw()
-}
-
-// finish draws the final state and ends the line.
-func (p *progress) finish() {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.draw()
-	fmt.Fprintln(p.w)
-}
-
-func (p *progress) draw() {
-	const width = 30
-	frac := 1.0
-	if p.total > 0 {
-		frac = min(float64(p.done)/float64(p.total), 1)
-	}
-	bar := []byte(strings.Repeat("#", int(frac*width)) + strings.Repeat(".", width-int(frac*width)))
-	elapsed := time.Since(p.start)
-	line := fmt.Sprintf("[%s] %3.0f%%  %d of %d %s  %.0f/s  %s", bar, frac*100, p.done, p.total, p.what,
-		float64(p.done)/max(elapsed.Seconds(), 1e-9), elapsed.Round(time.Millisecond))
-	if p.note != "" {
-		line += "  (" + p.note + ")"
-	}
-	// Pad over a longer line drawn before (a note that went away).
-	fmt.Fprintf(p.w, "\r%-*s", p.width, line)
-	p.width = max(p.width, len(line))
-	p.last = time.Now()
-}
-
 func queuesClaim(args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand("queues claim", "NAME",
 		"Claim up to --max messages of the queue NAME, waiting up to --wait for a first one, and print them (JSON lines with --json). "+
@@ -615,6 +313,8 @@ func queuesClaim(args []string, stdout, stderr io.Writer) int {
 	cf.register(cmd.fs)
 	maxN := cmd.fs.Int("max", 1, "most messages to claim (up to 1000)")
 	wait := cmd.fs.Duration("wait", 0, "how long to wait for a first message when none is ready (up to 30s)")
+	var lease msFlag
+	cmd.fs.Var(&lease, "lease-ms", "the claim's lease instead of the queue's ack wait: milliseconds or a duration, up to 12h")
 	ack := cmd.fs.Bool("ack", false, "acknowledge the messages once printed: they leave the queue")
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
@@ -626,13 +326,16 @@ func queuesClaim(args []string, stdout, stderr io.Writer) int {
 	if *wait < 0 || *wait > 30*time.Second {
 		return cmd.usageError(fmt.Errorf("--wait %s: want 0 to 30s", *wait))
 	}
+	if lease.ms < 0 || lease.ms > 12*3600*1000 {
+		return cmd.usageError(fmt.Errorf("--lease-ms %d: want 0 to 43200000 (12h)", lease.ms))
+	}
 	name := pos[0]
 	c, ctx, done, err := cf.session()
 	if err != nil {
 		return cmd.usageError(err)
 	}
 	defer done()
-	msgs, err := c.Claim(ctx, name, &client.ClaimOptions{Max: *maxN, Wait: *wait})
+	msgs, err := c.Claim(ctx, name, &client.ClaimOptions{Max: *maxN, Wait: *wait, Lease: lease.duration()})
 	if err != nil {
 		return queueFail(cmd, cf.addr, name, err)
 	}
@@ -643,7 +346,11 @@ func queuesClaim(args []string, stdout, stderr io.Writer) int {
 			}
 			continue
 		}
-		fmt.Fprintf(stdout, "message %s  attempt %d  enqueued %s\n  receipt %s\n  %s\n", m.ID, m.Attempt,
+		key := ""
+		if m.Key != "" {
+			key = "  key " + m.Key
+		}
+		fmt.Fprintf(stdout, "message %s  attempt %d  priority %d%s  enqueued %s\n  receipt %s\n  %s\n", m.ID, m.Attempt, m.Priority, key,
 			m.EnqueuedAt.Local().Format(time.DateTime), m.Receipt, m.Body)
 	}
 	if len(msgs) == 0 {
