@@ -68,7 +68,7 @@ func (m *Manager) deadLetter(ctx context.Context, q *queue, msg jetstream.Msg, m
 		return
 	}
 	if n, err := strconv.ParseUint(id, 10, 64); err == nil {
-		if err := m.removeFromInbox(ctx, q, receipt{id: n}); err != nil {
+		if err := m.removeFromInbox(ctx, q, receipt{id: n, inboxAck: msg.Headers().Get(hdrInboxAck)}); err != nil {
 			m.lg.Error("dead-letter a message: stored, but removing it from the inbox failed; the next claim moves it again (deduplicated)", "queue", q.name, "message", id, "err", err)
 			return
 		}

@@ -401,6 +401,7 @@ func (d *dispatcher) admit(ctx context.Context, q *queue, picked []*waiting) (in
 		msg.Data = body
 		msg.Header.Set(hdrID, strconv.FormatUint(w.seq, 10))
 		msg.Header.Set(hdrEnqAt, h.at.UTC().Format(time.RFC3339Nano))
+		msg.Header.Set(hdrInboxAck, h.reply)
 		if w.key != "" {
 			msg.Header.Set(hdrKey, w.key)
 		}

@@ -83,6 +83,7 @@ const (
 	hdrDeliverAt = "Rf-Deliver-At" // unix milliseconds
 	hdrID        = "Rf-Id"         // on a ready message: its ID
 	hdrEnqAt     = "Rf-Enqueued-At"
+	hdrInboxAck  = "Rf-Inbox-Ack" // on a ready message: how to remove it from the inbox
 )
 
 // Enqueue adds a message whose body is a JSON value. It fails with ErrFull
