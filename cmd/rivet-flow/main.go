@@ -7,7 +7,7 @@
 //	rivet-flow events     tail the event log of a running server
 //	rivet-flow projections list, rebuild or read the projections (read models) of a running server
 //	rivet-flow schedules  set, list, get, preview, pause, resume, trigger and delete server schedules
-//	rivet-flow queues     list, get, create, send, claim, dead-letters and redrive durable queues
+//	rivet-flow queues     list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters and redrive durable queues
 //	rivet-flow bench      benchmark actions over HTTP against a raw net/http handler
 //	rivet-flow version    print the build's version
 package main
@@ -73,7 +73,7 @@ Usage:
   rivet-flow events tail       stream the event log of a running server
   rivet-flow projections       list, rebuild or read the projections (read models) of a server
   rivet-flow schedules         set, list, get, preview, pause, resume, trigger or delete server schedules
-  rivet-flow queues            list, get, create, send, claim, dead-letters or redrive durable queues
+  rivet-flow queues            list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters or redrive durable queues
   rivet-flow bench http        benchmark actions over HTTP vs a raw net/http handler
   rivet-flow version           print the version
 
