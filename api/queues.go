@@ -35,6 +35,7 @@ type QueueConfig struct {
 	AckWaitMs       int64           `json:"ackWaitMs" doc:"The lease of a claim: a message not acked, nacked or extended within it is delivered again"`
 	MaxDeliveries   int             `json:"maxDeliveries" doc:"Deliveries before a message becomes a dead letter"`
 	BackoffMs       []int64         `json:"backoffMs" doc:"Delay before redelivery after a nack without delayMs: the attempt-th entry, the last for later attempts; empty: at once"`
+	BackoffJitter   float64         `json:"backoffJitter" doc:"Each backoff delay is drawn from [delay×(1−j), delay×(1+j)]; 0: exact"`
 	DedupWindowMs   int64           `json:"dedupWindowMs" doc:"How long a dedupId is remembered, whether or not its message is still queued"`
 	Concurrency     int             `json:"concurrency" doc:"Most messages ready or in flight at once, across every consumer and node; 0: no bound"`
 	RatePerSecond   float64         `json:"ratePerSecond" doc:"Most messages made ready for consumers per second, across every node; 0: no bound"`
@@ -52,7 +53,8 @@ type QueueConfigInput struct {
 	BlockMs         *int64          `json:"blockMs,omitempty" minimum:"1" maximum:"30000" doc:"Under overflow block, how long an enqueue into a full queue waits for room. Defaults to 5000"`
 	AckWaitMs       *int64          `json:"ackWaitMs,omitempty" minimum:"100" maximum:"43200000" doc:"The lease of a claim, renewed by extend. Defaults to 30000"`
 	MaxDeliveries   *int            `json:"maxDeliveries,omitempty" minimum:"1" maximum:"1000" doc:"Deliveries before a message becomes a dead letter. Defaults to 5"`
-	BackoffMs       *[]int64        `json:"backoffMs,omitempty" maxItems:"32" doc:"Delay before redelivery after a nack without delayMs, per attempt (the last entry for later attempts), each 0 to 43200000. Defaults to none: at once"`
+	BackoffMs       *[]int64        `json:"backoffMs,omitempty" maxItems:"32" doc:"Delay before redelivery after a nack without delayMs, per attempt (the last entry for later attempts), each 0 to 43200000; list growing steps for exponential backoff, e.g. [1000,2000,4000,8000]. Defaults to none: at once"`
+	BackoffJitter   *float64        `json:"backoffJitter,omitempty" minimum:"0" maximum:"1" doc:"Spread each backoff delay at random over [delay×(1−j), delay×(1+j)] so messages that failed together do not retry together, e.g. 0.2. Defaults to 0: exact delays"`
 	DedupWindowMs   *int64          `json:"dedupWindowMs,omitempty" minimum:"1" maximum:"604800000" doc:"How long a dedupId is remembered. Defaults to 120000 (2 minutes)"`
 	Concurrency     *int            `json:"concurrency,omitempty" minimum:"0" maximum:"100000" doc:"Most messages ready or in flight at once, across every consumer and node. Defaults to 0: no bound"`
 	RatePerSecond   *float64        `json:"ratePerSecond,omitempty" minimum:"0" maximum:"1000000" doc:"Most messages made ready for consumers per second, across every node (fractions allowed: 0.5 is one every 2 s). Defaults to 0: no bound"`
@@ -94,7 +96,7 @@ func (in *QueueConfigInput) patch() queues.Patch {
 	}
 	p := queues.Patch{MaxMessages: in.MaxMessages, MaxBytes: in.MaxBytes, MaxMessageBytes: in.MaxMessageBytes, Overflow: in.Overflow,
 		BlockMs: in.BlockMs, AckWaitMs: in.AckWaitMs, MaxDeliveries: in.MaxDeliveries, BackoffMs: in.BackoffMs, DedupWindowMs: in.DedupWindowMs,
-		Concurrency: in.Concurrency, RatePerSecond: in.RatePerSecond}
+		Concurrency: in.Concurrency, RatePerSecond: in.RatePerSecond, BackoffJitter: in.BackoffJitter}
 	switch {
 	case in.DeliverTo.value != nil:
 		d := queues.DeliverTo(*in.DeliverTo.value)
@@ -131,7 +133,7 @@ func queueConfigOf(c queues.Config) QueueConfig {
 	}
 	out := QueueConfig{MaxMessages: c.MaxMessages, MaxBytes: c.MaxBytes, MaxMessageBytes: c.MaxMessageBytes, Overflow: c.Overflow,
 		BlockMs: c.BlockMs, AckWaitMs: c.AckWaitMs, MaxDeliveries: c.MaxDeliveries, BackoffMs: b, DedupWindowMs: c.DedupWindowMs,
-		Concurrency: c.Concurrency, RatePerSecond: c.RatePerSecond}
+		Concurrency: c.Concurrency, RatePerSecond: c.RatePerSecond, BackoffJitter: c.BackoffJitter}
 	if c.DeliverTo != nil {
 		d := QueueDeliverTo(*c.DeliverTo)
 		out.DeliverTo = &d

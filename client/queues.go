@@ -72,6 +72,9 @@ type QueueSpec struct {
 	// BackoffMs is the redelivery delay after a nack without a delay, per
 	// attempt (the last entry for later ones). Default: none, at once.
 	BackoffMs []int64 `json:"backoffMs,omitempty"`
+	// BackoffJitter spreads each backoff delay over [d×(1−j), d×(1+j)]
+	// (0 to 1; default 0: exact).
+	BackoffJitter float64 `json:"backoffJitter,omitempty"`
 	// DedupWindowMs is how long a dedup ID is remembered (default 120000).
 	DedupWindowMs int64 `json:"dedupWindowMs,omitempty"`
 	// Concurrency bounds the messages ready or in flight at once, across
@@ -96,6 +99,7 @@ type QueuePatch struct {
 	AckWaitMs       *int64          `json:"ackWaitMs,omitempty"`
 	MaxDeliveries   *int            `json:"maxDeliveries,omitempty"`
 	BackoffMs       *[]int64        `json:"backoffMs,omitempty"`
+	BackoffJitter   *float64        `json:"backoffJitter,omitempty"`
 	DedupWindowMs   *int64          `json:"dedupWindowMs,omitempty"`
 	Concurrency     *int            `json:"concurrency,omitempty"`
 	RatePerSecond   *float64        `json:"ratePerSecond,omitempty"`
@@ -131,6 +135,7 @@ type QueueConfig struct {
 	AckWaitMs       int64           `json:"ackWaitMs"`
 	MaxDeliveries   int             `json:"maxDeliveries"`
 	BackoffMs       []int64         `json:"backoffMs"`
+	BackoffJitter   float64         `json:"backoffJitter"`
 	DedupWindowMs   int64           `json:"dedupWindowMs"`
 	Concurrency     int             `json:"concurrency"`
 	RatePerSecond   float64         `json:"ratePerSecond"`

@@ -87,6 +87,10 @@ type Config struct {
 	// delay: the attempt-th entry (the last one for later attempts).
 	// Defaults to none: redelivery at once.
 	BackoffMs []int64 `json:"backoffMs,omitempty"`
+	// BackoffJitter spreads each backoff delay at random over
+	// [delay×(1−j), delay×(1+j)], so retries of many messages that failed
+	// together do not all come back at once (0 to 1; 0: exact delays).
+	BackoffJitter float64 `json:"backoffJitter,omitempty"`
 	// DedupWindowMs is how long a dedup ID is remembered, whether or not its
 	// message is still queued. Defaults to 120,000 (2 minutes).
 	DedupWindowMs int64 `json:"dedupWindowMs,omitempty"`
@@ -110,6 +114,7 @@ type Patch struct {
 	AckWaitMs       *int64
 	MaxDeliveries   *int
 	BackoffMs       *[]int64
+	BackoffJitter   *float64
 	DedupWindowMs   *int64
 	BlockMs         *int64
 	Concurrency     *int
@@ -141,6 +146,9 @@ func (p Patch) Apply(c Config) Config {
 	}
 	if p.BackoffMs != nil {
 		c.BackoffMs = append([]int64(nil), (*p.BackoffMs)...)
+	}
+	if p.BackoffJitter != nil {
+		c.BackoffJitter = *p.BackoffJitter
 	}
 	set(&c.BlockMs, p.BlockMs)
 	if p.Concurrency != nil {
@@ -211,6 +219,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: ackWaitMs %d: must be 100 to %d", ErrInvalid, c.AckWaitMs, maxAckWaitMs)
 	case c.MaxDeliveries < 1 || c.MaxDeliveries > maxDeliveriesLimit:
 		return fmt.Errorf("%w: maxDeliveries %d: must be 1 to %d", ErrInvalid, c.MaxDeliveries, maxDeliveriesLimit)
+	case !(c.BackoffJitter >= 0 && c.BackoffJitter <= 1):
+		return fmt.Errorf("%w: backoffJitter %v: must be 0 to 1", ErrInvalid, c.BackoffJitter)
 	case len(c.BackoffMs) > maxBackoffSteps:
 		return fmt.Errorf("%w: backoffMs: at most %d steps", ErrInvalid, maxBackoffSteps)
 	case c.DedupWindowMs < 1 || c.DedupWindowMs > maxDedupWindowMs:

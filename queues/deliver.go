@@ -57,6 +57,9 @@ import (
 // DefaultDeliverConcurrency is DelivererOptions.Concurrency when unset.
 const DefaultDeliverConcurrency = 64
 
+// MaxDeliverConcurrency bounds DelivererOptions.Concurrency.
+const MaxDeliverConcurrency = maxInFlight
+
 // DelivererOptions configures a Deliverer. A nil *DelivererOptions means
 // defaults.
 type DelivererOptions struct {

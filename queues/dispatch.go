@@ -28,6 +28,9 @@ import (
 // dispatcher's priorities and key order decide among everything else.
 const DefaultReadyWindow = 1000
 
+// MaxReadyWindow bounds Options.ReadyWindow.
+const MaxReadyWindow = 100_000
+
 // heldBudget bounds the bodies a dispatcher keeps in memory; beyond it a
 // body is read again from the inbox when its message is made ready.
 const heldBudget = 64 << 20

@@ -398,3 +398,27 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// backoffJitter spreads nack delays around the backoff step; out of
+// bounds it is refused.
+func TestBackoffJitter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.put(t, "jobs", queues.Config{BackoffMs: []int64{400}, BackoffJitter: 0.5})
+	for _, bad := range []float64{-0.1, 1.1} {
+		if _, err := b.m.Update(ctx(t), "jobs", queues.Patch{BackoffJitter: &bad}); !errors.Is(err, queues.ErrInvalid) {
+			t.Fatalf("jitter %v: %v, want ErrInvalid", bad, err)
+		}
+	}
+	b.enqueue(t, "jobs", `1`)
+	m := b.claimOne(t, "jobs")
+	start := time.Now()
+	if _, err := b.m.Nack(ctx(t), "jobs", []string{m.Receipt}, nil); err != nil {
+		t.Fatal(err)
+	}
+	again := b.claimOne(t, "jobs")
+	// 400 ms ± 50%: between 200 and 600 ms (and some slack for a loaded machine).
+	if took := time.Since(start); again.Attempt != 2 || took < 190*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("redelivered after %v (attempt %d), want 200-600ms", took, again.Attempt)
+	}
+}

@@ -29,8 +29,8 @@ type Options struct {
 	// restarts (the node derives it from its data directory) so a restarted
 	// node takes its queues back at once. Defaults to a random ID.
 	NodeID string
-	// ReadyWindow bounds each queue's messages ready and not yet claimed.
-	// Defaults to DefaultReadyWindow.
+	// ReadyWindow bounds each queue's messages ready and not yet claimed
+	// (at most MaxReadyWindow). Defaults to DefaultReadyWindow.
 	ReadyWindow int
 	// LeaseTTL is how long a dispatcher's lease outlives its node. Defaults
 	// to DefaultLeaseTTL.
@@ -94,6 +94,7 @@ func New(js jetstream.JetStream, opts *Options) (*Manager, error) {
 	if o.ReadyWindow <= 0 {
 		o.ReadyWindow = DefaultReadyWindow
 	}
+	o.ReadyWindow = min(o.ReadyWindow, MaxReadyWindow)
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = DefaultLeaseTTL
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,10 +195,10 @@ func (m *Manager) Nack(ctx context.Context, name string, receipts []string, dela
 	if err != nil {
 		return 0, err
 	}
-	backoff := q.cfg.BackoffMs
+	backoff, jitter := q.cfg.BackoffMs, q.cfg.BackoffJitter
 	n, err := m.settle(ctx, name, receipts, func(rc receipt) string {
 		m.dropLease(rc.subject)
-		return nakBody(rc, delay, backoff)
+		return nakBody(rc, delay, backoff, jitter)
 	})
 	m.notify(name, change{released: n})
 	return n, err
@@ -205,13 +206,14 @@ func (m *Manager) Nack(ctx context.Context, name string, receipts []string, dela
 
 // nakBody is the ack-protocol body releasing a delivery: after delay when
 // set, else after backoff for its attempt.
-func nakBody(rc receipt, delay *time.Duration, backoff []int64) string {
+func nakBody(rc receipt, delay *time.Duration, backoff []int64, jitter float64) string {
 	var d time.Duration
 	switch {
 	case delay != nil:
 		d = *delay
 	case len(backoff) > 0:
 		d = dur(backoff[min(rc.delivered, len(backoff))-1])
+		d = time.Duration(float64(d) * (1 + jitter*(2*rand.Float64()-1)))
 	}
 	if d <= 0 {
 		return "-NAK"

@@ -59,6 +59,7 @@ type queueConfigFlags struct {
 	ackWait         *time.Duration
 	maxDeliveries   *int
 	backoff         *string
+	backoffJitter   *float64
 	dedupWindow     *time.Duration
 	concurrency     *int
 	rate            *float64
@@ -75,6 +76,7 @@ func (f *queueConfigFlags) register(fs *flag.FlagSet) {
 	f.ackWait = fs.Duration("ack-wait", 0, "the lease of a claim: a message not acked within it is delivered again (server default 30s)")
 	f.maxDeliveries = fs.Int("max-deliveries", 0, "deliveries before a message becomes a dead letter (server default 5)")
 	f.backoff = fs.String("backoff", "", "delays before redelivery after a nack, per attempt, comma-separated, e.g. 1s,5s,30s; none: at once (server default: none)")
+	f.backoffJitter = fs.Float64("backoff-jitter", 0, "spread each backoff delay at random over delay×(1±j), 0 to 1, e.g. 0.2 (server default 0: exact)")
 	f.dedupWindow = fs.Duration("dedup-window", 0, "how long a --dedup-id is remembered (server default 2m)")
 	f.concurrency = fs.Int("concurrency", 0, "most messages ready or in flight at once, across every worker; 0: no bound (server default 0)")
 	f.rate = fs.Float64("rate", 0, "most messages made ready per second, across every worker (0.5: one every 2s); 0: no bound (server default 0)")
@@ -149,7 +151,7 @@ func (f *queueConfigFlags) spec() (client.QueueSpec, error) {
 	}
 	spec := client.QueueSpec{MaxMessages: *f.maxMessages, MaxBytes: *f.maxBytes, MaxMessageBytes: int32(*f.maxMessageBytes), Overflow: *f.overflow,
 		BlockMs: f.blockMs.ms, AckWaitMs: f.ackWait.Milliseconds(), MaxDeliveries: *f.maxDeliveries, DedupWindowMs: f.dedupWindow.Milliseconds(),
-		Concurrency: *f.concurrency, RatePerSecond: *f.rate}
+		Concurrency: *f.concurrency, RatePerSecond: *f.rate, BackoffJitter: *f.backoffJitter}
 	if set["backoff"] {
 		if spec.BackoffMs, err = f.backoffMs(); err != nil {
 			return spec, err
@@ -195,6 +197,9 @@ func (f *queueConfigFlags) patch() (client.QueuePatch, error) {
 			return p, err
 		}
 		p.BackoffMs = &b
+	}
+	if set["backoff-jitter"] {
+		p.BackoffJitter = f.backoffJitter
 	}
 	if set["dedup-window"] {
 		n := f.dedupWindow.Milliseconds()

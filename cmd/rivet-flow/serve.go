@@ -16,6 +16,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/api"
 	"github.com/rivet-flow/rivet-flow/projections"
+	"github.com/rivet-flow/rivet-flow/queues"
 	"github.com/rivet-flow/rivet-flow/scheduler"
 )
 
@@ -50,6 +51,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&outbox.AckWait, "outbox-ack-wait", projections.DefaultOutboxAckWait, "how long the sends of a node that died wait before another node (or this one, restarted) performs them; the outbox renews its lease while it works")
 	var sched scheduler.Options
 	fs.IntVar(&sched.MaxConcurrentFires, "max-concurrent-fires", scheduler.DefaultMaxConcurrentFires, "due alarms fired at once by this node's scheduler")
+	var qOpts queues.Options
+	fs.IntVar(&qOpts.ReadyWindow, "queue-ready-window", queues.DefaultReadyWindow, "messages per queue ready and not yet claimed; beyond them the dispatcher orders what waits by delay, key and priority")
+	fs.DurationVar(&qOpts.LeaseTTL, "queue-lease-ttl", queues.DefaultLeaseTTL, "how long a queue's dispatcher lease outlives a node that died before another node takes the queue")
+	var deliver queues.DelivererOptions
+	fs.IntVar(&deliver.Concurrency, "deliver-concurrency", queues.DefaultDeliverConcurrency, "messages of one actor-bound queue (deliverTo) this node delivers at once")
 	if err := parseWithEnv(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -73,6 +79,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err == nil && *bodyTimeout <= 0 {
 		err = fmt.Errorf("--body-read-timeout %s: want a positive duration", *bodyTimeout)
 	}
+	if err == nil {
+		err = checkQueueFlags(qOpts, deliver)
+	}
 	apiOpts.MaxTails, apiOpts.BodyReadTimeout = *maxTails, *bodyTimeout
 	if err != nil {
 		fmt.Fprintln(stderr, "rivet-flow serve:", err)
@@ -83,7 +92,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	n, err := rivetflow.Start(ctx, rivetflow.Config{
 		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
 		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
-		API: apiOpts, Insecure: *insecure, Outbox: outbox, Scheduler: sched,
+		API: apiOpts, Insecure: *insecure, Outbox: outbox, Scheduler: sched, Queues: qOpts, Deliver: deliver,
 	})
 	if err != nil {
 		// A plain line, not a log record: this is the message a person acts on.
@@ -105,6 +114,19 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	_ = os.Stdout.Sync()
 	return code
+}
+
+// checkQueueFlags checks the queue flags' bounds.
+func checkQueueFlags(q queues.Options, d queues.DelivererOptions) error {
+	switch {
+	case q.ReadyWindow < 1 || q.ReadyWindow > queues.MaxReadyWindow:
+		return fmt.Errorf("--queue-ready-window %d: want 1 to %d", q.ReadyWindow, queues.MaxReadyWindow)
+	case q.LeaseTTL < time.Second:
+		return fmt.Errorf("--queue-lease-ttl %s: want at least 1s", q.LeaseTTL)
+	case d.Concurrency < 1 || d.Concurrency > queues.MaxDeliverConcurrency:
+		return fmt.Errorf("--deliver-concurrency %d: want 1 to %d", d.Concurrency, queues.MaxDeliverConcurrency)
+	}
+	return nil
 }
 
 // apiOptions reads the token (flag or file) and the CORS list.
