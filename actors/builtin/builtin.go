@@ -13,17 +13,31 @@ type CounterState struct {
 	Count int64 `json:"count"`
 }
 
-// Counter counts: increment(amount) -> count, getCount() -> count; it
-// broadcasts newCount with the new count.
+// Counter counts: increment(amount) -> count, add({"amount"}) -> count
+// (the same, with an object: what a queue's deliverTo passes), getCount()
+// -> count; it broadcasts newCount with the new count.
 var Counter = actors.NewType("counter", actors.Options[CounterState]{}).
 	Action("increment", actors.Act(func(c *actors.Context[CounterState], amount int64) (int64, error) {
-		c.State.Count += amount
-		c.Broadcast("newCount", c.State.Count)
-		return c.State.Count, nil
+		return addToCounter(c, amount), nil
+	})).
+	Action("add", actors.Act(func(c *actors.Context[CounterState], in CounterAdd) (int64, error) {
+		return addToCounter(c, in.Amount), nil
 	})).
 	Action("getCount", actors.Act0(func(c *actors.Context[CounterState]) (int64, error) {
 		return c.State.Count, nil
 	}))
+
+// CounterAdd is the argument of counter.add: an object, so a queue message
+// such as {"counter":"c1","amount":2} can be delivered to it as it is.
+type CounterAdd struct {
+	Amount int64 `json:"amount"`
+}
+
+func addToCounter(c *actors.Context[CounterState], amount int64) int64 {
+	c.State.Count += amount
+	c.Broadcast("newCount", c.State.Count)
+	return c.State.Count
+}
 
 // Message is one chat message.
 type Message struct {
