@@ -517,11 +517,18 @@ func (d *dispatcher) scanReady(ctx context.Context, q *queue) error {
 	return nil
 }
 
-// recreateConsumer replaces the inbox consumer, under the Manager's admin
-// lock (see Manager.admin).
+// recreateConsumer replaces the inbox consumer (and sizes the ready stream
+// for this node's window), under the Manager's admin lock (Manager.admin).
 func (d *dispatcher) recreateConsumer(ctx context.Context, q *queue) (jetstream.Consumer, error) {
 	d.m.admin.Lock()
 	defer d.m.admin.Unlock()
+	// The ready stream's bound follows this node's ready window, which may
+	// differ from the one it was made with.
+	if want := readyConfig(q.name, q.cfg, d.m.window); q.ready.CachedInfo().Config.MaxMsgs != want.MaxMsgs {
+		if _, err := d.m.js.UpdateStream(ctx, want); err != nil {
+			return nil, d.m.notFound(d.name, err)
+		}
+	}
 	if err := q.stream.DeleteConsumer(ctx, dispatcherName); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, d.m.notFound(d.name, err)
 	}

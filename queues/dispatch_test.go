@@ -422,3 +422,28 @@ func TestBackoffJitter(t *testing.T) {
 		t.Fatalf("redelivered after %v (attempt %d), want 200-600ms", took, again.Attempt)
 	}
 }
+
+// A node with another ready window resizes the queue's ready stream when
+// it takes the queue.
+func TestReadyWindowFollowsTheNode(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, queues.Options{ReadyWindow: 10})
+	b.put(t, "jobs", queues.Config{})
+	maxMsgs := func() int64 {
+		s, err := b.log.JetStream().Stream(ctx(t), "RF_QR_jobs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.CachedInfo().Config.MaxMsgs
+	}
+	if got := maxMsgs(); got != 2*(10+10_000) {
+		t.Fatalf("ready stream bound %d with window 10", got)
+	}
+	b.opts.ReadyWindow = 5000
+	b.restart(t)
+	b.enqueue(t, "jobs", `1`)
+	b.claimOne(t, "jobs") // the dispatcher has taken the queue
+	if got := maxMsgs(); got != 2*(5000+10_000) {
+		t.Fatalf("ready stream bound %d after a restart with window 5000", got)
+	}
+}
