@@ -174,7 +174,8 @@ func (w *queueWorker) deliver(ctx context.Context, id string, key []string, msg 
 	err := w.call(ctx, id, key, deliveryKey(w.name, w.b.created, msg.ID), args)
 	if err == nil {
 		w.d.stats.delivered.Add(1)
-		if _, err := w.d.m.Ack(sctx, w.name, []string{msg.Receipt}); err != nil {
+		if _, err := w.d.m.Ack(sctx, w.name, []string{msg.Receipt}); err != nil && !errors.Is(err, ErrNotFound) {
+			// (A queue deleted meanwhile has nothing left to ack.)
 			// The event is committed: a redelivery is answered from the
 			// actor's record of the idempotency key.
 			w.d.lg.Warn("delivered to the actor, but the ack failed; a redelivery will take no effect", "queue", w.name,

@@ -199,7 +199,7 @@ func (d *dispatcher) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-consumeErr:
-			return d.m.notFound(d.name, err)
+			return fmt.Errorf("%w: %s (%w)", ErrNotFound, d.name, err) // deleted, or being replaced: leaseLoop looks again
 		case <-restart:
 			return errRestart
 		case msg := <-d.in:

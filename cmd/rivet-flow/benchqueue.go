@@ -1,10 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,20 +12,13 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	rivetflow "github.com/rivet-flow/rivet-flow"
-	"github.com/rivet-flow/rivet-flow/internal/loadgen"
 	"github.com/rivet-flow/rivet-flow/queues"
 )
 
@@ -38,511 +30,18 @@ const benchQueueTarget = 0.4
 const (
 	maxBenchWorkers   = 1024
 	minBenchBodyBytes = 32 // {"t":<19 digits>,"p":""}
+	maxBenchKeys      = 1_000_000
 )
 
 // claimWait is how long an idle consumer waits for a first message, on both
 // sides.
 const claimWait = 50 * time.Millisecond
 
+// overflowPause is the memory check's slow consumer's time per message.
+const overflowPause = 5 * time.Millisecond
+
 // drainMax bounds how long consumers drain what a slice's producers left.
 const drainMax = 5 * time.Second
-
-// errQueueFull is a driver's enqueue refused because the queue is full.
-var errQueueFull = errors.New("queue full")
-
-// queueDriver is one side of the benchmark: enqueue, and claim a batch
-// with the function that settles it.
-type queueDriver interface {
-	enqueue(ctx context.Context, body []byte) error
-	claim(ctx context.Context, max int) (bodies [][]byte, ack func(context.Context) error, err error)
-}
-
-// rawDriver is the baseline: a work-queue stream and a durable pull
-// consumer, like a queue's, driven with Publish, Fetch and Ack.
-type rawDriver struct {
-	js      jetstream.JetStream
-	subject string
-	cons    jetstream.Consumer
-}
-
-func newRawDriver(ctx context.Context, js jetstream.JetStream, name string, maxMsgs int64) (*rawDriver, error) {
-	subj := "bench.rawq." + name
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: "BENCH_RAWQ_" + name, Subjects: []string{subj}, Storage: jetstream.FileStorage,
-		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew, MaxMsgs: maxMsgs, MaxBytes: 1 << 30,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create the raw stream: %w", err)
-	}
-	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
-		FilterSubject: subj, MaxAckPending: 10_000, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create the raw consumer: %w", err)
-	}
-	return &rawDriver{js: js, subject: subj, cons: cons}, nil
-}
-
-func (d *rawDriver) enqueue(ctx context.Context, body []byte) error {
-	_, err := d.js.Publish(ctx, d.subject, body)
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (strings.Contains(apiErr.Description, "maximum messages") || strings.Contains(apiErr.Description, "maximum bytes")) {
-		return errQueueFull
-	}
-	return err
-}
-
-// claim takes what is ready and, when nothing is, waits up to claimWait for
-// one message: what queues.Manager.Claim does.
-func (d *rawDriver) claim(ctx context.Context, max int) ([][]byte, func(context.Context) error, error) {
-	msgs, err := d.fetch(ctx, max, 0)
-	if err == nil && len(msgs) == 0 {
-		msgs, err = d.fetch(ctx, 1, claimWait)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	bodies := make([][]byte, len(msgs))
-	for i, m := range msgs {
-		bodies[i] = m.Data()
-	}
-	return bodies, func(context.Context) error {
-		for _, m := range msgs {
-			if err := m.Ack(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil
-}
-
-func (d *rawDriver) fetch(ctx context.Context, n int, wait time.Duration) ([]jetstream.Msg, error) {
-	var batch jetstream.MessageBatch
-	var err error
-	if wait <= 0 {
-		batch, err = d.cons.FetchNoWait(n)
-	} else {
-		fctx, cancel := context.WithTimeout(ctx, wait)
-		defer cancel()
-		batch, err = d.cons.Fetch(n, jetstream.FetchContext(fctx))
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []jetstream.Msg
-	for m := range batch.Messages() {
-		out = append(out, m)
-	}
-	if err := batch.Error(); err != nil && len(out) == 0 && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
-		return nil, err
-	}
-	return out, nil
-}
-
-// managerDriver is a queue through queues.Manager, in process.
-type managerDriver struct {
-	m    *queues.Manager
-	name string
-}
-
-func (d *managerDriver) enqueue(ctx context.Context, body []byte) error {
-	_, err := d.m.Enqueue(ctx, d.name, body, queues.EnqueueOptions{})
-	if errors.Is(err, queues.ErrFull) {
-		return errQueueFull
-	}
-	return err
-}
-
-func (d *managerDriver) claim(ctx context.Context, max int) ([][]byte, func(context.Context) error, error) {
-	msgs, err := d.m.Claim(ctx, d.name, queues.ClaimOptions{Max: max, Wait: claimWait})
-	if err != nil || len(msgs) == 0 {
-		return nil, nil, err
-	}
-	bodies, receipts := make([][]byte, len(msgs)), make([]string, len(msgs))
-	for i, m := range msgs {
-		bodies[i], receipts[i] = m.Body, m.Receipt
-	}
-	return bodies, func(ctx context.Context) error {
-		_, err := d.m.Ack(ctx, d.name, receipts)
-		return err
-	}, nil
-}
-
-// httpDriver is a queue over the HTTP API, with real requests.
-type httpDriver struct {
-	hc    *http.Client
-	base  string // .../v1/queues/<name>
-	token string
-}
-
-// do sends a JSON request and decodes a 2xx answer into out (unless nil).
-func (d *httpDriver) do(ctx context.Context, method, path string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, d.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if d.token != "" {
-		req.Header.Set("Authorization", "Bearer "+d.token)
-	}
-	resp, err := d.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusTooManyRequests {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return errQueueFull
-	}
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(msg))
-	}
-	if out == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
-		return err
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
-}
-
-func (d *httpDriver) enqueue(ctx context.Context, body []byte) error {
-	req := make([]byte, 0, len(body)+16)
-	req = append(append(append(req, `{"body":`...), body...), '}')
-	return d.do(ctx, http.MethodPost, "/messages", req, nil)
-}
-
-func (d *httpDriver) claim(ctx context.Context, max int) ([][]byte, func(context.Context) error, error) {
-	var out struct {
-		Messages []struct {
-			Body    json.RawMessage `json:"body"`
-			Receipt string          `json:"receipt"`
-		} `json:"messages"`
-	}
-	req := fmt.Appendf(nil, `{"max":%d,"waitMs":%d}`, max, claimWait.Milliseconds())
-	if err := d.do(ctx, http.MethodPost, "/claim", req, &out); err != nil || len(out.Messages) == 0 {
-		return nil, nil, err
-	}
-	bodies, receipts := make([][]byte, len(out.Messages)), make([]string, len(out.Messages))
-	for i, m := range out.Messages {
-		bodies[i], receipts[i] = m.Body, m.Receipt
-	}
-	return bodies, func(ctx context.Context) error {
-		b, err := json.Marshal(map[string][]string{"receipts": receipts})
-		if err != nil {
-			return err
-		}
-		return d.do(ctx, http.MethodPost, "/ack", b, nil)
-	}, nil
-}
-
-// queueBody is a body of n bytes: a JSON object whose "t" is the enqueue
-// time (Unix ns, 19 digits) and "p" padding.
-func queueBody(n int) []byte {
-	b := []byte(`{"t":1000000000000000000,"p":"`)
-	b = append(b, bytes.Repeat([]byte{'x'}, n-len(b)-2)...)
-	return append(b, `"}`...)
-}
-
-// stamp writes now into a body made by queueBody.
-func stamp(b []byte, now time.Time) {
-	strconv.AppendInt(b[5:5:24], now.UnixNano(), 10)
-}
-
-// bornAt reads the enqueue time of a body (zero if it has none).
-func bornAt(b []byte) time.Time {
-	i := bytes.Index(b, []byte(`"t":`))
-	if i < 0 {
-		return time.Time{}
-	}
-	b = b[i+4:]
-	j := 0
-	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-		j++
-	}
-	ns, err := strconv.ParseInt(string(b[:j]), 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.Unix(0, ns)
-}
-
-// queueLoad is the shape of one slice's load.
-type queueLoad struct {
-	producers, consumers, batch, bodyBytes int
-	// consumerPause slows each consumer down after every claim (the
-	// overflow phase).
-	consumerPause time.Duration
-	// drain: after the slice, consumers take what the producers left
-	// (up to drainMax), so that the next slice starts empty.
-	drain bool
-}
-
-// queueResult is what one or more slices of one side did.
-type queueResult struct {
-	Enqueued   int64   `json:"enqueued"`
-	Acked      int64   `json:"acked"`
-	QueueFull  int64   `json:"queueFull"`
-	Errors     int64   `json:"errors"`
-	FirstError string  `json:"firstError,omitempty"`
-	Seconds    float64 `json:"seconds"`
-	PerSecond  float64 `json:"perSecond"`
-	P50        float64 `json:"p50Ms"`
-	P99        float64 `json:"p99Ms"`
-	Max        float64 `json:"maxMs"`
-
-	elapsed time.Duration
-	hist    loadgen.Histogram
-	slices  []float64 // msgs/s of each slice
-}
-
-func (r *queueResult) add(o *queueResult) {
-	r.Enqueued += o.Enqueued
-	r.Acked += o.Acked
-	r.QueueFull += o.QueueFull
-	r.Errors += o.Errors
-	if r.FirstError == "" {
-		r.FirstError = o.FirstError
-	}
-	r.elapsed += o.elapsed
-	r.hist.Merge(&o.hist)
-	r.slices = append(r.slices, o.slices...)
-}
-
-func (r *queueResult) finish() *queueResult {
-	r.Seconds = r.elapsed.Seconds()
-	if r.elapsed > 0 {
-		r.PerSecond = float64(r.Acked) / r.elapsed.Seconds()
-	}
-	r.P50, r.P99, r.Max = ms(r.hist.Quantile(0.5)), ms(r.hist.Quantile(0.99)), ms(r.hist.Max())
-	return r
-}
-
-// runQueueSlice runs producers and consumers against d for dur. Acked
-// counts the acks done within dur, and the latencies are those of the
-// deliveries within it.
-func runQueueSlice(ctx context.Context, d queueDriver, ld queueLoad, dur time.Duration, progress func(acked int64, el time.Duration)) (*queueResult, error) {
-	res := &queueResult{}
-	var (
-		mu                   sync.Mutex
-		enqueued, full, errs atomic.Int64
-		inWindow, consumed   atomic.Int64
-		producersDone        atomic.Bool
-		firstErr             error
-		pwg, cwg             sync.WaitGroup
-		start                = time.Now()
-		deadline             = start.Add(dur)
-		fail                 = func(err error) {
-			errs.Add(1)
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
-			}
-			mu.Unlock()
-		}
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range ld.producers {
-		pwg.Go(func() {
-			body := queueBody(ld.bodyBytes)
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				stamp(body, time.Now())
-				switch err := d.enqueue(ctx, body); {
-				case err == nil:
-					enqueued.Add(1)
-				case errors.Is(err, errQueueFull):
-					full.Add(1)
-					time.Sleep(time.Millisecond)
-				case ctx.Err() != nil:
-					return
-				default:
-					fail(fmt.Errorf("enqueue: %w", err))
-					time.Sleep(10 * time.Millisecond)
-				}
-			}
-		})
-	}
-	hists := make([]loadgen.Histogram, ld.consumers)
-	for c := range ld.consumers {
-		cwg.Go(func() {
-			h := &hists[c]
-			for ctx.Err() == nil {
-				now := time.Now()
-				if !now.Before(deadline) {
-					if !ld.drain || now.After(deadline.Add(drainMax)) || (producersDone.Load() && consumed.Load() >= enqueued.Load()) {
-						return
-					}
-				}
-				bodies, ack, err := d.claim(ctx, ld.batch)
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					fail(fmt.Errorf("claim: %w", err))
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				if len(bodies) == 0 {
-					continue
-				}
-				got := time.Now()
-				if got.Before(deadline) {
-					for _, b := range bodies {
-						if t := bornAt(b); !t.IsZero() {
-							h.Record(got.Sub(t))
-						}
-					}
-				}
-				if err := ack(ctx); err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					fail(fmt.Errorf("ack: %w", err))
-					continue
-				}
-				consumed.Add(int64(len(bodies)))
-				if time.Now().Before(deadline) {
-					inWindow.Add(int64(len(bodies)))
-				}
-				if ld.consumerPause > 0 {
-					time.Sleep(ld.consumerPause)
-				}
-			}
-		})
-	}
-	stopTick := make(chan struct{})
-	ticked := make(chan struct{})
-	go func() {
-		defer close(ticked)
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopTick:
-				return
-			case <-t.C:
-				if progress != nil {
-					progress(inWindow.Load(), min(time.Since(start), dur))
-				}
-			}
-		}
-	}()
-	pwg.Wait()
-	producersDone.Store(true)
-	cwg.Wait()
-	close(stopTick)
-	<-ticked
-	res.Enqueued, res.Acked, res.QueueFull, res.Errors = enqueued.Load(), inWindow.Load(), full.Load(), errs.Load()
-	if firstErr != nil {
-		res.FirstError = firstErr.Error()
-	}
-	res.elapsed = dur
-	for i := range hists {
-		res.hist.Merge(&hists[i])
-	}
-	res.slices = []float64{float64(res.Acked) / dur.Seconds()}
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return res, err
-	}
-	return res, nil
-}
-
-// heapSampler records the peak heap while it runs: allocated (which
-// reaches about twice the live heap between collections, with GOGC=100)
-// and live (marked by the last collection).
-type heapSampler struct {
-	peak, peakLive atomic.Uint64
-	stop           chan struct{}
-	done           chan struct{}
-}
-
-// liveHeap is the heap marked live by the last collection.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
-}
-
-func heapNow() uint64 {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
-// heapAfterGC is the live heap after a collection.
-func heapAfterGC() uint64 {
-	runtime.GC()
-	return heapNow()
-}
-
-func startHeapSampler(every time.Duration) *heapSampler {
-	s := &heapSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	s.peak.Store(heapNow())
-	s.peakLive.Store(liveHeap())
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-t.C:
-				if h := heapNow(); h > s.peak.Load() {
-					s.peak.Store(h)
-				}
-				if h := liveHeap(); h > s.peakLive.Load() {
-					s.peakLive.Store(h)
-				}
-			}
-		}
-	}()
-	return s
-}
-
-// Stop stops the sampler and returns the peaks: allocated and live.
-func (s *heapSampler) Stop() (uint64, uint64) {
-	close(s.stop)
-	<-s.done
-	return s.peak.Load(), s.peakLive.Load()
-}
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// overflowResult is the memory check: producers outpacing a slow consumer
-// on a bounded queue.
-type overflowResult struct {
-	MaxMessages int64   `json:"maxMessages"`
-	Seconds     float64 `json:"seconds"`
-	Enqueued    int64   `json:"enqueued"`
-	QueueFull   int64   `json:"queueFull"`
-	Acked       int64   `json:"acked"`
-	Errors      int64   `json:"errors"`
-	FirstError  string  `json:"firstError,omitempty"`
-	HeapStartMB float64 `json:"heapStartMiB"`
-	HeapPeakMB  float64 `json:"heapPeakMiB"`
-	LivePeakMB  float64 `json:"livePeakMiB"`
-	HeapEndMB   float64 `json:"heapEndMiB"`
-	// BytesRefused is what the refused enqueues would have added.
-	BytesRefusedMB float64 `json:"bytesRefusedMiB"`
-	Flat           bool    `json:"flat"`
-}
 
 func benchQueue(args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand("bench queue", "", `Measure durable queues end to end: producers enqueue bodies of --body-bytes, consumers
@@ -553,18 +52,34 @@ driven with Publish, Fetch and Ack by as many producers and consumers. The two a
 in --rounds slices of --duration/--rounds each (so that both see the same machine).
 Then the memory check: producers outpace one slow consumer on a queue bounded to
 --overflow-max messages, and the heap is sampled: the producers must get queue_full.
-With no --addr it starts a node in-process on a temporary data dir. --via go drives the
-queues.Manager in process, --via http the HTTP API with real requests (--addr: a running
-server's, loopback only; then there is no baseline). Progress goes to stderr, results
-to stdout.`, stderr)
+With no --addr it starts a node in-process on a temporary data dir. --via selects the
+queue side:
+  go         producers and --consumers claiming goroutines on the queues.Manager, in process
+  http       the same over the HTTP API with real requests (--addr: a running server's,
+             loopback only; then there is no baseline)
+  watermill  producers as with go; consumers are a Watermill router with --consumers
+             handlers subscribed through watermillq, each with up to --batch messages in
+             flight; a handler returns nil, and the router acks (the memory check: one
+             handler, one message at a time, 5ms each)
+  actor      producers as with go, on a queue bound (deliverTo) to a bench-only actor type
+             registered in the in-process node; the node's Deliverer calls its action, one
+             message at a time per actor, on --actors actors (the key is in the body), with
+             up to --consumers x --batch messages held; msgs/s counts the calls committed
+             and acked, the latency is to the action running (the memory check: one actor,
+             5ms per call)
+--keys gives each message one of N keys (per-key FIFO), --priority a priority, on the queue
+side only. Progress goes to stderr, results to stdout.`, stderr)
 	cmd.env = map[string]string{"token": clientEnv["token"]}
 	duration := cmd.fs.Duration("duration", 10*time.Second, "how long each of the two runs lasts, in total")
 	rounds := cmd.fs.Int("rounds", 5, "split each run into this many slices, alternating baseline and queue")
 	producers := cmd.fs.Int("producers", 4, "goroutines enqueueing, one message at a time, on each side")
-	consumers := cmd.fs.Int("consumers", 4, "goroutines claiming and acking, on each side")
+	consumers := cmd.fs.Int("consumers", 4, "goroutines claiming and acking, on each side (--via watermill: router handlers; --via actor: times --batch, the messages the Deliverer holds)")
 	bodyBytes := cmd.fs.Int("body-bytes", 1024, "size of each message body, in bytes")
 	batch := cmd.fs.Int("batch", 64, "most messages one claim (or fetch) takes")
-	via := cmd.fs.String("via", "go", "go: the queues.Manager in process; http: the HTTP API")
+	via := cmd.fs.String("via", "go", "go: the queues.Manager in process; http: the HTTP API; watermill: a Watermill router; actor: actor-bound delivery")
+	keys := cmd.fs.Int("keys", 0, "give each message a key from this many (per-key FIFO; 0: no key)")
+	priority := cmd.fs.Int("priority", 0, "the priority of every enqueue, 1 (most urgent) to 5 (0: the default, 3)")
+	nActors := cmd.fs.Int("actors", 64, "with --via actor: spread the messages over this many actors")
 	addr := cmd.fs.String("addr", "", "with --via http: benchmark the server at this loopback URL (no baseline)")
 	token := cmd.fs.String("token", "", "the server's API token, with --addr")
 	overflowDur := cmd.fs.Duration("overflow-duration", 5*time.Second, "how long the memory check runs (0: skip it)")
@@ -585,12 +100,22 @@ to stdout.`, stderr)
 		return cmd.usageError(fmt.Errorf("--consumers %d: want 1 to %d", *consumers, maxBenchWorkers))
 	case *bodyBytes < minBenchBodyBytes || *bodyBytes > 256<<10:
 		return cmd.usageError(fmt.Errorf("--body-bytes %d: want %d to %d", *bodyBytes, minBenchBodyBytes, 256<<10))
+	case *via == "actor" && *bodyBytes < minActorBodyBytes:
+		return cmd.usageError(fmt.Errorf("--body-bytes %d: with --via actor, want at least %d", *bodyBytes, minActorBodyBytes))
 	case *batch < 1 || *batch > queues.MaxClaim:
 		return cmd.usageError(fmt.Errorf("--batch %d: want 1 to %d", *batch, queues.MaxClaim))
-	case *via != "go" && *via != "http":
-		return cmd.usageError(fmt.Errorf("--via %q: want go or http", *via))
+	case !slices.Contains([]string{"go", "http", "watermill", "actor"}, *via):
+		return cmd.usageError(fmt.Errorf("--via %q: want go, http, watermill or actor", *via))
 	case *addr != "" && *via != "http":
-		return cmd.usageError(errors.New("--addr needs --via http (--via go drives an in-process node)"))
+		return cmd.usageError(fmt.Errorf("--addr needs --via http (--via %s drives an in-process node)", *via))
+	case *keys < 0 || *keys > maxBenchKeys:
+		return cmd.usageError(fmt.Errorf("--keys %d: want 0 (no key) to %d", *keys, maxBenchKeys))
+	case *priority < 0 || *priority > queues.LowestPriority:
+		return cmd.usageError(fmt.Errorf("--priority %d: want 0 (the default) or %d to %d", *priority, queues.HighestPriority, queues.LowestPriority))
+	case *nActors < 1 || *nActors > maxBenchActors:
+		return cmd.usageError(fmt.Errorf("--actors %d: want 1 to %d", *nActors, maxBenchActors))
+	case flagSet(cmd.fs, "actors") && *via != "actor":
+		return cmd.usageError(errors.New("--actors needs --via actor"))
 	case *overflowDur < 0 || *overflowDur > maxBenchDuration:
 		return cmd.usageError(fmt.Errorf("--overflow-duration %v: want 0 to %v", *overflowDur, maxBenchDuration))
 	case *overflowMax < 1 || *overflowMax > 1_000_000:
@@ -610,9 +135,11 @@ to stdout.`, stderr)
 	hc := &http.Client{Transport: tr}
 
 	var (
-		node  *rivetflow.Node
-		where string
-		base  = strings.TrimRight(*addr, "/")
+		node               *rivetflow.Node
+		where              string
+		base               = strings.TrimRight(*addr, "/")
+		lg                 = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		deliverConcurrency = min(*consumers**batch, 10_000)
 	)
 	if *addr == "" {
 		dir, err := os.MkdirTemp("", "rivet-flow-bench-")
@@ -620,8 +147,16 @@ to stdout.`, stderr)
 			return cmd.fail("", err)
 		}
 		defer os.RemoveAll(dir)
+		reg, err := benchRegistry()
+		if err != nil {
+			return cmd.fail("", err)
+		}
 		node, err = rivetflow.Start(ctx, rivetflow.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Version: buildVersion(),
-			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			Logger: lg, Registry: reg,
+			// --via actor: the Deliverer holds as many messages as the
+			// claiming consumers of --via go, and finds the bench's
+			// binding soon.
+			Deliver: queues.DelivererOptions{Concurrency: deliverConcurrency, Poll: 100 * time.Millisecond}})
 		if err != nil {
 			return cmd.fail("", fmt.Errorf("start an in-process node: %w", err))
 		}
@@ -652,39 +187,89 @@ to stdout.`, stderr)
 	var (
 		measured, overflow queueDriver
 		cleanup            []func()
+		err                error
 	)
 	defer func() {
 		for _, f := range slices.Backward(cleanup) {
 			f()
 		}
 	}()
-	mkQueue := func(name string, cfg queues.Config) (queueDriver, error) {
-		if *via == "go" {
-			m := node.Queues()
-			if _, _, err := m.Put(ctx, name, cfg); err != nil {
+	var router *wmRouter
+	if *via == "watermill" {
+		if router, err = newWMRouter(lg); err != nil {
+			return cmd.fail("", err)
+		}
+	}
+	mkQueue := func(name string, cfg queues.Config, overflow bool) (queueDriver, error) {
+		if *via == "http" {
+			d := &httpDriver{hc: hc, base: base + "/v1/queues/" + name, token: *token}
+			body := []byte(`{}`)
+			if cfg.MaxMessages > 0 {
+				body = fmt.Appendf(nil, `{"maxMessages":%d}`, cfg.MaxMessages)
+			}
+			if err := d.do(ctx, http.MethodPut, "", body, nil); err != nil {
 				return nil, err
 			}
-			cleanup = append(cleanup, func() { _ = m.Delete(context.Background(), name) })
-			return &managerDriver{m: m, name: name}, nil
+			cleanup = append(cleanup, func() { _ = d.do(context.Background(), http.MethodDelete, "", nil, nil) })
+			return d, nil
 		}
-		d := &httpDriver{hc: hc, base: base + "/v1/queues/" + name, token: *token}
-		body := []byte(`{}`)
-		if cfg.MaxMessages > 0 {
-			body = fmt.Appendf(nil, `{"maxMessages":%d}`, cfg.MaxMessages)
+		m := node.Queues()
+		if *via == "actor" {
+			cfg.DeliverTo = benchDeliverTo()
 		}
-		if err := d.do(ctx, http.MethodPut, "", body, nil); err != nil {
+		if _, _, err := m.Put(ctx, name, cfg); err != nil {
 			return nil, err
 		}
-		cleanup = append(cleanup, func() { _ = d.do(context.Background(), http.MethodDelete, "", nil, nil) })
-		return d, nil
+		cleanup = append(cleanup, func() { _ = m.Delete(context.Background(), name) })
+		// The memory check's slow consumer: one message at a time (one
+		// handler with one in flight; one actor), overflowPause each.
+		var pause time.Duration
+		if overflow {
+			pause = overflowPause
+		}
+		switch *via {
+		case "watermill":
+			d := &wmDriver{pushBase: pushBase{q: managerDriver{m: m, name: name}}}
+			d.pause.Store(int64(pause))
+			handlers, inFlight := *consumers, *batch
+			if overflow {
+				handlers, inFlight = 1, 1
+			}
+			return d, router.add(m, d, handlers, inFlight, lg)
+		case "actor":
+			d, unregister := newActorDriver(m, node.Deliverer(), name, pause)
+			cleanup = append(cleanup, func() {
+				defer unregister()
+				if err := d.unbind(context.Background()); err != nil {
+					fmt.Fprintf(stderr, "rivet-flow bench queue: unbind queue %s: %v\n", name, err)
+				}
+			})
+			return d, nil
+		}
+		return &managerDriver{m: m, name: name}, nil
 	}
-	var err error
-	if measured, err = mkQueue(mainQ, queues.Config{}); err != nil {
+	if measured, err = mkQueue(mainQ, queues.Config{}, false); err != nil {
 		return cmd.fail("", fmt.Errorf("create queue %s: %w", mainQ, err))
 	}
 	if *overflowDur > 0 {
-		if overflow, err = mkQueue(overQ, queues.Config{MaxMessages: *overflowMax}); err != nil {
+		if overflow, err = mkQueue(overQ, queues.Config{MaxMessages: *overflowMax}, true); err != nil {
 			return cmd.fail("", fmt.Errorf("create queue %s: %w", overQ, err))
+		}
+	}
+	if router != nil {
+		if err := router.run(ctx); err != nil {
+			return cmd.fail("", err)
+		}
+		// Run before the queues are deleted (cleanup runs backwards).
+		cleanup = append(cleanup, func() {
+			if err := router.stop(); err != nil {
+				fmt.Fprintln(stderr, "rivet-flow bench queue: stop the Watermill router:", err)
+			}
+		})
+	}
+	if pd, ok := measured.(pushDriver); ok {
+		if err := warmUp(ctx, pd, *bodyBytes, *via == "actor"); err != nil {
+			return cmd.fail("", err)
 		}
 	}
 	var raw queueDriver
@@ -702,7 +287,27 @@ to stdout.`, stderr)
 	if !*jsonOut {
 		fmt.Fprintf(stdout, "rivet-flow bench queue: via %s, %d producers, %d consumers, %d-byte bodies, claim batch %d, %v per run in %d alternating slices, GOMAXPROCS %d\n",
 			*via, *producers, *consumers, *bodyBytes, *batch, *duration, *rounds, runtime.GOMAXPROCS(0))
-		fmt.Fprintf(stdout, "  queue:    Enqueue -> Claim -> Ack on queue %s, %s\n", mainQ, where)
+		var opts []string
+		if *keys > 0 {
+			opts = append(opts, fmt.Sprintf("a key from %d each", *keys))
+		}
+		if *priority > 0 {
+			opts = append(opts, fmt.Sprintf("priority %d", *priority))
+		}
+		enq := "Enqueue"
+		if len(opts) > 0 {
+			enq += " (" + strings.Join(opts, ", ") + ")"
+		}
+		switch *via {
+		case "watermill":
+			fmt.Fprintf(stdout, "  queue:    %s -> watermillq.Subscriber -> Watermill router, %d handlers with up to %d in flight each, returning nil -> Ack on queue %s, %s\n",
+				enq, *consumers, *batch, mainQ, where)
+		case "actor":
+			fmt.Fprintf(stdout, "  queue:    %s -> Deliverer (up to %d held) -> action %s.%s on %d actors, event committed -> Ack on queue %s, %s\n",
+				enq, deliverConcurrency, benchActorType, benchActorAction, *nActors, mainQ, where)
+		default:
+			fmt.Fprintf(stdout, "  queue:    %s -> Claim -> Ack on queue %s, %s\n", enq, mainQ, where)
+		}
 		if raw != nil {
 			fmt.Fprintf(stdout, "  baseline: raw JetStream Publish -> FetchNoWait/Fetch -> Ack on a work-queue stream of the same embedded server, same connection\n")
 		} else {
@@ -719,7 +324,11 @@ to stdout.`, stderr)
 	if raw == nil {
 		sides = sides[1:]
 	}
-	ld := queueLoad{producers: *producers, consumers: *consumers, batch: *batch, bodyBytes: *bodyBytes, drain: true}
+	ld := queueLoad{producers: *producers, consumers: *consumers, batch: *batch, bodyBytes: *bodyBytes, drain: true,
+		keys: *keys, priority: *priority}
+	if *via == "actor" {
+		ld.actors = *nActors
+	}
 	slice := *duration / time.Duration(*rounds)
 	heapStart := heapAfterGC()
 	runPeak := startHeapSampler(50 * time.Millisecond)
@@ -758,7 +367,11 @@ to stdout.`, stderr)
 				}
 				profiling = true
 			}
-			res, err := runQueueSlice(ctx, sd.d, ld, slice, func(acked int64, el time.Duration) { progress(round, i, acked, el) })
+			l := ld
+			if sd.d == raw { // no keys or priorities there
+				l.keys, l.priority, l.actors = 0, 0, 0
+			}
+			res, err := runQueueSlice(ctx, sd.d, l, slice, func(acked int64, el time.Duration) { progress(round, i, acked, el) })
 			if err != nil {
 				fmt.Fprintln(stderr)
 				return cmd.fail("", err)
@@ -784,7 +397,11 @@ to stdout.`, stderr)
 		fmt.Fprintf(stderr, "memory check: %d producers against 1 slow consumer on a queue of at most %d messages for %v\n", *producers, *overflowMax, *overflowDur)
 		h0 := heapAfterGC()
 		ps := startHeapSampler(20 * time.Millisecond)
-		res, err := runQueueSlice(ctx, overflow, queueLoad{producers: *producers, consumers: 1, batch: 1, bodyBytes: *bodyBytes, consumerPause: 5 * time.Millisecond},
+		ol := queueLoad{producers: *producers, consumers: 1, batch: 1, bodyBytes: *bodyBytes, consumerPause: overflowPause, keys: *keys, priority: *priority}
+		if *via == "actor" {
+			ol.actors = 1
+		}
+		res, err := runQueueSlice(ctx, overflow, ol,
 			*overflowDur, func(acked int64, el time.Duration) {
 				fmt.Fprintf(stderr, "\rmemory check: %5.1fs acked %d  heap %.0f MiB   ", el.Seconds(), acked, mib(heapNow()))
 			})
@@ -818,7 +435,7 @@ to stdout.`, stderr)
 	}
 	if *jsonOut {
 		out := map[string]any{
-			"via": *via, "producers": *producers, "consumers": *consumers, "bodyBytes": *bodyBytes, "batch": *batch,
+			"via": *via, "keys": *keys, "priority": *priority, "producers": *producers, "consumers": *consumers, "bodyBytes": *bodyBytes, "batch": *batch,
 			"durationSeconds": duration.Seconds(), "rounds": *rounds, "gomaxprocs": runtime.GOMAXPROCS(0), "inProcess": node != nil,
 			"queue": q, "queueMedianPerSecond": median(q.slices),
 			"heapStartMiB": mib(heapStart), "heapEndMiB": mib(heapEnd), "heapPeakMiB": mib(peakRun), "livePeakMiB": mib(livePeakRun),
@@ -833,12 +450,19 @@ to stdout.`, stderr)
 		_ = writeJSON(stdout, out)
 	} else {
 		fmt.Fprintln(stdout)
-		fmt.Fprintf(stdout, "%-14s %9s %9s %10s %6s %13s %13s %9s %9s %9s\n", "", "enqueued", "acked", "queue_full", "errors", "msgs/s", "median msgs/s", "p50", "p99", "max")
+		fmt.Fprintf(stdout, "%-17s %9s %9s %10s %6s %13s %13s %9s %9s %9s\n", "", "enqueued", "acked", "queue_full", "errors", "msgs/s", "median msgs/s", "p50", "p99", "max")
 		for i, r := range results {
-			fmt.Fprintf(stdout, "%-14s %9d %9d %10d %6d %13.0f %13.0f %9s %9s %9s\n", sides[i].name, r.Enqueued, r.Acked, r.QueueFull, r.Errors,
+			fmt.Fprintf(stdout, "%-17s %9d %9d %10d %6d %13.0f %13.0f %9s %9s %9s\n", sides[i].name, r.Enqueued, r.Acked, r.QueueFull, r.Errors,
 				r.PerSecond, median(r.slices), latency(r.hist.Quantile(0.5)), latency(r.hist.Quantile(0.99)), latency(r.hist.Max()))
 		}
-		fmt.Fprintln(stdout, "  (msgs/s: acks per second; p50/p99/max: enqueue to delivery; median: over the slices)")
+		switch *via {
+		case "watermill":
+			fmt.Fprintln(stdout, "  (msgs/s: acks per second, the queue's handlers counting those they returned nil for; p50/p99/max: enqueue to the handler; median: over the slices)")
+		case "actor":
+			fmt.Fprintln(stdout, "  (msgs/s: acks per second, the queue's counting calls committed (Deliverer.Stats().Delivered); p50/p99/max: enqueue to the action running; median: over the slices)")
+		default:
+			fmt.Fprintln(stdout, "  (msgs/s: acks per second; p50/p99/max: enqueue to delivery; median: over the slices)")
+		}
 		if len(results) == 2 {
 			fmt.Fprintf(stdout, "ratio: queue msgs/s over raw msgs/s = %.2f overall, %.2f median over %d rounds (target >= %.2f)\n", ratio, medRatio, len(ratios), benchQueueTarget)
 		}
@@ -870,4 +494,11 @@ to stdout.`, stderr)
 		return 1
 	}
 	return 0
+}
+
+// flagSet reports whether the flag name was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
