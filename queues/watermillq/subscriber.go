@@ -140,8 +140,10 @@ func (s *Subscriber) run(ctx context.Context, cancel context.CancelFunc, topic s
 	// a claim still running cannot take them back only to nack them again.
 	var msgs sync.WaitGroup
 	stopped := make(chan struct{})
+	acks := newAcker(s.m, topic)
 	defer s.wg.Done()
 	defer close(out)
+	defer acks.close()
 	defer msgs.Wait()
 	defer close(stopped)
 	defer cancel()
@@ -182,7 +184,7 @@ func (s *Subscriber) run(ctx context.Context, cancel context.CancelFunc, topic s
 			go func() {
 				defer msgs.Done()
 				defer func() { <-slots }()
-				s.deliver(ctx, stopped, topic, hb, qm, out)
+				s.deliver(ctx, stopped, topic, hb, qm, out, acks)
 			}()
 		}
 		if err != nil {
@@ -204,7 +206,7 @@ func (s *Subscriber) run(ctx context.Context, cancel context.CancelFunc, topic s
 // deliver hands one claimed message to the subscription, renews its lease
 // until it is settled, and settles it on the queue (a nack once stopped is
 // closed, unless it was acked).
-func (s *Subscriber) deliver(ctx context.Context, stopped <-chan struct{}, topic string, hb time.Duration, qm queues.Message, out chan<- *message.Message) {
+func (s *Subscriber) deliver(ctx context.Context, stopped <-chan struct{}, topic string, hb time.Duration, qm queues.Message, out chan<- *message.Message, acks *acker) {
 	msg := s.toMessage(topic, qm)
 	mctx, mcancel := context.WithCancel(ctx)
 	defer mcancel()
@@ -227,17 +229,17 @@ func (s *Subscriber) deliver(ctx context.Context, stopped <-chan struct{}, topic
 			}
 			cancel()
 		case <-msg.Acked():
-			s.settle(ctx, topic, qm, true)
+			s.settle(ctx, topic, qm, true, acks)
 			return
 		case <-msg.Nacked():
-			s.settle(ctx, topic, qm, false)
+			s.settle(ctx, topic, qm, false, acks)
 			return
 		case <-stopped:
 			select { // an ack that raced the close still counts
 			case <-msg.Acked():
-				s.settle(ctx, topic, qm, true)
+				s.settle(ctx, topic, qm, true, acks)
 			default:
-				s.settle(ctx, topic, qm, false)
+				s.settle(ctx, topic, qm, false, acks)
 			}
 			return
 		}
@@ -245,12 +247,12 @@ func (s *Subscriber) deliver(ctx context.Context, stopped <-chan struct{}, topic
 }
 
 // settle acks or nacks a delivery, even after ctx ends.
-func (s *Subscriber) settle(ctx context.Context, topic string, qm queues.Message, ack bool) {
+func (s *Subscriber) settle(ctx context.Context, topic string, qm queues.Message, ack bool, acks *acker) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	var err error
 	if ack {
-		_, err = s.m.Ack(sctx, topic, []string{qm.Receipt})
+		err = acks.ack(qm.Receipt)
 	} else {
 		_, err = s.m.Nack(sctx, topic, []string{qm.Receipt}, s.cfg.NackDelay)
 	}
