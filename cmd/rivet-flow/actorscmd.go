@@ -65,9 +65,7 @@ func interruptible() (context.Context, context.CancelFunc) {
 }
 
 func actorsList(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("actors list", "", "List the live actors of --type in type-then-key order, with whether each is awake (in memory) on the server, or look up the one with --key (repeat --key for each part of the key).", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("actors list", "", "List the live actors of --type in type-then-key order, with whether each is awake (in memory) on the server, or look up the one with --key (repeat --key for each part of the key).", stderr)
 	typ := cmd.fs.String("type", "", "the actors' type (required)")
 	var key stringList
 	cmd.fs.Var(&key, "key", "look up the actor with this key; repeat for each part, in order")
@@ -83,85 +81,75 @@ func actorsList(args []string, stdout, stderr io.Writer) int {
 	case len(key) > 0 && slices.Contains(key, ""):
 		return cmd.usageError(fmt.Errorf("--key parts cannot be empty"))
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-
-	// A listing comes from the actor directory, with whether each actor is
-	// awake (in memory) on the server; a lookup finds the one actor.
-	list := []client.ActorInfo{}
-	found := []client.Actor{} // a lookup's JSON: no directory fields
-	more := false
-	if len(key) > 0 {
-		a, err := c.Get(ctx, *typ, key)
-		if err != nil && client.ErrorCode(err) != client.CodeActorNotFound {
-			return cmd.fail(cf.addr, err)
-		}
-		if err == nil {
-			found = append(found, *a)
-			// The server's lookup brings the actor it finds into memory
-			// (its answer says awake: true).
-			list = append(list, client.ActorInfo{Actor: *a, Status: "active", Awake: true})
-		}
-	} else {
-		q := &client.ActorQuery{Type: *typ}
-	pages:
-		for {
-			page, err := c.ListActors(ctx, q)
-			if err != nil {
-				return cmd.fail(cf.addr, err)
-			}
-			for _, a := range page.Actors {
-				if len(list) == *limit {
-					more = true
-					break pages
-				}
-				list = append(list, a)
-			}
-			if page.NextCursor == "" || page.NextCursor == q.Cursor {
-				break
-			}
-			q.Cursor = page.NextCursor
-		}
-	}
-	var out any = list
-	if len(key) > 0 {
-		out = found
-	}
-	if cf.json {
-		if err := writeJSON(stdout, out); err != nil {
-			return cmd.fail(cf.addr, err)
-		}
-	} else if len(list) == 0 {
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		// A listing comes from the actor directory, with whether each actor is
+		// awake (in memory) on the server; a lookup finds the one actor.
+		list := []client.ActorInfo{}
+		found := []client.Actor{} // a lookup's JSON: no directory fields
+		more := false
 		if len(key) > 0 {
-			fmt.Fprintf(stdout, "no live %s actor with key %s\n", *typ, keyString(key))
-		} else {
-			fmt.Fprintf(stdout, "no live %s actors\n", *typ)
-		}
-	} else {
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTYPE\tKEY\tGENERATION\tAWAKE")
-		for _, a := range list {
-			awake := "no"
-			if a.Awake {
-				awake = "yes"
+			a, err := c.Get(ctx, *typ, key)
+			if err != nil && client.ErrorCode(err) != client.CodeActorNotFound {
+				return cmd.fail(err)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", a.ID, a.Type, keyString(a.Key), a.Generation, awake)
+			if err == nil {
+				found = append(found, *a)
+				// The server's lookup brings the actor it finds into memory
+				// (its answer says awake: true).
+				list = append(list, client.ActorInfo{Actor: *a, Status: "active", Awake: true})
+			}
+		} else {
+			q := &client.ActorQuery{Type: *typ}
+		pages:
+			for {
+				page, err := c.ListActors(ctx, q)
+				if err != nil {
+					return cmd.fail(err)
+				}
+				for _, a := range page.Actors {
+					if len(list) == *limit {
+						more = true
+						break pages
+					}
+					list = append(list, a)
+				}
+				if page.NextCursor == "" || page.NextCursor == q.Cursor {
+					break
+				}
+				q.Cursor = page.NextCursor
+			}
 		}
-		_ = tw.Flush()
-	}
-	if more {
-		fmt.Fprintf(stderr, "(showing the first %d; pass a larger --limit for more)\n", *limit)
-	}
-	return 0
+		var out any = list
+		if len(key) > 0 {
+			out = found
+		}
+		switch {
+		case cmd.cf.json:
+			if code := cmd.printJSON(stdout, out); code != 0 {
+				return code
+			}
+		case len(list) == 0 && len(key) > 0:
+			fmt.Fprintf(stdout, "no live %s actor with key %s\n", *typ, keyString(key))
+		case len(list) == 0:
+			fmt.Fprintf(stdout, "no live %s actors\n", *typ)
+		default:
+			printTable(stdout, "ID\tTYPE\tKEY\tGENERATION\tAWAKE", list, func(w io.Writer, a client.ActorInfo) {
+				awake := "no"
+				if a.Awake {
+					awake = "yes"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", a.ID, a.Type, keyString(a.Key), a.Generation, awake)
+			})
+		}
+		if more {
+			printMoreHint(stderr, *limit)
+		}
+		return 0
+	})
 }
 
 func actorsCreate(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("actors create", "", "Get or create the actor of --type and --key (repeat --key for each part of the key), with --input on creation.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("actors create", "", "Get or create the actor of --type and --key (repeat --key for each part of the key), with --input on creation.", stderr)
 	typ := cmd.fs.String("type", "", "the actor's type (required)")
 	var key stringList
 	cmd.fs.Var(&key, "key", "a part of the actor's key; repeat for each part, in order")
@@ -179,24 +167,21 @@ func actorsCreate(args []string, stdout, stderr io.Writer) int {
 		}
 		in = json.RawMessage(*input)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	a, created, err := c.GetOrCreate(ctx, *typ, key, in)
-	if err != nil {
-		return cmd.fail(cf.addr, err)
-	}
-	if cf.json {
-		_ = writeJSON(stdout, map[string]any{"actor": a, "created": created})
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		a, created, err := c.GetOrCreate(ctx, *typ, key, in)
+		if err != nil {
+			return cmd.fail(err)
+		}
+		if cmd.cf.json {
+			_ = writeJSON(stdout, map[string]any{"actor": a, "created": created})
+			return 0
+		}
+		printActor(stdout, a)
+		if !created {
+			fmt.Fprintln(stderr, "(it existed already)")
+		}
 		return 0
-	}
-	printActor(stdout, a)
-	if !created {
-		fmt.Fprintln(stderr, "(it existed already)")
-	}
-	return 0
+	})
 }
 
 // printActor prints one actor as a two-column table.
@@ -207,35 +192,28 @@ func printActor(w io.Writer, a *client.Actor) {
 }
 
 func actorsGet(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("actors get", "ID", "Show the live actor with this ID.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("actors get", "ID", "Show the live actor with this ID.", stderr)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	a, err := c.GetByID(ctx, pos[0])
-	if err != nil {
-		return cmd.fail(cf.addr, err)
-	}
-	if cf.json {
-		_ = writeJSON(stdout, a)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		a, err := c.GetByID(ctx, pos[0])
+		if err != nil {
+			return cmd.fail(err)
+		}
+		if cmd.cf.json {
+			_ = writeJSON(stdout, a)
+			return 0
+		}
+		printActor(stdout, a)
 		return 0
-	}
-	printActor(stdout, a)
-	return 0
+	})
 }
 
 func actorsCall(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("actors call", "ID ACTION [ARGS_JSON]",
+	cmd := newClientCommand("actors call", "ID ACTION [ARGS_JSON]",
 		"Call an action and print its output. ARGS_JSON is the arguments as a JSON array, e.g. '[5]' (default []).", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	pos, err := cmd.parse(args, 2, 3)
 	if err != nil {
 		return cmd.usageError(err)
@@ -250,50 +228,42 @@ func actorsCall(args []string, stdout, stderr io.Writer) int {
 			callArgs = append(callArgs, r)
 		}
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	out, err := c.Call(ctx, pos[0], pos[1], callArgs...)
-	if err != nil {
-		return cmd.fail(cf.addr, err)
-	}
-	if cf.json {
-		_ = writeJSON(stdout, map[string]json.RawMessage{"output": out})
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		out, err := c.Call(ctx, pos[0], pos[1], callArgs...)
+		if err != nil {
+			return cmd.fail(err)
+		}
+		if cmd.cf.json {
+			_ = writeJSON(stdout, map[string]json.RawMessage{"output": out})
+			return 0
+		}
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, out, "", "  ") != nil {
+			pretty.Reset()
+			pretty.Write(out)
+		}
+		fmt.Fprintln(stdout, pretty.String())
 		return 0
-	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, out, "", "  ") != nil {
-		pretty.Reset()
-		pretty.Write(out)
-	}
-	fmt.Fprintln(stdout, pretty.String())
-	return 0
+	})
 }
 
 func actorsDestroy(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("actors destroy", "ID", "Destroy the actor: its onDestroy runs, a tombstone goes into the log and its connections close.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("actors destroy", "ID", "Destroy the actor: its onDestroy runs, a tombstone goes into the log and its connections close.", stderr)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	if err := c.Destroy(ctx, pos[0]); err != nil {
-		return cmd.fail(cf.addr, err)
-	}
-	if cf.json {
-		_ = writeJSON(stdout, map[string]string{"destroyed": pos[0]})
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		if err := c.Destroy(ctx, pos[0]); err != nil {
+			return cmd.fail(err)
+		}
+		if cmd.cf.json {
+			_ = writeJSON(stdout, map[string]string{"destroyed": pos[0]})
+			return 0
+		}
+		fmt.Fprintln(stdout, "destroyed", pos[0])
 		return 0
-	}
-	fmt.Fprintln(stdout, "destroyed", pos[0])
-	return 0
+	})
 }
 
 // keyString shows a key unambiguously, as a JSON array.

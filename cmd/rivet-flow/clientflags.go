@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/rivet-flow/rivet-flow/client"
 )
@@ -38,8 +38,6 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
 }
 
-// client returns a client for --addr, and normalizes f.addr to its base URL
-// for messages.
 // session builds the client and a context that ends on SIGINT or SIGTERM;
 // call done when the command finishes.
 func (f *clientFlags) session() (*client.Client, context.Context, func(), error) {
@@ -51,6 +49,8 @@ func (f *clientFlags) session() (*client.Client, context.Context, func(), error)
 	return c, ctx, func() { stop(); c.CloseIdleConnections() }, nil
 }
 
+// client returns a client for --addr, and normalizes f.addr to its base URL
+// for messages.
 func (f *clientFlags) client() (*client.Client, error) {
 	c, err := client.New(f.addr, &client.Options{Token: f.token, UserAgent: "rivet-flow-cli/" + buildVersion()})
 	if err != nil {
@@ -58,6 +58,75 @@ func (f *clientFlags) client() (*client.Client, error) {
 	}
 	f.addr = c.BaseURL()
 	return c, nil
+}
+
+// clientCommand is a command that talks to a server: a command with the
+// shared client flags. Its steps are parse, the command's own checks, then
+// withSession for the requests.
+type clientCommand struct {
+	*command
+	cf clientFlags
+}
+
+// newClientCommand returns a command (see newCommand) with the client
+// flags registered.
+func newClientCommand(name, args, summary string, stderr io.Writer) *clientCommand {
+	cmd := &clientCommand{command: newCommand(name, args, summary, stderr)}
+	cmd.cf.register(cmd.fs)
+	return cmd
+}
+
+// withSession opens the session (a bad --addr is a usage error), runs fn
+// with its client and a context that ends on SIGINT or SIGTERM, closes the
+// session and returns fn's exit code.
+func (cmd *clientCommand) withSession(fn func(c *client.Client, ctx context.Context) int) int {
+	c, ctx, done, err := cmd.cf.session()
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	defer done()
+	return fn(c, ctx)
+}
+
+// fail is command.fail for the server at --addr.
+func (cmd *clientCommand) fail(err error) int {
+	return cmd.command.fail(cmd.cf.addr, err)
+}
+
+// printJSON prints v as one line of JSON and returns exit code 0, or fails
+// when it cannot be written.
+func (cmd *clientCommand) printJSON(w io.Writer, v any) int {
+	if err := writeJSON(w, v); err != nil {
+		return cmd.fail(err)
+	}
+	return 0
+}
+
+// printJSONLines prints each item as one line of JSON and returns exit code
+// 0, or fails at the first line that cannot be written.
+func printJSONLines[T any](cmd *clientCommand, w io.Writer, items []T) int {
+	for _, item := range items {
+		if code := cmd.printJSON(w, item); code != 0 {
+			return code
+		}
+	}
+	return 0
+}
+
+// printTable prints rows as columns aligned under header (column names,
+// tab-separated); row prints one row's cells, tab-separated, and a newline.
+func printTable[T any](w io.Writer, header string, rows []T, row func(w io.Writer, r T)) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		row(tw, r)
+	}
+	_ = tw.Flush()
+}
+
+// printMoreHint says that a list stopped at --limit.
+func printMoreHint(w io.Writer, limit int) {
+	fmt.Fprintf(w, "(showing the first %d; pass a larger --limit for more)\n", limit)
 }
 
 // command is a client subcommand: flags and positional arguments may come in
@@ -97,20 +166,12 @@ func newCommand(name, args, summary string, stderr io.Writer) *command {
 // args (flags anywhere; everything after "--" is positional) and checks that
 // between minArgs and maxArgs positional arguments remain.
 func (c *command) parse(args []string, minArgs, maxArgs int) ([]string, error) {
-	var errs []string
-	c.fs.VisitAll(func(f *flag.Flag) {
-		name, ok := c.env[f.Name]
-		if !ok {
-			return
-		}
-		if v, ok := os.LookupEnv(name); ok {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+	envOf := func(flagName string) (string, bool) {
+		v, ok := c.env[flagName]
+		return v, ok
+	}
+	if err := setFromEnv(c.fs, envOf); err != nil {
+		return nil, err
 	}
 	var pos []string
 	for rest := args; len(rest) > 0; {

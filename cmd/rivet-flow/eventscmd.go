@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -37,10 +38,8 @@ func eventsCmd(args []string, stdout, stderr io.Writer) int {
 var errEnough = errors.New("enough events")
 
 func eventsTail(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("events tail", "",
+	cmd := newClientCommand("events tail", "",
 		"Stream every event appended to the log, in log order, until interrupted. By default only new events; --after 0 replays the log from the start.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	after := cmd.fs.Int64("after", -1, "stream the events after this log sequence (0: the whole log; -1: only new ones)")
 	typ := cmd.fs.String("type", "", "only events of actors of this type")
 	count := cmd.fs.Int("count", 0, "stop after this many events (0: follow until interrupted)")
@@ -53,51 +52,47 @@ func eventsTail(args []string, stdout, stderr io.Writer) int {
 	case *count < 0:
 		return cmd.usageError(fmt.Errorf("--count %d: want 0 or more", *count))
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-
-	opts := &client.TailOptions{Type: *typ, Connected: func() {
-		if !cf.json {
-			fmt.Fprintf(stderr, "tailing the event log at %s (Ctrl-C to stop)\n", c.BaseURL())
-			fmt.Fprintf(stdout, "%-8s %-23s %-24s %s\n", "SEQ", "TIME (UTC)", "ACTOR", "EVENT")
-		}
-	}}
-	switch {
-	case *after == 0:
-		opts.FromStart = true
-	case *after > 0:
-		opts.After = uint64(*after)
-	}
-	var seen int
-	var last uint64
-	err = c.Tail(ctx, opts, func(ev client.LogEvent) error {
-		if cf.json {
-			if err := writeJSON(stdout, ev); err != nil {
-				return err
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		opts := &client.TailOptions{Type: *typ, Connected: func() {
+			if !cmd.cf.json {
+				fmt.Fprintf(stderr, "tailing the event log at %s (Ctrl-C to stop)\n", c.BaseURL())
+				fmt.Fprintf(stdout, "%-8s %-23s %-24s %s\n", "SEQ", "TIME (UTC)", "ACTOR", "EVENT")
 			}
-		} else {
-			fmt.Fprintf(stdout, "%-8d %-23s %-24s %s\n", ev.Seq, ev.Time.UTC().Format("2006-01-02 15:04:05.000"), ev.ActorID, describe(ev.Event))
+		}}
+		switch {
+		case *after == 0:
+			opts.FromStart = true
+		case *after > 0:
+			opts.After = uint64(*after)
 		}
-		seen, last = seen+1, ev.Seq
-		if *count > 0 && seen >= *count {
-			return errEnough
+		var seen int
+		var last uint64
+		err := c.Tail(ctx, opts, func(ev client.LogEvent) error {
+			if cmd.cf.json {
+				if err := writeJSON(stdout, ev); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(stdout, "%-8d %-23s %-24s %s\n", ev.Seq, ev.Time.UTC().Format("2006-01-02 15:04:05.000"), ev.ActorID, describe(ev.Event))
+			}
+			seen, last = seen+1, ev.Seq
+			if *count > 0 && seen >= *count {
+				return errEnough
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errEnough), ctx.Err() != nil:
+			return 0
+		case errors.Is(err, client.ErrStreamClosed):
+			fmt.Fprintf(stderr, "rivet-flow events tail: the server closed the stream (is it stopping?)\n")
+			if last > 0 {
+				fmt.Fprintf(stderr, "  resume with: rivet-flow events tail --after %d\n", last)
+			}
+			return 1
 		}
-		return nil
+		return cmd.fail(err)
 	})
-	switch {
-	case errors.Is(err, errEnough), ctx.Err() != nil:
-		return 0
-	case errors.Is(err, client.ErrStreamClosed):
-		fmt.Fprintf(stderr, "rivet-flow events tail: the server closed the stream (is it stopping?)\n")
-		if last > 0 {
-			fmt.Fprintf(stderr, "  resume with: rivet-flow events tail --after %d\n", last)
-		}
-		return 1
-	}
-	return cmd.fail(cf.addr, err)
 }
 
 // describe is an event in a few words: "increment [5] -> 5".

@@ -39,22 +39,35 @@ func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
 
 // parseWithEnv fills unset flags from their environment variables, then parses args.
 func parseWithEnv(fs *flag.FlagSet, args []string) error {
-	var errs []string
-	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q: %v", envName(f.Name), v, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+	if err := setFromEnv(fs, func(flagName string) (string, bool) { return envName(flagName), true }); err != nil {
+		return err
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return nil
+}
+
+// setFromEnv sets each flag of fs that has an environment variable (envOf
+// names it) from that variable, when it is set.
+func setFromEnv(fs *flag.FlagSet, envOf func(flagName string) (string, bool)) error {
+	var errs []string
+	fs.VisitAll(func(f *flag.Flag) {
+		name, ok := envOf(f.Name)
+		if !ok {
+			return
+		}
+		if v, ok := os.LookupEnv(name); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/client"
@@ -44,44 +44,31 @@ func projectionsCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func projectionsList(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("projections list", "", "List the server's projections: status, checkpoint (the last log sequence folded), lag behind the log, rows and error.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("projections list", "", "List the server's projections: status, checkpoint (the last log sequence folded), lag behind the log, rows and error.", stderr)
 	if _, err := cmd.parse(args, 0, 0); err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	list, err := c.Projections(ctx)
-	if err != nil {
-		return cmd.fail(cf.addr, err)
-	}
-	if cf.json {
-		if err := writeJSON(stdout, list); err != nil {
-			return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		list, err := c.Projections(ctx)
+		if err != nil {
+			return cmd.fail(err)
 		}
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, list)
+		}
+		printTable(stdout, "NAME\tSTATUS\tCHECKPOINT\tLAG\tROWS\tERROR", list, func(w io.Writer, p client.Projection) {
+			msg := p.Error
+			if p.FailedSeq > 0 {
+				msg = fmt.Sprintf("at sequence %d: %s", p.FailedSeq, msg)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\n", p.Name, p.Status, p.Checkpoint, p.Lag, p.Rows, oneLine(msg))
+		})
 		return 0
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tCHECKPOINT\tLAG\tROWS\tERROR")
-	for _, p := range list {
-		msg := p.Error
-		if p.FailedSeq > 0 {
-			msg = fmt.Sprintf("at sequence %d: %s", p.FailedSeq, msg)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", p.Name, p.Status, p.Checkpoint, p.Lag, p.Rows, oneLine(msg))
-	}
-	_ = tw.Flush()
-	return 0
+	})
 }
 
 func projectionsRebuild(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("projections rebuild", "NAME", "Rebuild the projection NAME from the event log on the running server: its rows are cleared and the whole log folded again. Shows progress until it is live again; interrupting the command does not stop the rebuild.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("projections rebuild", "NAME", "Rebuild the projection NAME from the event log on the running server: its rows are cleared and the whole log folded again. Shows progress until it is live again; interrupting the command does not stop the rebuild.", stderr)
 	poll := cmd.fs.Duration("poll", 200*time.Millisecond, "how often to read the projection's progress")
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
@@ -91,62 +78,56 @@ func projectionsRebuild(args []string, stdout, stderr io.Writer) int {
 		return cmd.usageError(fmt.Errorf("--poll %s: want a positive duration", *poll))
 	}
 	name := pos[0]
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	start := time.Now()
-	p, err := c.RebuildProjection(ctx, name)
-	if err != nil {
-		return cmd.fail(cf.addr, err)
-	}
-	target := p.Head // the rebuild is done once it has folded the log as of now
-	showBar := !cf.json
-	for {
-		if showBar {
-			printProjectionProgress(stderr, p, target, time.Since(start))
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		start := time.Now()
+		p, err := c.RebuildProjection(ctx, name)
+		if err != nil {
+			return cmd.fail(err)
 		}
-		switch {
-		case p.Status == client.ProjectionFailed:
+		target := p.Head // the rebuild is done once it has folded the log as of now
+		showBar := !cmd.cf.json
+		for {
 			if showBar {
-				fmt.Fprintln(stderr)
+				printProjectionProgress(stderr, p, target, time.Since(start))
 			}
-			return cmd.fail(cf.addr, fmt.Errorf("projection %s failed at sequence %d: %s", name, p.FailedSeq, p.Error))
-		case p.Status == client.ProjectionLive && p.Checkpoint >= target:
-			if showBar {
-				fmt.Fprintln(stderr)
-			}
-			if cf.json {
-				if err := writeJSON(stdout, p); err != nil {
-					return cmd.fail(cf.addr, err)
+			switch {
+			case p.Status == client.ProjectionFailed:
+				if showBar {
+					fmt.Fprintln(stderr)
 				}
+				return cmd.fail(fmt.Errorf("projection %s failed at sequence %d: %s", name, p.FailedSeq, p.Error))
+			case p.Status == client.ProjectionLive && p.Checkpoint >= target:
+				if showBar {
+					fmt.Fprintln(stderr)
+				}
+				if cmd.cf.json {
+					return cmd.printJSON(stdout, p)
+				}
+				took := time.Since(start)
+				fmt.Fprintf(stdout, "rebuilt projection %s: %d rows from %d events in %s (%.0f events/s)\n",
+					name, p.Rows, p.Checkpoint, took.Round(time.Millisecond), float64(p.Checkpoint)/max(took.Seconds(), 1e-9))
 				return 0
 			}
-			took := time.Since(start)
-			fmt.Fprintf(stdout, "rebuilt projection %s: %d rows from %d events in %s (%.0f events/s)\n",
-				name, p.Rows, p.Checkpoint, took.Round(time.Millisecond), float64(p.Checkpoint)/max(took.Seconds(), 1e-9))
-			return 0
-		}
-		select {
-		case <-ctx.Done():
-			if showBar {
-				fmt.Fprintln(stderr)
+			select {
+			case <-ctx.Done():
+				if showBar {
+					fmt.Fprintln(stderr)
+				}
+				fmt.Fprintf(stderr, "rivet-flow projections rebuild: interrupted; the rebuild goes on on the server (follow it with: rivet-flow projections list)\n")
+				return 1
+			case <-time.After(*poll):
 			}
-			fmt.Fprintf(stderr, "rivet-flow projections rebuild: interrupted; the rebuild goes on on the server (follow it with: rivet-flow projections list)\n")
-			return 1
-		case <-time.After(*poll):
-		}
-		if p, err = c.Projection(ctx, name); err != nil {
-			if ctx.Err() != nil {
-				continue // reported above at the next turn
+			if p, err = c.Projection(ctx, name); err != nil {
+				if ctx.Err() != nil {
+					continue // reported above at the next turn
+				}
+				if showBar {
+					fmt.Fprintln(stderr)
+				}
+				return cmd.fail(err)
 			}
-			if showBar {
-				fmt.Fprintln(stderr)
-			}
-			return cmd.fail(cf.addr, err)
 		}
-	}
+	})
 }
 
 // printProjectionProgress draws one updating progress line of a rebuild.
@@ -169,9 +150,7 @@ func printProjectionProgress(w io.Writer, p *client.Projection, target uint64, e
 }
 
 func projectionsRows(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("projections rows", "NAME", "Print the rows of the projection NAME, one JSON object per line ({\"key\":...,\"value\":...}), in key order.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("projections rows", "NAME", "Print the rows of the projection NAME, one JSON object per line ({\"key\":...,\"value\":...}), in key order.", stderr)
 	prefix := cmd.fs.String("prefix", "", "only rows whose key starts with this")
 	limit := cmd.fs.Int("limit", 1000, "print at most this many rows")
 	pos, err := cmd.parse(args, 1, 1)
@@ -181,32 +160,27 @@ func projectionsRows(args []string, stdout, stderr io.Writer) int {
 	if *limit < 1 {
 		return cmd.usageError(fmt.Errorf("--limit %d: want at least 1", *limit))
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	printed, cursor := 0, ""
-	for {
-		page, err := c.ProjectionRows(ctx, pos[0], &client.RowsOptions{Prefix: *prefix, Limit: min(*limit-printed, 1000), Cursor: cursor})
-		if err != nil {
-			return cmd.fail(cf.addr, err)
-		}
-		for _, r := range page.Rows {
-			if err := writeJSON(stdout, r); err != nil {
-				return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		printed, cursor := 0, ""
+		for {
+			page, err := c.ProjectionRows(ctx, pos[0], &client.RowsOptions{Prefix: *prefix, Limit: min(*limit-printed, 1000), Cursor: cursor})
+			if err != nil {
+				return cmd.fail(err)
 			}
-			printed++
+			if code := printJSONLines(cmd, stdout, page.Rows); code != 0 {
+				return code
+			}
+			printed += len(page.Rows)
+			if page.NextCursor == "" {
+				return 0
+			}
+			if printed >= *limit {
+				printMoreHint(stderr, *limit)
+				return 0
+			}
+			cursor = page.NextCursor
 		}
-		if page.NextCursor == "" {
-			return 0
-		}
-		if printed >= *limit {
-			fmt.Fprintf(stderr, "(showing the first %d; pass a larger --limit for more)\n", *limit)
-			return 0
-		}
-		cursor = page.NextCursor
-	}
+	})
 }
 
 // oneLine keeps the first line of s.

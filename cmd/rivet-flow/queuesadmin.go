@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -8,7 +9,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/client"
@@ -46,6 +46,14 @@ func (f *msFlag) Set(v string) error {
 }
 
 func (f *msFlag) duration() time.Duration { return time.Duration(f.ms) * time.Millisecond }
+
+// checkUpTo12h checks a lease or a delay, the flag --name: 0 to 12h.
+func (f *msFlag) checkUpTo12h(name string) error {
+	if f.ms < 0 || f.ms > 12*3600*1000 {
+		return fmt.Errorf("--%s %d: want 0 to 43200000 (12h)", name, f.ms)
+	}
+	return nil
+}
 
 // queueConfigFlags are the configuration flags of create (a flag not given
 // takes its default) and update (a flag not given keeps its value).
@@ -235,11 +243,9 @@ func onlyClientFlags(set map[string]bool) bool {
 }
 
 func queuesUpdate(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues update", "NAME --FIELD VALUE...",
+	cmd := newClientCommand("queues update", "NAME --FIELD VALUE...",
 		"Change some of the configuration of the queue NAME: only the flags given (--deliver-to null removes the actor binding). "+
 			"The change takes effect at once and is recorded: see rivet-flow queues history NAME.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	var qf queueConfigFlags
 	qf.register(cmd.fs)
 	pos, err := cmd.parse(args, 1, 1)
@@ -250,32 +256,24 @@ func queuesUpdate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	q, err := c.UpdateQueue(ctx, pos[0], patch)
-	if err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		if err := writeJSON(stdout, q); err != nil {
-			return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		q, err := c.UpdateQueue(ctx, pos[0], patch)
+		if err != nil {
+			return queueFail(cmd, pos[0], err)
 		}
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, q)
+		}
+		fmt.Fprintf(stdout, "updated queue %s\n", q.Name)
+		printQueue(stdout, q)
 		return 0
-	}
-	fmt.Fprintf(stdout, "updated queue %s\n", q.Name)
-	printQueue(stdout, q)
-	return 0
+	})
 }
 
 func queuesHistory(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues history", "NAME",
+	cmd := newClientCommand("queues history", "NAME",
 		"List the configuration changes of the queue NAME, newest first: when, what (created, replaced, updated, deleted) and which fields. "+
 			"The last 100 are kept, also after the queue is deleted.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	limit := cmd.fs.Int("limit", 20, "print at most this many (up to 100)")
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
@@ -284,131 +282,106 @@ func queuesHistory(args []string, stdout, stderr io.Writer) int {
 	if *limit < 1 || *limit > 100 {
 		return cmd.usageError(fmt.Errorf("--limit %d: want 1 to 100", *limit))
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	changes, err := c.QueueHistory(ctx, pos[0], *limit)
-	if err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		for _, ch := range changes {
-			if err := writeJSON(stdout, ch); err != nil {
-				return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		changes, err := c.QueueHistory(ctx, pos[0], *limit)
+		if err != nil {
+			return queueFail(cmd, pos[0], err)
+		}
+		if cmd.cf.json {
+			return printJSONLines(cmd, stdout, changes)
+		}
+		if len(changes) == 0 {
+			fmt.Fprintf(stdout, "no recorded changes of queue %s\n", pos[0])
+			return 0
+		}
+		printTable(stdout, "AT\tKIND\tFIELDS", changes, func(w io.Writer, ch client.QueueChange) {
+			fields := strings.Join(ch.Fields, ",")
+			if fields == "" {
+				fields = "-"
 			}
-		}
+			fmt.Fprintf(w, "%s\t%s\t%s\n", ch.At.Local().Format(time.DateTime), ch.Kind, fields)
+		})
 		return 0
-	}
-	if len(changes) == 0 {
-		fmt.Fprintf(stdout, "no recorded changes of queue %s\n", pos[0])
-		return 0
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AT\tKIND\tFIELDS")
-	for _, ch := range changes {
-		fields := strings.Join(ch.Fields, ",")
-		if fields == "" {
-			fields = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ch.At.Local().Format(time.DateTime), ch.Kind, fields)
-	}
-	_ = tw.Flush()
-	return 0
+	})
 }
 
 func queuesPurge(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues purge", "NAME",
+	cmd := newClientCommand("queues purge", "NAME",
 		"Delete every message of the queue NAME that is waiting, delayed or in flight (their receipts stop working). "+
 			"The queue and its dead letters stay (purge those with DELETE /v1/queues/NAME/dead-letters).", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	n, err := c.PurgeQueue(ctx, pos[0])
-	if err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		_ = writeJSON(stdout, map[string]uint64{"purged": n})
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		n, err := c.PurgeQueue(ctx, pos[0])
+		if err != nil {
+			return queueFail(cmd, pos[0], err)
+		}
+		if cmd.cf.json {
+			_ = writeJSON(stdout, map[string]uint64{"purged": n})
+			return 0
+		}
+		fmt.Fprintf(stdout, "purged %d messages from queue %s (dead letters kept)\n", n, pos[0])
 		return 0
-	}
-	fmt.Fprintf(stdout, "purged %d messages from queue %s (dead letters kept)\n", n, pos[0])
-	return 0
+	})
 }
 
 func queuesNack(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues nack", "NAME RECEIPT...",
+	cmd := newClientCommand("queues nack", "NAME RECEIPT...",
 		"Give claimed messages of the queue NAME back for redelivery: after --delay-ms, else after the queue's backoff for the attempt (at once without one). "+
 			"One bad receipt releases none.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	var delay msFlag
 	cmd.fs.Var(&delay, "delay-ms", "redeliver after this long: milliseconds or a duration, up to 12h (default: the queue's backoff)")
 	pos, err := cmd.parse(args, 2, 1001)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	if delay.set && (delay.ms < 0 || delay.ms > 12*3600*1000) {
-		return cmd.usageError(fmt.Errorf("--delay-ms %d: want 0 to 43200000 (12h)", delay.ms))
-	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
+	if err := delay.checkUpTo12h("delay-ms"); err != nil {
 		return cmd.usageError(err)
 	}
-	defer done()
 	var opts client.NackOptions
 	if delay.set {
 		d := delay.duration()
 		opts.Delay = &d
 	}
-	n, err := c.Nack(ctx, pos[0], pos[1:], &opts)
-	if err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		_ = writeJSON(stdout, map[string]int{"settled": n})
-		return 0
-	}
-	fmt.Fprintf(stdout, "released %d for redelivery\n", n)
-	return 0
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		n, err := c.Nack(ctx, pos[0], pos[1:], &opts)
+		if err != nil {
+			return queueFail(cmd, pos[0], err)
+		}
+		return printSettled(cmd, stdout, n, "released %d for redelivery\n")
+	})
 }
 
 func queuesExtend(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues extend", "NAME RECEIPT...",
+	cmd := newClientCommand("queues extend", "NAME RECEIPT...",
 		"Renew the leases of claimed messages of the queue NAME: each is good for --lease-ms from now (default the queue's ack wait). One bad receipt renews none.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	var lease msFlag
 	cmd.fs.Var(&lease, "lease-ms", "the new lease: milliseconds or a duration, up to 12h (default: the queue's ack wait)")
 	pos, err := cmd.parse(args, 2, 1001)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	if lease.set && (lease.ms < 0 || lease.ms > 12*3600*1000) {
-		return cmd.usageError(fmt.Errorf("--lease-ms %d: want 0 to 43200000 (12h)", lease.ms))
-	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
+	if err := lease.checkUpTo12h("lease-ms"); err != nil {
 		return cmd.usageError(err)
 	}
-	defer done()
-	n, err := c.ExtendLease(ctx, pos[0], lease.duration(), pos[1:]...)
-	if err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		n, err := c.ExtendLease(ctx, pos[0], lease.duration(), pos[1:]...)
+		if err != nil {
+			return queueFail(cmd, pos[0], err)
+		}
+		return printSettled(cmd, stdout, n, "extended %d\n")
+	})
+}
+
+// printSettled ends ack, nack and extend: the count of deliveries settled,
+// as JSON or in the line format.
+func printSettled(cmd *clientCommand, stdout io.Writer, n int, format string) int {
+	if cmd.cf.json {
 		_ = writeJSON(stdout, map[string]int{"settled": n})
 		return 0
 	}
-	fmt.Fprintf(stdout, "extended %d\n", n)
+	fmt.Fprintf(stdout, format, n)
 	return 0
 }

@@ -2,13 +2,13 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/client"
@@ -89,10 +89,10 @@ func queuesCmd(args []string, stdout, stderr io.Writer) int {
 
 // queueFail prints a server error with what to do about it for queues, and
 // returns exit code 1.
-func queueFail(cmd *command, addr, name string, err error) int {
+func queueFail(cmd *clientCommand, name string, err error) int {
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) {
-		return cmd.fail(addr, err)
+		return cmd.fail(err)
 	}
 	hint := ""
 	switch apiErr.Code {
@@ -108,7 +108,7 @@ func queueFail(cmd *command, addr, name string, err error) int {
 		hint = "check the flags and arguments: see rivet-flow " + cmd.name + " --help"
 	}
 	if hint == "" {
-		return cmd.fail(addr, err)
+		return cmd.fail(err)
 	}
 	fmt.Fprintf(cmd.stderr, "rivet-flow %s: %s (%d): %s\n", cmd.name, apiErr.Code, apiErr.Status, apiErr.Message)
 	for _, d := range apiErr.Details {
@@ -119,43 +119,32 @@ func queueFail(cmd *command, addr, name string, err error) int {
 }
 
 func queuesList(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues list", "", "List the server's queues by name: messages waiting (depth), in flight, dead letters, the oldest message's age, and limits.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("queues list", "", "List the server's queues by name: messages waiting (depth), in flight, dead letters, the oldest message's age, and limits.", stderr)
 	if _, err := cmd.parse(args, 0, 0); err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	list, err := c.Queues(ctx)
-	if err != nil {
-		return cmd.fail(cf.addr, err)
-	}
-	if cf.json {
-		if err := writeJSON(stdout, list); err != nil {
-			return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		list, err := c.Queues(ctx)
+		if err != nil {
+			return cmd.fail(err)
 		}
-		return 0
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(stdout, "no queues; create one with: rivet-flow queues create NAME")
-		return 0
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tDEPTH\tIN-FLIGHT\tDEAD\tOLDEST\tMAX-MESSAGES\tACK-WAIT\tMAX-DELIVERIES")
-	for _, q := range list {
-		var st client.QueueStats
-		if q.Stats != nil {
-			st = *q.Stats
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, list)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%d\n", q.Name, st.Depth, st.InFlight, st.DeadLetters, ageOf(st.OldestAgeMs),
-			q.Config.MaxMessages, msDur(q.Config.AckWaitMs), q.Config.MaxDeliveries)
-	}
-	_ = tw.Flush()
-	return 0
+		if len(list) == 0 {
+			fmt.Fprintln(stdout, "no queues; create one with: rivet-flow queues create NAME")
+			return 0
+		}
+		printTable(stdout, "NAME\tDEPTH\tIN-FLIGHT\tDEAD\tOLDEST\tMAX-MESSAGES\tACK-WAIT\tMAX-DELIVERIES", list, func(w io.Writer, q client.Queue) {
+			var st client.QueueStats
+			if q.Stats != nil {
+				st = *q.Stats
+			}
+			fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\t%d\t%s\t%d\n", q.Name, st.Depth, st.InFlight, st.DeadLetters, ageOf(st.OldestAgeMs),
+				q.Config.MaxMessages, msDur(q.Config.AckWaitMs), q.Config.MaxDeliveries)
+		})
+		return 0
+	})
 }
 
 func msDur(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
@@ -168,30 +157,22 @@ func ageOf(oldestMs int64) string {
 }
 
 func queuesGet(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues get", "NAME", "Show the queue NAME: its configuration (defaults filled in) and its counts.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("queues get", "NAME", "Show the queue NAME: its configuration (defaults filled in) and its counts.", stderr)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	q, err := c.Queue(ctx, pos[0])
-	if err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		if err := writeJSON(stdout, q); err != nil {
-			return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		q, err := c.Queue(ctx, pos[0])
+		if err != nil {
+			return queueFail(cmd, pos[0], err)
 		}
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, q)
+		}
+		printQueue(stdout, q)
 		return 0
-	}
-	printQueue(stdout, q)
-	return 0
+	})
 }
 
 // printQueue shows a queue for a person.
@@ -243,10 +224,8 @@ func backoffOf(b []int64) string {
 }
 
 func queuesCreate(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues create", "NAME",
+	cmd := newClientCommand("queues create", "NAME",
 		"Create the queue NAME, or replace its whole configuration if it exists: a flag not given takes its default. Changes take effect at once.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	var qf queueConfigFlags
 	qf.register(cmd.fs)
 	pos, err := cmd.parse(args, 1, 1)
@@ -257,60 +236,47 @@ func queuesCreate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	q, created, err := c.PutQueue(ctx, pos[0], spec)
-	if err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		if err := writeJSON(stdout, q); err != nil {
-			return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		q, created, err := c.PutQueue(ctx, pos[0], spec)
+		if err != nil {
+			return queueFail(cmd, pos[0], err)
 		}
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, q)
+		}
+		verb := "replaced the configuration of"
+		if created {
+			verb = "created"
+		}
+		fmt.Fprintf(stdout, "%s queue %s\n", verb, q.Name)
+		printQueue(stdout, q)
 		return 0
-	}
-	verb := "replaced the configuration of"
-	if created {
-		verb = "created"
-	}
-	fmt.Fprintf(stdout, "%s queue %s\n", verb, q.Name)
-	printQueue(stdout, q)
-	return 0
+	})
 }
 
 func queuesDelete(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues delete", "NAME", "Delete the queue NAME with its messages and dead letters.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("queues delete", "NAME", "Delete the queue NAME with its messages and dead letters.", stderr)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	if err := c.DeleteQueue(ctx, pos[0]); err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		_ = writeJSON(stdout, map[string]any{"deleted": pos[0]})
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		if err := c.DeleteQueue(ctx, pos[0]); err != nil {
+			return queueFail(cmd, pos[0], err)
+		}
+		if cmd.cf.json {
+			_ = writeJSON(stdout, map[string]any{"deleted": pos[0]})
+			return 0
+		}
+		fmt.Fprintf(stdout, "deleted queue %s\n", pos[0])
 		return 0
-	}
-	fmt.Fprintf(stdout, "deleted queue %s\n", pos[0])
-	return 0
+	})
 }
 
 func queuesClaim(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues claim", "NAME",
+	cmd := newClientCommand("queues claim", "NAME",
 		"Claim up to --max messages of the queue NAME, waiting up to --wait for a first one, and print them (JSON lines with --json). "+
 			"Each stays leased for the queue's ack wait: acknowledge it with --ack, or later with: rivet-flow queues ack NAME RECEIPT; otherwise it is delivered again.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	maxN := cmd.fs.Int("max", 1, "most messages to claim (up to 1000)")
 	wait := cmd.fs.Duration("wait", 0, "how long to wait for a first message when none is ready (up to 30s)")
 	var lease msFlag
@@ -326,88 +292,73 @@ func queuesClaim(args []string, stdout, stderr io.Writer) int {
 	if *wait < 0 || *wait > 30*time.Second {
 		return cmd.usageError(fmt.Errorf("--wait %s: want 0 to 30s", *wait))
 	}
-	if lease.ms < 0 || lease.ms > 12*3600*1000 {
-		return cmd.usageError(fmt.Errorf("--lease-ms %d: want 0 to 43200000 (12h)", lease.ms))
-	}
-	name := pos[0]
-	c, ctx, done, err := cf.session()
-	if err != nil {
+	if err := lease.checkUpTo12h("lease-ms"); err != nil {
 		return cmd.usageError(err)
 	}
-	defer done()
-	msgs, err := c.Claim(ctx, name, &client.ClaimOptions{Max: *maxN, Wait: *wait, Lease: lease.duration()})
-	if err != nil {
-		return queueFail(cmd, cf.addr, name, err)
-	}
-	for _, m := range msgs {
-		if cf.json {
-			if err := writeJSON(stdout, m); err != nil {
-				return cmd.fail(cf.addr, err)
+	name := pos[0]
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		msgs, err := c.Claim(ctx, name, &client.ClaimOptions{Max: *maxN, Wait: *wait, Lease: lease.duration()})
+		if err != nil {
+			return queueFail(cmd, name, err)
+		}
+		if cmd.cf.json {
+			if code := printJSONLines(cmd, stdout, msgs); code != 0 {
+				return code
 			}
-			continue
+		} else {
+			for _, m := range msgs {
+				key := ""
+				if m.Key != "" {
+					key = "  key " + m.Key
+				}
+				fmt.Fprintf(stdout, "message %s  attempt %d  priority %d%s  enqueued %s\n  receipt %s\n  %s\n", m.ID, m.Attempt, m.Priority, key,
+					m.EnqueuedAt.Local().Format(time.DateTime), m.Receipt, m.Body)
+			}
 		}
-		key := ""
-		if m.Key != "" {
-			key = "  key " + m.Key
+		if len(msgs) == 0 {
+			if !cmd.cf.json {
+				fmt.Fprintf(stderr, "no message ready in queue %s (wait for one with --wait 5s)\n", name)
+			}
+			return 0
 		}
-		fmt.Fprintf(stdout, "message %s  attempt %d  priority %d%s  enqueued %s\n  receipt %s\n  %s\n", m.ID, m.Attempt, m.Priority, key,
-			m.EnqueuedAt.Local().Format(time.DateTime), m.Receipt, m.Body)
-	}
-	if len(msgs) == 0 {
-		if !cf.json {
-			fmt.Fprintf(stderr, "no message ready in queue %s (wait for one with --wait 5s)\n", name)
+		if !*ack {
+			if !cmd.cf.json {
+				fmt.Fprintf(stderr, "claimed %d; acknowledge with: rivet-flow queues ack %s RECEIPT... before the lease ends, or they are delivered again\n", len(msgs), name)
+			}
+			return 0
+		}
+		receipts := make([]string, len(msgs))
+		for i, m := range msgs {
+			receipts[i] = m.Receipt
+		}
+		n, err := c.Ack(ctx, name, receipts...)
+		if err != nil {
+			return queueFail(cmd, name, err)
+		}
+		if !cmd.cf.json {
+			fmt.Fprintf(stderr, "claimed and acknowledged %d\n", n)
 		}
 		return 0
-	}
-	if !*ack {
-		if !cf.json {
-			fmt.Fprintf(stderr, "claimed %d; acknowledge with: rivet-flow queues ack %s RECEIPT... before the lease ends, or they are delivered again\n", len(msgs), name)
-		}
-		return 0
-	}
-	receipts := make([]string, len(msgs))
-	for i, m := range msgs {
-		receipts[i] = m.Receipt
-	}
-	n, err := c.Ack(ctx, name, receipts...)
-	if err != nil {
-		return queueFail(cmd, cf.addr, name, err)
-	}
-	if !cf.json {
-		fmt.Fprintf(stderr, "claimed and acknowledged %d\n", n)
-	}
-	return 0
+	})
 }
 
 func queuesAck(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues ack", "NAME RECEIPT...", "Acknowledge claimed messages of the queue NAME by their receipts: they leave the queue. One bad receipt acknowledges none.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("queues ack", "NAME RECEIPT...", "Acknowledge claimed messages of the queue NAME by their receipts: they leave the queue. One bad receipt acknowledges none.", stderr)
 	pos, err := cmd.parse(args, 2, 1001)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	n, err := c.Ack(ctx, pos[0], pos[1:]...)
-	if err != nil {
-		return queueFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		_ = writeJSON(stdout, map[string]int{"settled": n})
-		return 0
-	}
-	fmt.Fprintf(stdout, "acknowledged %d\n", n)
-	return 0
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		n, err := c.Ack(ctx, pos[0], pos[1:]...)
+		if err != nil {
+			return queueFail(cmd, pos[0], err)
+		}
+		return printSettled(cmd, stdout, n, "acknowledged %d\n")
+	})
 }
 
 func queuesDeadLetters(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues dead-letters", "NAME", "List the dead letters of the queue NAME, oldest first: messages delivered max-deliveries times without an ack. Put them back with: rivet-flow queues redrive NAME.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("queues dead-letters", "NAME", "List the dead letters of the queue NAME, oldest first: messages delivered max-deliveries times without an ack. Put them back with: rivet-flow queues redrive NAME.", stderr)
 	limit := cmd.fs.Int("limit", 100, "print at most this many")
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
@@ -417,73 +368,55 @@ func queuesDeadLetters(args []string, stdout, stderr io.Writer) int {
 		return cmd.usageError(fmt.Errorf("--limit %d: want at least 1", *limit))
 	}
 	name := pos[0]
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	var list []client.QueueDeadLetter
-	more := false
-	for cursor := ""; ; {
-		page, err := c.DeadLetters(ctx, name, &client.DeadLetterOptions{Limit: min(*limit-len(list), 1000), Cursor: cursor})
-		if err != nil {
-			return queueFail(cmd, cf.addr, name, err)
-		}
-		list = append(list, page.DeadLetters...)
-		if cursor = page.NextCursor; cursor == "" {
-			break
-		}
-		if len(list) >= *limit {
-			more = true
-			break
-		}
-	}
-	if cf.json {
-		for _, d := range list {
-			if err := writeJSON(stdout, d); err != nil {
-				return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		var list []client.QueueDeadLetter
+		more := false
+		for cursor := ""; ; {
+			page, err := c.DeadLetters(ctx, name, &client.DeadLetterOptions{Limit: min(*limit-len(list), 1000), Cursor: cursor})
+			if err != nil {
+				return queueFail(cmd, name, err)
+			}
+			list = append(list, page.DeadLetters...)
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+			if len(list) >= *limit {
+				more = true
+				break
 			}
 		}
-	} else if len(list) == 0 {
-		fmt.Fprintf(stdout, "no dead letters in queue %s\n", name)
-	} else {
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tMESSAGE\tATTEMPTS\tREASON\tDEAD-AT\tBODY")
-		for _, d := range list {
-			b := string(d.Body)
-			if len(b) > 60 {
-				b = b[:57] + "..."
+		switch {
+		case cmd.cf.json:
+			if code := printJSONLines(cmd, stdout, list); code != 0 {
+				return code
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.MessageID, d.Attempts, d.Reason, d.DeadAt.Local().Format(time.DateTime), b)
+		case len(list) == 0:
+			fmt.Fprintf(stdout, "no dead letters in queue %s\n", name)
+		default:
+			printTable(stdout, "ID\tMESSAGE\tATTEMPTS\tREASON\tDEAD-AT\tBODY", list, func(w io.Writer, d client.QueueDeadLetter) {
+				b := string(d.Body)
+				if len(b) > 60 {
+					b = b[:57] + "..."
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.MessageID, d.Attempts, d.Reason, d.DeadAt.Local().Format(time.DateTime), b)
+			})
 		}
-		_ = tw.Flush()
-	}
-	if more {
-		fmt.Fprintf(stderr, "(showing the first %d; pass a larger --limit for more)\n", *limit)
-	}
-	return 0
-}
-
-// stringsFlag collects a repeatable flag.
-type stringsFlag []string
-
-func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
-func (s *stringsFlag) Set(v string) error {
-	*s = append(*s, v)
-	return nil
+		if more {
+			printMoreHint(stderr, *limit)
+		}
+		return 0
+	})
 }
 
 // redriveBatch is how many dead letters one redrive request puts back.
 const redriveBatch = 100
 
 func queuesRedrive(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues redrive", "NAME (--all | --id ID ...)",
+	cmd := newClientCommand("queues redrive", "NAME (--all | --id ID ...)",
 		"Put dead letters of the queue NAME back into it as new messages (attempt 1), optionally all with a new --body, in batches with a progress bar on stderr. "+
 			"A full queue (429 queue_full) is waited out (Retry-After) for up to --full-timeout; the dead letters not yet redriven stay.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	all := cmd.fs.Bool("all", false, "redrive every dead letter there is")
-	var ids stringsFlag
+	var ids stringList
 	cmd.fs.Var(&ids, "id", "a dead letter's ID (from rivet-flow queues dead-letters NAME); repeat for several")
 	body := cmd.fs.String("body", "", "a new JSON body for every redriven message (default: each keeps its own)")
 	fullTimeout := cmd.fs.Duration("full-timeout", time.Minute, "how long a batch may keep being retried while the queue is full")
@@ -500,113 +433,110 @@ func queuesRedrive(args []string, stdout, stderr io.Writer) int {
 		return cmd.usageError(fmt.Errorf("--body %q is not valid JSON", *body))
 	}
 	name := pos[0]
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
 	var newBody json.RawMessage
 	if *body != "" {
 		newBody = json.RawMessage(*body)
 	}
-	total := len(ids)
-	if *all {
-		q, err := c.Queue(ctx, name)
-		if err != nil {
-			return queueFail(cmd, cf.addr, name, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		total := len(ids)
+		if *all {
+			q, err := c.Queue(ctx, name)
+			if err != nil {
+				return queueFail(cmd, name, err)
+			}
+			if q.Stats != nil {
+				total = int(q.Stats.DeadLetters)
+			}
 		}
-		if q.Stats != nil {
-			total = int(q.Stats.DeadLetters)
+		start := time.Now()
+		var redriven, processed int
+		var missing []string
+		var bar *progress
+		if !cmd.cf.json && total > 0 {
+			bar = newProgress(stderr, "dead letters", total)
 		}
-	}
-	start := time.Now()
-	var redriven, processed int
-	var missing []string
-	var bar *progress
-	if !cf.json && total > 0 {
-		bar = newProgress(stderr, "dead letters", total)
-	}
-	// redrive puts back one batch. A full queue stops a batch part way: the
-	// IDs redriven before it show as missing when the batch is retried, and
-	// count as redriven when they were listed as dead letters just before
-	// (--all).
-	redrive := func(batch []string) error {
-		deadline := time.Now().Add(*fullTimeout)
-		for retried := false; ; retried = true {
-			r, err := c.Redrive(ctx, name, client.RedriveOptions{IDs: batch, Body: newBody})
-			var apiErr *client.Error
-			if err != nil && errors.As(err, &apiErr) && apiErr.Temporary() {
-				wait := apiErr.RetryAfter
-				if wait <= 0 {
-					wait = time.Second
-				}
-				if time.Now().Add(wait).Before(deadline) {
-					select {
-					case <-ctx.Done():
-						return ctx.Err()
-					case <-time.After(wait):
+		// redrive puts back one batch. A full queue stops a batch part way: the
+		// IDs redriven before it show as missing when the batch is retried, and
+		// count as redriven when they were listed as dead letters just before
+		// (--all).
+		redrive := func(batch []string) error {
+			deadline := time.Now().Add(*fullTimeout)
+			for retried := false; ; retried = true {
+				r, err := c.Redrive(ctx, name, client.RedriveOptions{IDs: batch, Body: newBody})
+				var apiErr *client.Error
+				if err != nil && errors.As(err, &apiErr) && apiErr.Temporary() {
+					wait := apiErr.RetryAfter
+					if wait <= 0 {
+						wait = time.Second
 					}
-					continue
+					if time.Now().Add(wait).Before(deadline) {
+						select {
+						case <-ctx.Done():
+							return ctx.Err()
+						case <-time.After(wait):
+						}
+						continue
+					}
+				}
+				if err != nil {
+					return err
+				}
+				redriven += r.Redriven
+				if retried && *all {
+					redriven += len(r.Missing)
+				} else {
+					missing = append(missing, r.Missing...)
+				}
+				processed += len(batch)
+				bar.add(len(batch))
+				return nil
+			}
+		}
+		if *all {
+			for cursor := ""; ; {
+				page, err := c.DeadLetters(ctx, name, &client.DeadLetterOptions{Limit: redriveBatch, Cursor: cursor})
+				if err == nil && len(page.DeadLetters) > 0 {
+					batch := make([]string, len(page.DeadLetters))
+					for i, d := range page.DeadLetters {
+						batch[i] = d.ID
+					}
+					err = redrive(batch)
+				}
+				if err != nil {
+					return redriveFail(cmd, name, bar, redriven, err)
+				}
+				if cursor = page.NextCursor; cursor == "" {
+					break
+				}
+				bar.atLeast(processed) // dead letters that came meanwhile
+			}
+		} else {
+			for i := 0; i < len(ids); i += redriveBatch {
+				if err := redrive(ids[i:min(i+redriveBatch, len(ids))]); err != nil {
+					return redriveFail(cmd, name, bar, redriven, err)
 				}
 			}
-			if err != nil {
-				return err
-			}
-			redriven += r.Redriven
-			if retried && *all {
-				redriven += len(r.Missing)
-			} else {
-				missing = append(missing, r.Missing...)
-			}
-			processed += len(batch)
-			bar.add(len(batch))
-			return nil
 		}
-	}
-	if *all {
-		for cursor := ""; ; {
-			page, err := c.DeadLetters(ctx, name, &client.DeadLetterOptions{Limit: redriveBatch, Cursor: cursor})
-			if err == nil && len(page.DeadLetters) > 0 {
-				batch := make([]string, len(page.DeadLetters))
-				for i, d := range page.DeadLetters {
-					batch[i] = d.ID
-				}
-				err = redrive(batch)
-			}
-			if err != nil {
-				return redriveFail(cmd, cf.addr, name, bar, redriven, err)
-			}
-			if cursor = page.NextCursor; cursor == "" {
-				break
-			}
-			bar.atLeast(processed) // dead letters that came meanwhile
+		bar.finish()
+		if cmd.cf.json {
+			out := client.RedriveResult{Redriven: redriven, Missing: missing}
+			_ = writeJSON(stdout, out)
+			return 0
 		}
-	} else {
-		for i := 0; i < len(ids); i += redriveBatch {
-			if err := redrive(ids[i:min(i+redriveBatch, len(ids))]); err != nil {
-				return redriveFail(cmd, cf.addr, name, bar, redriven, err)
-			}
+		if redriven == 0 && len(missing) == 0 {
+			fmt.Fprintf(stdout, "no dead letters to redrive in queue %s\n", name)
+			return 0
 		}
-	}
-	bar.finish()
-	if cf.json {
-		out := client.RedriveResult{Redriven: redriven, Missing: missing}
-		_ = writeJSON(stdout, out)
+		fmt.Fprintf(stdout, "redrove %d dead letters into queue %s in %s\n", redriven, name, time.Since(start).Round(time.Millisecond))
+		if len(missing) > 0 {
+			fmt.Fprintf(stdout, "not dead letters (already redriven, purged, or wrong ID): %s\n", strings.Join(missing, " "))
+		}
 		return 0
-	}
-	if redriven == 0 && len(missing) == 0 {
-		fmt.Fprintf(stdout, "no dead letters to redrive in queue %s\n", name)
-		return 0
-	}
-	fmt.Fprintf(stdout, "redrove %d dead letters into queue %s in %s\n", redriven, name, time.Since(start).Round(time.Millisecond))
-	if len(missing) > 0 {
-		fmt.Fprintf(stdout, "not dead letters (already redriven, purged, or wrong ID): %s\n", strings.Join(missing, " "))
-	}
-	return 0
+	})
 }
 
-func redriveFail(cmd *command, addr, name string, bar *progress, redriven int, err error) int {
+func redriveFail(cmd *clientCommand, name string, bar *progress, redriven int, err error) int {
 	bar.finish()
 	fmt.Fprintf(cmd.stderr, "rivet-flow queues redrive: stopped after redriving %d; the rest are still dead letters\n", redriven)
-	return queueFail(cmd, addr, name, err)
+	return queueFail(cmd, name, err)
 }

@@ -31,13 +31,11 @@ type sendSummary struct {
 }
 
 func queuesSend(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("queues send", "NAME [BODY_JSON]",
+	cmd := newClientCommand("queues send", "NAME [BODY_JSON]",
 		"Enqueue one message (BODY_JSON, any JSON value), or many: --file F.jsonl (one JSON body per line, - for stdin) or --count N --body JSON. "+
 			"A bulk send goes in batches of up to --batch messages (POST /v1/queues/NAME/messages/batch), shows a progress bar on stderr and ends with a summary (sent, duplicates, failed); "+
 			"the messages a full queue (queue_full) refused are sent again after a second, for up to --full-timeout (they may then come after later ones). "+
 			"--key, --priority and --delay-ms apply to every message.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	dedupID := cmd.fs.String("dedup-id", "", "deduplication ID: a second send with it within the queue's dedup window adds nothing; in a bulk send, the prefix of each message's ID-N (N: its line or number, from 1)")
 	key := cmd.fs.String("key", "", "the messages' key: messages of one key are delivered in order, one at a time")
 	priority := cmd.fs.Int("priority", 0, "1 (most urgent) to 5 (server default 3)")
@@ -99,83 +97,80 @@ func queuesSend(args []string, stdout, stderr io.Writer) int {
 			return cmd.usageError(err)
 		}
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	if !bulk {
-		r, err := c.Enqueue(ctx, name, bodies[0], &opts)
-		if err != nil {
-			return queueFail(cmd, cf.addr, name, err)
-		}
-		if cf.json {
-			_ = writeJSON(stdout, r)
-			return 0
-		}
-		if r.Duplicate {
-			fmt.Fprintf(stdout, "duplicate: dedup ID %s was already sent as message %s; nothing added\n", *dedupID, r.ID)
-			return 0
-		}
-		fmt.Fprintf(stdout, "sent message %s to queue %s\n", r.ID, name)
-		return 0
-	}
-	// Check the queue first: a missing one fails once, not once per batch.
-	if _, err := c.Queue(ctx, name); err != nil {
-		return queueFail(cmd, cf.addr, name, err)
-	}
-	msgs := make([]client.BatchMessage, len(bodies))
-	for i, b := range bodies {
-		msgs[i] = client.BatchMessage{Body: b, Options: opts}
-		if *dedupID != "" {
-			msgs[i].Options.DedupID = *dedupID + "-" + strconv.Itoa(i+1)
-		}
-	}
-	start := time.Now()
-	s := &bulkSend{c: c, name: name, fullTimeout: *fullTimeout}
-	if !cf.json { // no progress bar with --json, like projections rebuild
-		s.bar = newProgress(stderr, "sent", len(bodies))
-	}
-	batches := splitBatches(msgs, *batchSize, sendBatchBytes)
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(*concurrency, len(batches)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(batches) || ctx.Err() != nil {
-					return
-				}
-				s.send(ctx, batches[i])
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		if !bulk {
+			r, err := c.Enqueue(ctx, name, bodies[0], &opts)
+			if err != nil {
+				return queueFail(cmd, name, err)
 			}
-		})
-	}
-	wg.Wait()
-	s.bar.finish()
-	sum := &s.sum
-	took := time.Since(start)
-	if cf.json {
-		_ = writeJSON(stdout, sum)
-	} else {
-		fmt.Fprintf(stdout, "queue %s: %d sent, %d duplicates, %d failed of %d in %s (%.0f/s)\n", name, sum.Sent, sum.Duplicates, sum.Failed,
-			len(bodies), took.Round(time.Millisecond), float64(sum.Sent+sum.Duplicates)/max(took.Seconds(), 1e-9))
-		if sum.FullRetries > 0 {
-			fmt.Fprintf(stdout, "the queue was full %d times; those sends were retried a second later\n", sum.FullRetries)
+			if cmd.cf.json {
+				_ = writeJSON(stdout, r)
+				return 0
+			}
+			if r.Duplicate {
+				fmt.Fprintf(stdout, "duplicate: dedup ID %s was already sent as message %s; nothing added\n", *dedupID, r.ID)
+				return 0
+			}
+			fmt.Fprintf(stdout, "sent message %s to queue %s\n", r.ID, name)
+			return 0
 		}
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintf(stderr, "rivet-flow queues send: interrupted after %d of %d\n", sum.Sent+sum.Duplicates+sum.Failed, len(bodies))
-		return 1
-	}
-	if p := s.firstErr.Load(); p != nil {
-		fmt.Fprintf(stderr, "rivet-flow queues send: %d failed; the first error:\n", sum.Failed)
-		queueFail(cmd, cf.addr, name, *p)
-		if *dedupID == "" {
-			fmt.Fprintln(stderr, "  send again with --dedup-id PREFIX to skip the messages already sent")
+		// Check the queue first: a missing one fails once, not once per batch.
+		if _, err := c.Queue(ctx, name); err != nil {
+			return queueFail(cmd, name, err)
 		}
-		return 1
-	}
-	return 0
+		msgs := make([]client.BatchMessage, len(bodies))
+		for i, b := range bodies {
+			msgs[i] = client.BatchMessage{Body: b, Options: opts}
+			if *dedupID != "" {
+				msgs[i].Options.DedupID = *dedupID + "-" + strconv.Itoa(i+1)
+			}
+		}
+		start := time.Now()
+		s := &bulkSend{c: c, name: name, fullTimeout: *fullTimeout}
+		if !cmd.cf.json { // no progress bar with --json, like projections rebuild
+			s.bar = newProgress(stderr, "sent", len(bodies))
+		}
+		batches := splitBatches(msgs, *batchSize, sendBatchBytes)
+		next := atomic.Int64{}
+		var wg sync.WaitGroup
+		for range min(*concurrency, len(batches)) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= len(batches) || ctx.Err() != nil {
+						return
+					}
+					s.send(ctx, batches[i])
+				}
+			})
+		}
+		wg.Wait()
+		s.bar.finish()
+		sum := &s.sum
+		took := time.Since(start)
+		if cmd.cf.json {
+			_ = writeJSON(stdout, sum)
+		} else {
+			fmt.Fprintf(stdout, "queue %s: %d sent, %d duplicates, %d failed of %d in %s (%.0f/s)\n", name, sum.Sent, sum.Duplicates, sum.Failed,
+				len(bodies), took.Round(time.Millisecond), float64(sum.Sent+sum.Duplicates)/max(took.Seconds(), 1e-9))
+			if sum.FullRetries > 0 {
+				fmt.Fprintf(stdout, "the queue was full %d times; those sends were retried a second later\n", sum.FullRetries)
+			}
+		}
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "rivet-flow queues send: interrupted after %d of %d\n", sum.Sent+sum.Duplicates+sum.Failed, len(bodies))
+			return 1
+		}
+		if p := s.firstErr.Load(); p != nil {
+			fmt.Fprintf(stderr, "rivet-flow queues send: %d failed; the first error:\n", sum.Failed)
+			queueFail(cmd, name, *p)
+			if *dedupID == "" {
+				fmt.Fprintln(stderr, "  send again with --dedup-id PREFIX to skip the messages already sent")
+			}
+			return 1
+		}
+		return 0
+	})
 }
 
 // sendBatchBytes bounds the bodies of one batch request, well within the

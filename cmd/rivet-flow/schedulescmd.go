@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -8,7 +9,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/client"
@@ -63,10 +63,10 @@ func schedulesCmd(args []string, stdout, stderr io.Writer) int {
 
 // scheduleFail prints a server error with what to do about it for
 // schedules, and returns exit code 1.
-func scheduleFail(cmd *command, addr, name string, err error) int {
+func scheduleFail(cmd *clientCommand, name string, err error) int {
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) {
-		return cmd.fail(addr, err)
+		return cmd.fail(err)
 	}
 	hint := ""
 	switch apiErr.Code {
@@ -84,53 +84,42 @@ func scheduleFail(cmd *command, addr, name string, err error) int {
 		hint = "check the flags: see rivet-flow schedules set --help"
 	}
 	if hint == "" {
-		return cmd.fail(addr, err)
+		return cmd.fail(err)
 	}
 	fmt.Fprintf(cmd.stderr, "rivet-flow %s: %s (%d): %s\n  %s\n", cmd.name, apiErr.Code, apiErr.Status, apiErr.Message, hint)
 	return 1
 }
 
 func schedulesList(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("schedules list", "", "List the server's schedules in name order: cron and zone, target, next fire, state and counters.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("schedules list", "", "List the server's schedules in name order: cron and zone, target, next fire, state and counters.", stderr)
 	if _, err := cmd.parse(args, 0, 0); err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	list := []client.Schedule{}
-	for cursor := ""; ; {
-		page, err := c.Schedules(ctx, &client.ScheduleListOptions{Cursor: cursor})
-		if err != nil {
-			return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		list := []client.Schedule{}
+		for cursor := ""; ; {
+			page, err := c.Schedules(ctx, &client.ScheduleListOptions{Cursor: cursor})
+			if err != nil {
+				return cmd.fail(err)
+			}
+			list = append(list, page.Schedules...)
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
 		}
-		list = append(list, page.Schedules...)
-		if cursor = page.NextCursor; cursor == "" {
-			break
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, list)
 		}
-	}
-	if cf.json {
-		if err := writeJSON(stdout, list); err != nil {
-			return cmd.fail(cf.addr, err)
+		if len(list) == 0 {
+			fmt.Fprintln(stdout, "no schedules; create one with: rivet-flow schedules set NAME --cron '0 9 * * *' --type T --key K --action A")
+			return 0
 		}
+		printTable(stdout, "NAME\tCRON\tZONE\tTARGET\tNEXT\tSTATE\tFIRED\tOK\tFAILED\tSKIPPED\tMISSED", list, func(w io.Writer, s client.Schedule) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Name, s.Spec.Cron, zoneOf(s.Spec), targetOf(s.Spec.Target),
+				nextOf(s), stateOf(s), s.Counters.Fired, s.Counters.Succeeded, s.Counters.Failed+s.Counters.Unknown, s.Counters.Skipped, s.Counters.Missed)
+		})
 		return 0
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(stdout, "no schedules; create one with: rivet-flow schedules set NAME --cron '0 9 * * *' --type T --key K --action A")
-		return 0
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCRON\tZONE\tTARGET\tNEXT\tSTATE\tFIRED\tOK\tFAILED\tSKIPPED\tMISSED")
-	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Name, s.Spec.Cron, zoneOf(s.Spec), targetOf(s.Spec.Target),
-			nextOf(s), stateOf(s), s.Counters.Fired, s.Counters.Succeeded, s.Counters.Failed+s.Counters.Unknown, s.Counters.Skipped, s.Counters.Missed)
-	}
-	_ = tw.Flush()
-	return 0
+	})
 }
 
 func zoneOf(s client.ScheduleSpec) string {
@@ -174,30 +163,22 @@ func fmtTime(t client.ScheduleTime) string {
 }
 
 func schedulesGet(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("schedules get", "NAME", "Show the schedule NAME: its definition, state, next fire times, fires running and its recent fires with their outcomes, and counters.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("schedules get", "NAME", "Show the schedule NAME: its definition, state, next fire times, fires running and its recent fires with their outcomes, and counters.", stderr)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	s, err := c.Schedule(ctx, pos[0])
-	if err != nil {
-		return scheduleFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		if err := writeJSON(stdout, s); err != nil {
-			return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		s, err := c.Schedule(ctx, pos[0])
+		if err != nil {
+			return scheduleFail(cmd, pos[0], err)
 		}
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, s)
+		}
+		printSchedule(stdout, s)
 		return 0
-	}
-	printSchedule(stdout, s)
-	return 0
+	})
 }
 
 // printSchedule shows a schedule for a person.
@@ -268,11 +249,9 @@ func fireLine(f client.ScheduleFire) string {
 }
 
 func schedulesSet(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("schedules set", "NAME", "Create the schedule NAME, or replace its definition, and arm its next tick. "+
+	cmd := newClientCommand("schedules set", "NAME", "Create the schedule NAME, or replace its definition, and arm its next tick. "+
 		"Each fire calls --action on the actor of --type and --key with --args, or, with --queue, enqueues --body into that queue (exactly once per fire). "+
 		"Nothing is stored if anything is wrong.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	cron := cmd.fs.String("cron", "", "the cron expression, e.g. '0 9 * * 1-5' (5 fields, an optional leading seconds field, or @hourly, @every 90s); required")
 	zone := cmd.fs.String("timezone", "", "the IANA time zone it runs in, e.g. America/New_York (default UTC)")
 	typ := cmd.fs.String("type", "", "the target actor's type (required)")
@@ -330,57 +309,39 @@ func schedulesSet(args []string, stdout, stderr io.Writer) int {
 	if queueForm {
 		spec.Target = client.QueueTarget(*queue, json.RawMessage(*body))
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	s, created, err := c.SetSchedule(ctx, pos[0], spec)
-	if err != nil {
-		return scheduleFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		if err := writeJSON(stdout, s); err != nil {
-			return cmd.fail(cf.addr, err)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		s, created, err := c.SetSchedule(ctx, pos[0], spec)
+		if err != nil {
+			return scheduleFail(cmd, pos[0], err)
 		}
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, s)
+		}
+		verb := "updated"
+		if created {
+			verb = "created"
+		}
+		fmt.Fprintf(stdout, "%s schedule %s; next fire %s\n", verb, s.Name, nextOf(*s))
 		return 0
-	}
-	verb := "updated"
-	if created {
-		verb = "created"
-	}
-	fmt.Fprintf(stdout, "%s schedule %s; next fire %s\n", verb, s.Name, nextOf(*s))
-	return 0
+	})
 }
 
 func schedulesDelete(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("schedules delete", "NAME", "Delete the schedule NAME: no more ticks. A fire already sent still runs.", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("schedules delete", "NAME", "Delete the schedule NAME: no more ticks. A fire already sent still runs.", stderr)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	if err := c.DeleteSchedule(ctx, pos[0]); err != nil {
-		return scheduleFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		return jsonOr(cmd, cf, stdout, map[string]any{"deleted": pos[0]})
-	}
-	fmt.Fprintf(stdout, "deleted schedule %s\n", pos[0])
-	return 0
-}
-
-func jsonOr(cmd *command, cf clientFlags, stdout io.Writer, v any) int {
-	if err := writeJSON(stdout, v); err != nil {
-		return cmd.fail(cf.addr, err)
-	}
-	return 0
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		if err := c.DeleteSchedule(ctx, pos[0]); err != nil {
+			return scheduleFail(cmd, pos[0], err)
+		}
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, map[string]any{"deleted": pos[0]})
+		}
+		fmt.Fprintf(stdout, "deleted schedule %s\n", pos[0])
+		return 0
+	})
 }
 
 // schedulesAct runs pause, resume or trigger.
@@ -390,62 +351,55 @@ func schedulesAct(verb string, args []string, stdout, stderr io.Writer) int {
 		"resume":  "Resume the schedule NAME: its next tick is the first time after now; the times that passed while paused count as skipped.",
 		"trigger": "Fire the schedule NAME now, outside its cron times (paused or not), under its overlap policy: while a fire runs it may be buffered or skipped.",
 	}[verb]
-	cmd := newCommand("schedules "+verb, "NAME", summary, stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
+	cmd := newClientCommand("schedules "+verb, "NAME", summary, stderr)
 	pos, err := cmd.parse(args, 1, 1)
 	if err != nil {
 		return cmd.usageError(err)
 	}
 	name := pos[0]
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	if verb == "trigger" {
-		r, err := c.TriggerSchedule(ctx, name)
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		if verb == "trigger" {
+			r, err := c.TriggerSchedule(ctx, name)
+			if err != nil {
+				return scheduleFail(cmd, name, err)
+			}
+			if cmd.cf.json {
+				return cmd.printJSON(stdout, r)
+			}
+			switch r.Status {
+			case "fired":
+				fmt.Fprintf(stdout, "fired schedule %s (fire #%d); its outcome shows in: rivet-flow schedules get %s\n", name, r.Fire.ID, name)
+			case "buffered":
+				fmt.Fprintf(stdout, "buffered: a fire of %s is running; this one starts when it finishes (overlap bufferOne)\n", name)
+			default:
+				fmt.Fprintf(stdout, "skipped: a fire of %s is running (%s); see rivet-flow schedules get %s\n", name, r.Fire.Reason, name)
+			}
+			return 0
+		}
+		var s *client.Schedule
+		if verb == "pause" {
+			s, err = c.PauseSchedule(ctx, name)
+		} else {
+			s, err = c.ResumeSchedule(ctx, name)
+		}
 		if err != nil {
-			return scheduleFail(cmd, cf.addr, name, err)
+			return scheduleFail(cmd, name, err)
 		}
-		if cf.json {
-			return jsonOr(cmd, cf, stdout, r)
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, s)
 		}
-		switch r.Status {
-		case "fired":
-			fmt.Fprintf(stdout, "fired schedule %s (fire #%d); its outcome shows in: rivet-flow schedules get %s\n", name, r.Fire.ID, name)
-		case "buffered":
-			fmt.Fprintf(stdout, "buffered: a fire of %s is running; this one starts when it finishes (overlap bufferOne)\n", name)
-		default:
-			fmt.Fprintf(stdout, "skipped: a fire of %s is running (%s); see rivet-flow schedules get %s\n", name, r.Fire.Reason, name)
+		if verb == "pause" {
+			fmt.Fprintf(stdout, "paused schedule %s\n", name)
+		} else {
+			fmt.Fprintf(stdout, "resumed schedule %s; next fire %s\n", name, nextOf(*s))
 		}
 		return 0
-	}
-	var s *client.Schedule
-	if verb == "pause" {
-		s, err = c.PauseSchedule(ctx, name)
-	} else {
-		s, err = c.ResumeSchedule(ctx, name)
-	}
-	if err != nil {
-		return scheduleFail(cmd, cf.addr, name, err)
-	}
-	if cf.json {
-		return jsonOr(cmd, cf, stdout, s)
-	}
-	if verb == "pause" {
-		fmt.Fprintf(stdout, "paused schedule %s\n", name)
-	} else {
-		fmt.Fprintf(stdout, "resumed schedule %s; next fire %s\n", name, nextOf(*s))
-	}
-	return 0
+	})
 }
 
 func schedulesPreview(args []string, stdout, stderr io.Writer) int {
-	cmd := newCommand("schedules preview", "NAME", "Show the next fire times of the schedule NAME in its time zone, each with its UTC offset, so daylight saving changes show "+
+	cmd := newClientCommand("schedules preview", "NAME", "Show the next fire times of the schedule NAME in its time zone, each with its UTC offset, so daylight saving changes show "+
 		"(a wall-clock time a change skips does not fire that day; one it repeats fires at each of its instants).", stderr)
-	var cf clientFlags
-	cf.register(cmd.fs)
 	n := cmd.fs.Int("n", 20, "how many times (at most 1000)")
 	from := cmd.fs.String("from", "", "list the times after this one, RFC 3339 (default now), e.g. 2026-03-07T00:00:00-05:00")
 	pos, err := cmd.parse(args, 1, 1)
@@ -461,25 +415,22 @@ func schedulesPreview(args []string, stdout, stderr io.Writer) int {
 			return cmd.usageError(fmt.Errorf("--from %q: want an RFC 3339 time, e.g. 2026-03-07T00:00:00-05:00", *from))
 		}
 	}
-	c, ctx, done, err := cf.session()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	defer done()
-	p, err := c.PreviewSchedule(ctx, pos[0], opts)
-	if err != nil {
-		return scheduleFail(cmd, cf.addr, pos[0], err)
-	}
-	if cf.json {
-		return jsonOr(cmd, cf, stdout, p)
-	}
-	fmt.Fprintf(stdout, "next %d fire times of %s in %s\n", len(p.Times), p.Name, p.Timezone)
-	for _, t := range p.Times {
-		dst := ""
-		if t.DST {
-			dst = "  DST"
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		p, err := c.PreviewSchedule(ctx, pos[0], opts)
+		if err != nil {
+			return scheduleFail(cmd, pos[0], err)
 		}
-		fmt.Fprintf(stdout, "  %s  %s%s\n", t.Time.Format(time.RFC3339), t.Zone, dst)
-	}
-	return 0
+		if cmd.cf.json {
+			return cmd.printJSON(stdout, p)
+		}
+		fmt.Fprintf(stdout, "next %d fire times of %s in %s\n", len(p.Times), p.Name, p.Timezone)
+		for _, t := range p.Times {
+			dst := ""
+			if t.DST {
+				dst = "  DST"
+			}
+			fmt.Fprintf(stdout, "  %s  %s%s\n", t.Time.Format(time.RFC3339), t.Zone, dst)
+		}
+		return 0
+	})
 }
