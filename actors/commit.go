@@ -230,11 +230,13 @@ func (inst *instance) rollback() {
 	}
 }
 
-// report logs internal errors with detail; user errors pass through.
+// report logs internal errors with detail; user errors and the errors of
+// Do's closures (the in-process caller gets them back) pass through.
 func (inst *instance) report(action string, err error) error {
 	var ue *UserError
 	var re *Error
-	if errors.As(err, &ue) || (errors.As(err, &re) && re.cause == nil) || isCtxErr(err) {
+	var de *doError
+	if errors.As(err, &ue) || (errors.As(err, &re) && re.cause == nil) || isCtxErr(err) || errors.As(err, &de) {
 		return err
 	}
 	detail := err

@@ -228,9 +228,17 @@ func (c *Conn) subscribed(name string) bool {
 	return c.subs[name] || c.subs[AllEvents]
 }
 
-// deliver queues b without blocking; a connection too slow to keep up is
-// closed rather than allowed to hold the actor back.
+// deliver queues b without blocking; it reports false when the buffer is
+// full (a connection too slow to keep up is closed rather than allowed to hold
+// the actor back). A closed connection takes nothing. It sends under c.mu:
+// dropConn closes the stream only after markClosed, so Handle.Publish, which
+// fans out from outside the mailbox, never sends on a closed stream.
 func (c *Conn) deliver(b Broadcast) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return true
+	}
 	select {
 	case c.events <- b:
 		return true
@@ -340,7 +348,8 @@ func (inst *instance) closeConns(reason error, hooks bool) {
 	}
 }
 
-// publish fans committed broadcasts out to subscribed connections.
+// publish fans broadcasts out to subscribed connections: committed ones from
+// the mailbox, unrecorded ones from Handle.Publish on any goroutine.
 func (inst *instance) publish(bs []eventlog.Broadcast) {
 	if len(bs) == 0 {
 		return

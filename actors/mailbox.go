@@ -40,8 +40,8 @@ type op struct {
 	ctx    context.Context
 	reply  chan result
 	caller string
-	action string             // opAction
-	args   json.RawMessage    // opAction arguments, opResolve create input
+	action string             // opAction; opDo: its system event's name
+	args   json.RawMessage    // opAction arguments, opResolve create input, opDo recorded args
 	mode   int                // opResolve: resolveGet, resolveGetOrCreate, resolveCreate
 	force  bool               // opSleep: sleep even with connections (runtime stop)
 	conn   *Conn              // opAction over a connection, opConnect, opDisconnect

@@ -35,18 +35,21 @@ func (s *Session[S]) ActorID() string { return s.core.h.ID }
 // broadcasts and KV writes are recorded in an event before Do returns.
 func (s *Session[S]) Do(fn func(c *Context[S]) error) error {
 	h := s.core.h
-	_, err := h.client.rt.submit(s.core.ctx, h.def, h.ref, h.subj, &op{kind: opDo, caller: h.client.caller, fn: func(r *run) error {
+	_, err := h.client.rt.submit(s.core.ctx, h.def, h.ref, h.subj, &op{kind: opDo, action: "$websocket", caller: h.client.caller, fn: func(r *run) error {
 		t := r.inst.h.(*typed[S])
 		return fn(t.ctx(r))
 	}})
 	return err
 }
 
+// doFn runs an opDo's closure as the system event o.action with o.args
+// (Session.Do: "$websocket", no args; the package function Do: its own), and
+// appends only if the closure changed something.
 func (inst *instance) doFn(o *op) error {
 	if !inst.image.Exists {
 		return errorf(ErrNotFound, "actor %s does not exist", inst.id)
 	}
-	_, err := inst.execute(o.ctx, eventlog.KindSystem, "$websocket", nil, o.caller, nil, false, func(r *run) (any, error) {
+	_, err := inst.execute(o.ctx, eventlog.KindSystem, o.action, o.args, o.caller, nil, false, func(r *run) (any, error) {
 		return nil, o.fn(r)
 	})
 	return err
