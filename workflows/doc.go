@@ -3,12 +3,15 @@
 // processes) where each completed step runs once, a crash resumes where the
 // run left off, and a person or another system can step in.
 //
-// Status: the engine lands with issue 18 (docs/design/workflows.md). This
-// package holds its foundation so far, the journal model: entry kinds and
-// the Entry encoding, name paths and their KV keys, the nondeterminism check
-// (Replay), size limits, and the error values and codes. The rest of this
-// comment describes the behaviour the engine is built to, in the design's
-// vocabulary (names follow RivetKit 2.3's rivetkit/workflow).
+// Status: issue 18 is being built (docs/design/workflows.md). What works
+// today: Define, Register, NewEngine, StartRun (idempotent on the run ID),
+// Get, Step with retries (waited in memory), timeouts and non-retryable
+// errors, the run function re-executing outside the mailbox after a restart
+// with completed steps answered from the journal, and the nondeterminism
+// check. Not built yet: Sleep, signals and queues, Join/Race, loops,
+// ContinueAsNew, versions, cancellation, pause, streaming, the HTTP routes.
+// The rest of this comment describes the behaviour the engine is built to,
+// in the design's vocabulary (names follow RivetKit 2.3's rivetkit/workflow).
 //
 // # A run is an actor
 //

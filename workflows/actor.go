@@ -1,0 +1,132 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
+)
+
+// Status is a run's status (design §1.6). This slice of the engine sets
+// running, completed and failed; the others arrive with sleeps, waits,
+// pause and cancellation.
+type Status string
+
+// Run statuses.
+const (
+	StatusRunning   Status = "running"
+	StatusSleeping  Status = "sleeping"
+	StatusWaiting   Status = "waiting"
+	StatusPaused    Status = "paused"
+	StatusCompleted Status = "completed"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Finished reports whether s is final (completed, failed or cancelled).
+func (s Status) Finished() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusCancelled
+}
+
+// Codes of run failures that are not a step's or the journal's.
+const (
+	// CodeWorkflowFailed: the workflow function returned an error that
+	// carries no code of its own.
+	CodeWorkflowFailed errcode.Code = "workflow_failed"
+	// CodeInvalidInput: the run's input does not decode into the
+	// workflow's input type.
+	CodeInvalidInput errcode.Code = "invalid_input"
+)
+
+// RunError is why a run failed: a code, a message and, when a journaled
+// call failed it, that call's path.
+type RunError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Entry   string `json:"entry,omitempty"`
+}
+
+// RunState is the state of a run's actor: small (the journal, input and
+// result live in its KV), authoritative for the run's status.
+type RunState struct {
+	Workflow string `json:"workflow"`
+	RunID    string `json:"runId"`
+	Status   Status `json:"status"`
+	// Epoch counts ContinueAsNew (always 0 in this slice).
+	Epoch int `json:"epoch"`
+	// Current is the path of the last committed entry.
+	Current string `json:"current,omitempty"`
+	// Steps counts completed steps, all epochs.
+	Steps     int       `json:"steps"`
+	Error     *RunError `json:"error,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	EndedAt   time.Time `json:"endedAt,omitzero"`
+}
+
+// KV keys of a run actor besides the journal (EntryKey).
+const (
+	outKey = "out"
+)
+
+// inKey is the KV key of the input of epoch.
+func inKey(epoch int) string { return "in/" + strconv.Itoa(epoch) }
+
+// runVars is a run actor's memory: whether a runner goroutine is active.
+// active is read and written only in the mailbox (hooks, actions, Do
+// closures), so "start a runner unless one is active" is race-free.
+type runVars struct{ active bool }
+
+func vars(c *actors.Context[RunState]) *runVars { return c.Vars.(*runVars) }
+
+// newRunType builds the run actor type of workflow c: named by the
+// workflow, keyed [runId], its input in KV in/<epoch> and its result in
+// out. The runner starts from OnWake (which runs right after the create
+// event too; OnCreate cannot, Vars do not exist yet there).
+func newRunType(c *core) *actors.Type[RunState] {
+	t := actors.NewType(c.name, actors.Options[RunState]{
+		CreateState: func(ac *actors.Context[RunState], _ json.RawMessage) (RunState, error) {
+			key := ac.Key()
+			now := ac.Now()
+			return RunState{Workflow: c.name, RunID: key[0], Status: StatusRunning, CreatedAt: now, UpdatedAt: now}, nil
+		},
+		CreateVars: func(*actors.Context[RunState]) (any, error) { return &runVars{}, nil },
+		OnCreate: func(ac *actors.Context[RunState], input json.RawMessage) error {
+			if len(input) == 0 {
+				input = json.RawMessage("null")
+			}
+			ac.KV().Put(inKey(0), input)
+			return nil
+		},
+		OnWake: func(ac *actors.Context[RunState]) error {
+			c.startIfIdle(ac)
+			return nil
+		},
+		CodeVersion:   c.opts.CodeVersion,
+		MaxStateBytes: c.opts.MaxStateBytes,
+	})
+	t.Action("status", actors.Act0(func(ac *actors.Context[RunState]) (RunState, error) {
+		return *ac.State, nil
+	}))
+	return t
+}
+
+// startIfIdle starts a runner for the run in ac when it is running and has
+// none. It must run in the mailbox.
+func (c *core) startIfIdle(ac *actors.Context[RunState]) {
+	v := vars(ac)
+	if ac.State.Status != StatusRunning || v.active {
+		return
+	}
+	e := c.eng.Load()
+	if e == nil {
+		ac.Log().Warn("workflow run not resumed: no engine runs this workflow", "workflow", c.name, "run", ac.State.RunID)
+		return
+	}
+	v.active = true
+	runID, epoch := ac.State.RunID, ac.State.Epoch
+	ac.KeepAwake(func(ctx context.Context) { e.runRunner(ctx, c, runID, epoch) })
+}

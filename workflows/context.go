@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+)
+
+// W is a run's workflow context, passed to the workflow function: the run's
+// identity, its context and its deterministic clock. Journaled calls
+// (Step) take it as their first argument. A W is valid for one execution
+// of the function.
+type W struct {
+	ctx     context.Context
+	c       *core
+	e       *Engine
+	h       *actors.Handle
+	runID   string
+	actorID string
+	epoch   int
+	replay  *Replay
+
+	mu  sync.Mutex
+	now time.Time
+	// fatal ends the execution: a failure of the run (a step's final
+	// failure, nondeterminism) or errStop (the runner must exit without
+	// committing: the runtime stops, or another writer owns the run).
+	fatal error
+}
+
+// RunID returns the run's ID.
+func (w *W) RunID() string { return w.runID }
+
+// Workflow returns the workflow's name.
+func (w *W) Workflow() string { return w.c.name }
+
+// Context returns the execution's context: it ends when the runtime stops
+// (the run resumes at the next start).
+func (w *W) Context() context.Context { return w.ctx }
+
+// Now returns the run's deterministic time (design §3.2): the commit time
+// of the last journaled call this execution visited, or the run's create
+// time before any. It is the same on every replay, and costs no append;
+// call it after the step whose time you need.
+func (w *W) Now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.now
+}
+
+// visited advances Now to the commit time of an entry.
+func (w *W) visited(e Entry) {
+	w.mu.Lock()
+	if e.At.After(w.now) {
+		w.now = e.At
+	}
+	w.mu.Unlock()
+}
+
+// fail records the error that ends the execution (the first one wins) and
+// returns it.
+func (w *W) fail(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fatal == nil {
+		w.fatal = err
+	}
+	return w.fatal
+}
+
+// failed returns the error that ended the execution, if any.
+func (w *W) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fatal
+}
+
+// nondeterminism fills in what the engine knows of a *NondeterminismError.
+func (w *W) nondeterminism(err error) error {
+	if nd, ok := err.(*NondeterminismError); ok {
+		nd.RunID, nd.Workflow = w.runID, w.c.name
+	}
+	return err
+}

@@ -1,0 +1,96 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+)
+
+// Options configure a workflow's run actor type (design §8). Fields left
+// zero take their defaults.
+type Options struct {
+	// CodeVersion is the run actor type's code version. Defaults to "1".
+	CodeVersion string
+	// MaxStateBytes bounds a run actor's state plus KV (the journal, input
+	// and result). Defaults to 4 MiB.
+	MaxStateBytes int
+}
+
+func (o Options) withDefaults() Options {
+	if o.CodeVersion == "" {
+		o.CodeVersion = "1"
+	}
+	if o.MaxStateBytes <= 0 {
+		o.MaxStateBytes = 4 << 20
+	}
+	return o
+}
+
+// Definition is a workflow as the engine and the registry see it, whatever
+// its input and output types. Only Define builds one.
+type Definition interface {
+	// Name is the workflow's name, which is also its run actor type's name.
+	Name() string
+	// ActorType is the run actor type (state RunState, key [runId]).
+	ActorType() actors.Definition
+	core() *core
+}
+
+// Workflow is a workflow defined by Define: a Go function run durably, one
+// actor of type Name per run.
+type Workflow[In, Out any] struct{ c *core }
+
+// Name returns the workflow's name.
+func (wf *Workflow[In, Out]) Name() string { return wf.c.name }
+
+// ActorType returns the run actor type.
+func (wf *Workflow[In, Out]) ActorType() actors.Definition { return wf.c.typ }
+
+func (wf *Workflow[In, Out]) core() *core { return wf.c }
+
+// core is the untyped part of a workflow: its name, options, run actor type
+// and its function over JSON.
+type core struct {
+	name string
+	opts Options
+	typ  *actors.Type[RunState]
+	fn   func(w *W, in json.RawMessage) (json.RawMessage, error)
+	// eng is the engine runs of this workflow report to (NewEngine binds
+	// it): runners need a Runtime's client, which the actor type predates.
+	eng atomic.Pointer[Engine]
+}
+
+// Define defines a workflow named name (the run actor type's name: 1-64 of
+// [A-Za-z0-9_-], starting with a letter) running fn. fn re-executes from the
+// top whenever its run starts or resumes, so code outside journaled calls
+// (Step) must be deterministic. Register the result with Register and pass
+// it to NewEngine. An invalid name fails at Register (actors.NewType's
+// rules); at most one Engine runs a Definition at a time.
+func Define[In, Out any](name string, fn func(w *W, in In) (Out, error), opts ...Options) *Workflow[In, Out] {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	c := &core{name: name, opts: o.withDefaults()}
+	c.fn = func(w *W, raw json.RawMessage) (json.RawMessage, error) {
+		var in In
+		if len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &in); err != nil {
+				return nil, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf("workflow %s: input does not decode: %v", name, err)}
+			}
+		}
+		out, err := fn(w, in)
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			return nil, &Error{Code: CodeWorkflowFailed, Message: fmt.Sprintf("workflow %s: result does not encode as JSON: %v", name, err)}
+		}
+		return b, nil
+	}
+	c.typ = newRunType(c)
+	return &Workflow[In, Out]{c: c}
+}

@@ -1,0 +1,271 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
+	"github.com/rivet-flow/rivet-flow/eventlog"
+)
+
+// Codes of the engine's lookups.
+const (
+	CodeWorkflowNotFound errcode.Code = "workflow_not_found"
+	CodeRunNotFound      errcode.Code = "run_not_found"
+	CodeInvalidRunID     errcode.Code = "invalid_run_id"
+)
+
+// Errors of the engine's lookups; compare with errors.Is.
+var (
+	ErrWorkflowNotFound = &Error{Code: CodeWorkflowNotFound, Message: "workflow not found"}
+	ErrRunNotFound      = &Error{Code: CodeRunNotFound, Message: "workflow run not found"}
+	ErrInvalidRunID     = &Error{Code: CodeInvalidRunID, Message: "invalid run ID: 1-128 of [A-Za-z0-9._-]"}
+)
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// ValidateRunID checks a run ID: 1 to 128 of [A-Za-z0-9._-].
+func ValidateRunID(id string) error {
+	if !runIDPattern.MatchString(id) {
+		return fmt.Errorf("%w: %q", ErrInvalidRunID, id)
+	}
+	return nil
+}
+
+// Register adds the run actor types of defs to reg. Call it before
+// actors.NewRuntime; a name clashing with another actor type is the
+// registry's "registered twice" error.
+func Register(reg *actors.Registry, defs ...Definition) error {
+	for _, d := range defs {
+		if err := reg.Register(d.ActorType()); err != nil {
+			return fmt.Errorf("workflow %s: %w", d.Name(), err)
+		}
+	}
+	return nil
+}
+
+// EngineOptions configure an Engine. A nil *EngineOptions means defaults.
+type EngineOptions struct {
+	// Logger logs runner failures. Defaults to a discarding logger.
+	Logger *slog.Logger
+	// Log, when set, is the runtime's event log: Start lists the run
+	// actors of every workflow from it (Log.Subjects) and resumes the
+	// running ones. Without it runs resume only when something wakes their
+	// actor (a call, StartRun). The runs projection (design §6.2) replaces
+	// this scan later.
+	Log *eventlog.Log
+	// ResumeConcurrency bounds the runs Start resumes at once. Defaults to 16.
+	ResumeConcurrency int
+}
+
+func (o *EngineOptions) withDefaults() EngineOptions {
+	var r EngineOptions
+	if o != nil {
+		r = *o
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if r.ResumeConcurrency <= 0 {
+		r.ResumeConcurrency = 16
+	}
+	return r
+}
+
+// Engine starts, reads and resumes the runs of a set of workflows on one
+// runtime. Runners live in the run actors (KeepAwake), so they end with
+// Runtime.Stop; Engine.Stop has nothing of its own to stop yet.
+//
+// Single node: every engine resumes every running run it finds, so run
+// one engine per log until actor ownership lands (design §1.6).
+type Engine struct {
+	rt   *actors.Runtime
+	defs map[string]*core
+	opts EngineOptions
+}
+
+// NewEngine builds the engine of defs over rt, whose registry must hold
+// their run actor types (Register). It binds each Definition to this
+// engine: a Definition serves one engine at a time (the last built).
+func NewEngine(rt *actors.Runtime, defs []Definition, opts *EngineOptions) (*Engine, error) {
+	e := &Engine{rt: rt, defs: make(map[string]*core, len(defs)), opts: opts.withDefaults()}
+	for _, d := range defs {
+		c := d.core()
+		if _, dup := e.defs[c.name]; dup {
+			return nil, fmt.Errorf("workflow %s: defined twice", c.name)
+		}
+		if _, ok := rt.Registry().Actions(c.name); !ok {
+			return nil, fmt.Errorf("workflow %s: its run actor type is not registered (workflows.Register)", c.name)
+		}
+		e.defs[c.name] = c
+	}
+	for _, c := range e.defs {
+		c.eng.Store(e)
+	}
+	return e, nil
+}
+
+// Start resumes the running runs (with EngineOptions.Log) and returns once
+// each has a runner. Call it after the runtime's Start.
+func (e *Engine) Start(ctx context.Context) error {
+	if e.opts.Log == nil {
+		return nil
+	}
+	sem := make(chan struct{}, e.opts.ResumeConcurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for name := range e.defs {
+		filter, err := eventlog.TypeFilter(name)
+		if err != nil {
+			return err
+		}
+		subjects, err := e.opts.Log.Subjects(ctx, filter)
+		if err != nil {
+			return fmt.Errorf("workflow %s: list runs: %w", name, err)
+		}
+		for subject := range subjects {
+			ref, err := eventlog.ParseSubject(subject)
+			if err != nil || len(ref.Key) != 1 {
+				continue
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := e.resume(ctx, name, ref.Key[0]); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Stop returns at once: runners end with Runtime.Stop.
+func (e *Engine) Stop(context.Context) error { return nil }
+
+// resume starts a runner for a run that is running and has none; a run
+// that does not run (finished, or destroyed) is left alone without being
+// woken.
+func (e *Engine) resume(ctx context.Context, name, runID string) error {
+	run, err := e.Get(ctx, name, runID)
+	if errors.Is(err, ErrRunNotFound) || (err == nil && run.Status != StatusRunning) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	h, err := e.rt.Client().Get(ctx, name, []string{runID})
+	if err != nil {
+		return fmt.Errorf("resume run %s of %s: %w", runID, name, err)
+	}
+	c := e.defs[name]
+	if err := actors.Do(ctx, h, wfEvent, nil, func(ac *actors.Context[RunState]) error {
+		c.startIfIdle(ac)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("resume run %s of %s: %w", runID, name, err)
+	}
+	return nil
+}
+
+// Run is a run as Get reads it.
+type Run struct {
+	Workflow string `json:"workflow"`
+	RunID    string `json:"runId"`
+	// ActorID is the run actor's ID.
+	ActorID string    `json:"actorId"`
+	Status  Status    `json:"status"`
+	Current string    `json:"current,omitempty"`
+	Steps   int       `json:"steps"`
+	Error   *RunError `json:"error,omitempty"`
+	// Result is the workflow's output, once completed.
+	Result    json.RawMessage `json:"result,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+	EndedAt   time.Time       `json:"endedAt,omitzero"`
+}
+
+// StartRun starts run runID of workflow name with input (JSON; nil is
+// null), or finds it: idempotent on runID, created reports which. The run
+// returned is as of the start; its runner goes on in the background.
+func (e *Engine) StartRun(ctx context.Context, name, runID string, input json.RawMessage) (Run, bool, error) {
+	if _, ok := e.defs[name]; !ok {
+		return Run{}, false, fmt.Errorf("%w: %q", ErrWorkflowNotFound, name)
+	}
+	if err := ValidateRunID(runID); err != nil {
+		return Run{}, false, err
+	}
+	if input == nil {
+		input = json.RawMessage("null")
+	}
+	_, created, err := e.rt.Client().GetOrCreate(ctx, name, []string{runID}, input)
+	if err != nil {
+		return Run{}, false, fmt.Errorf("start run %s of %s: %w", runID, name, err)
+	}
+	run, err := e.Get(ctx, name, runID)
+	return run, created, err
+}
+
+// Get reads run runID of workflow name from its actor's log, without
+// waking it.
+func (e *Engine) Get(ctx context.Context, name, runID string) (Run, error) {
+	if _, ok := e.defs[name]; !ok {
+		return Run{}, fmt.Errorf("%w: %q", ErrWorkflowNotFound, name)
+	}
+	if err := ValidateRunID(runID); err != nil {
+		return Run{}, err
+	}
+	id, err := actors.ActorID(name, []string{runID})
+	if err != nil {
+		return Run{}, err
+	}
+	im, err := e.rt.ImageAt(ctx, id, math.MaxUint64)
+	if err != nil {
+		return Run{}, fmt.Errorf("read run %s of %s: %w", runID, name, err)
+	}
+	if !im.Exists {
+		return Run{}, fmt.Errorf("%w: %s of %s", ErrRunNotFound, runID, name)
+	}
+	var st RunState
+	if err := json.Unmarshal(im.CurrentState(), &st); err != nil {
+		return Run{}, fmt.Errorf("read run %s of %s: state does not decode: %w", runID, name, err)
+	}
+	run := Run{Workflow: name, RunID: runID, ActorID: id, Status: st.Status, Current: st.Current, Steps: st.Steps,
+		Error: st.Error, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, EndedAt: st.EndedAt}
+	if out, ok := im.KV[outKey]; ok && st.Status == StatusCompleted {
+		run.Result = append(json.RawMessage(nil), out...)
+	}
+	return run, nil
+}
+
+// Start starts run runID of wf with input in (typed StartRun).
+func Start[In, Out any](ctx context.Context, e *Engine, wf *Workflow[In, Out], runID string, in In) (Run, bool, error) {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return Run{}, false, fmt.Errorf("start run %s of %s: input does not encode as JSON: %w", runID, wf.Name(), err)
+	}
+	return e.StartRun(ctx, wf.Name(), runID, raw)
+}
+
+// Result decodes a completed run's result as wf's output type.
+func Result[In, Out any](wf *Workflow[In, Out], run Run) (Out, error) {
+	var out Out
+	if run.Status != StatusCompleted {
+		return out, fmt.Errorf("workflow %s run %s is %s, not completed", wf.Name(), run.RunID, run.Status)
+	}
+	err := json.Unmarshal(run.Result, &out)
+	return out, err
+}

@@ -1,0 +1,196 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+)
+
+// errStop ends an execution without committing anything: the runtime is
+// stopping, or the run moved on under this runner (another writer, a run
+// no longer running). The run's status stays as it is and the next trigger
+// (a wake, the engine's startup resume) starts a new runner.
+var errStop = errors.New("workflows: runner stopped")
+
+// wfEvent is the name of the system events a runner appends with actors.Do.
+const wfEvent = "$wf"
+
+// doAttempts bounds the retries of a Do whose outcome is unknown; every
+// runner Do is compare-and-set, so a retry never writes twice.
+const doAttempts = 3
+
+// do runs fn in the run actor's mailbox as a $wf event with args, retrying
+// an unknown outcome.
+func do(ctx context.Context, h *actors.Handle, args any, fn func(ac *actors.Context[RunState]) error) error {
+	var raw json.RawMessage
+	if args != nil {
+		var err error
+		if raw, err = json.Marshal(args); err != nil {
+			return err
+		}
+	}
+	var err error
+	for range doAttempts {
+		err = actors.Do(ctx, h, wfEvent, raw, fn)
+		if !errors.Is(err, actors.ErrUnknownOutcome) {
+			return err
+		}
+	}
+	return err
+}
+
+// wfArgs are the args of a $wf event: the op, the entry it writes and the
+// run's status after it (what the runs projection will read, design §1.2).
+type wfArgs struct {
+	Op     string `json:"op"`
+	Entry  string `json:"entry,omitempty"`
+	Status Status `json:"status"`
+}
+
+// stopping reports whether err means the runner must exit without
+// committing: a stopping runtime, a lost fence, a run that moved on.
+func stopping(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, errStop) || errors.Is(err, actors.ErrConflict) ||
+		errors.Is(err, actors.ErrStopping) || errors.Is(err, actors.ErrNotFound) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// runRunner is a run's runner goroutine (started with KeepAwake): it loads
+// the journal, executes the workflow function from the top against it, and
+// commits the run's outcome. It runs outside the mailbox; ctx ends when the
+// runtime stops.
+func (e *Engine) runRunner(ctx context.Context, c *core, runID string, epoch int) {
+	lg := e.opts.Logger.With("workflow", c.name, "run", runID)
+	h, err := e.rt.Client().Get(ctx, c.name, []string{runID})
+	if err != nil {
+		lg.Error("workflow runner: no handle", "err", err)
+		return
+	}
+	defer e.release(ctx, h)
+	var st RunState
+	var input json.RawMessage
+	var records []Record
+	var loadErr error
+	err = do(ctx, h, nil, func(ac *actors.Context[RunState]) error {
+		st = *ac.State
+		if st.Status != StatusRunning || st.Epoch != epoch {
+			return errStop
+		}
+		if v, ok := ac.KV().Get(inKey(epoch)); ok {
+			input = append(json.RawMessage(nil), v...)
+		}
+		records = records[:0]
+		for _, kv := range ac.KV().List(JournalPrefix(epoch)) {
+			rec, err := DecodeRecord(epoch, kv.Key, kv.Value)
+			if err != nil {
+				loadErr = err
+				return nil
+			}
+			records = append(records, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		if !stopping(ctx, err) {
+			lg.Error("workflow runner: load the journal", "err", err)
+		}
+		return
+	}
+	w := &W{ctx: ctx, c: c, e: e, h: h, runID: runID, actorID: h.ID, epoch: epoch, now: st.CreatedAt}
+	var out json.RawMessage
+	if loadErr == nil {
+		w.replay, loadErr = NewReplay(records)
+	}
+	if loadErr != nil {
+		err = fmt.Errorf("workflow %s run %s: damaged journal: %w", c.name, runID, loadErr)
+	} else {
+		out, err = execute(w, input)
+		if f := w.failed(); f != nil {
+			err = f
+		}
+		if err == nil {
+			err = w.nondeterminism(w.replay.Complete(Path{}))
+		}
+	}
+	if stopping(ctx, err) {
+		return
+	}
+	if err := e.finish(ctx, h, epoch, out, err); err != nil && !stopping(ctx, err) {
+		lg.Error("workflow runner: record the outcome", "err", err)
+	}
+}
+
+// execute calls the workflow function, turning a panic into a failure.
+func execute(w *W, input json.RawMessage) (out json.RawMessage, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Code: CodeWorkflowFailed, Message: TruncateMessage(fmt.Sprintf("workflow %s panicked: %v\n%s", w.c.name, p, debug.Stack()))}
+		}
+	}()
+	return w.c.fn(w, input)
+}
+
+// finish commits the run's outcome: completed with out (KV "out"), or
+// failed with runErr's RunError. It is compare-and-set: a run no longer
+// running is left as it is.
+func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, out json.RawMessage, runErr error) error {
+	status := StatusCompleted
+	if runErr != nil {
+		status = StatusFailed
+	}
+	return do(ctx, h, wfArgs{Op: "finish", Status: status}, func(ac *actors.Context[RunState]) error {
+		v := vars(ac)
+		if ac.State.Status != StatusRunning || ac.State.Epoch != epoch {
+			v.active = false
+			return nil
+		}
+		now := ac.Now()
+		ac.State.Status, ac.State.UpdatedAt, ac.State.EndedAt = status, now, now
+		if runErr != nil {
+			ac.State.Error = toRunError(runErr)
+		} else {
+			ac.KV().Put(outKey, out)
+		}
+		ac.Broadcast("wf.progress", map[string]any{"status": status})
+		v.active = false
+		return nil
+	})
+}
+
+// release marks the run's runner gone (appending nothing), so that the next
+// trigger starts another. It is best effort: when the runtime stops, the
+// actor's vars go with it.
+func (e *Engine) release(ctx context.Context, h *actors.Handle) {
+	if ctx.Err() != nil {
+		return
+	}
+	_ = actors.Do(ctx, h, wfEvent, nil, func(ac *actors.Context[RunState]) error {
+		vars(ac).active = false
+		return nil
+	})
+}
+
+// toRunError is the RunError a run fails with for err.
+func toRunError(err error) *RunError {
+	re := &RunError{Code: string(CodeWorkflowFailed), Message: TruncateMessage(err.Error())}
+	var nd *NondeterminismError
+	var se *StepError
+	var ue *actors.UserError
+	switch {
+	case errors.As(err, &nd):
+		re.Code, re.Entry = string(CodeNondeterminism), nd.Path
+	case errors.As(err, &se):
+		re.Code, re.Entry = string(se.ErrorCode()), se.Step
+	case errors.As(err, &ue):
+		re.Code = ue.Code
+	default:
+		if code, ok := ErrorCode(err); ok {
+			re.Code = string(code)
+		}
+	}
+	return re
+}

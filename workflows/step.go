@@ -1,0 +1,298 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+)
+
+// StepOptions configure a step. Fields left zero take their defaults.
+type StepOptions struct {
+	// MaxRetries is the number of retries after the first attempt.
+	// Defaults to 3; -1 means none.
+	MaxRetries int
+	// BackoffBase is the delay before the first retry; retry k waits
+	// min(BackoffBase*2^(k-1), BackoffMax) times a jitter of 0.5 to 1.0.
+	// Defaults to 100ms.
+	BackoffBase time.Duration
+	// BackoffMax caps the delay between attempts. Defaults to 30s.
+	BackoffMax time.Duration
+	// Timeout bounds each attempt. Defaults to 30s; -1 means none. A timed
+	// out attempt fails the step (FailureTimeout) without retries. Go
+	// cannot stop the step's goroutine: the runner stops waiting and drops
+	// its late result, so step functions must honour ctx.
+	Timeout time.Duration
+	// NonRetryable reports errors that fail the step at once, besides
+	// those wrapped with NonRetryable.
+	NonRetryable func(error) bool
+}
+
+func (o StepOptions) withDefaults() StepOptions {
+	switch {
+	case o.MaxRetries == 0:
+		o.MaxRetries = 3
+	case o.MaxRetries < 0:
+		o.MaxRetries = 0
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 100 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 30 * time.Second
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	return o
+}
+
+// backoff is the delay before retry k (1-based).
+func (o StepOptions) backoff(k int) time.Duration {
+	d := o.BackoffBase
+	for i := 1; i < k && d < o.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, o.BackoffMax)
+	// Jitter need not be deterministic: the delay is waited in memory, and
+	// nothing of it is journaled in this slice.
+	return time.Duration(float64(d) * (0.5 + rand.Float64()/2)) //nolint:gosec // jitter
+}
+
+// nonRetryable marks an error that fails its step without retries.
+type nonRetryable struct{ err error }
+
+func (e *nonRetryable) Error() string { return e.err.Error() }
+func (e *nonRetryable) Unwrap() error { return e.err }
+
+// NonRetryable wraps err so that a step returning it fails at once, without
+// retries (RivetKit's CriticalError). A nil err stays nil.
+func NonRetryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &nonRetryable{err}
+}
+
+// StepContext is what a step function sees of its step.
+type StepContext struct {
+	id      string
+	attempt int
+}
+
+// ID returns the step's ID, "<actorID>/<epoch>/<path>": the same across
+// attempts, crashes and replays. Pass it to external systems as an
+// idempotency key.
+func (s *StepContext) ID() string { return s.id }
+
+// Attempt returns the attempt number, from 1. Retries are waited in
+// memory in this slice, so a crash restarts the count at 1.
+func (s *StepContext) Attempt() int { return s.attempt }
+
+// Step runs fn as the journaled step name and returns its result. A
+// completed step never runs again: a replay returns its journaled result
+// (decoded from JSON into R, so R must round-trip through JSON). A step
+// running when the process died left no entry, so it runs again from
+// attempt 1: at least once, with a stable StepContext.ID.
+//
+// A retryable error is retried up to MaxRetries times with backoff; the
+// waits are in memory in this slice (parking on the run's alarm lands with
+// Sleep). The final failure (exhausted, non-retryable, timeout) is
+// journaled and fails the run with a *StepError, returned here too and
+// equal on every replay. Calling a step the journal does not expect fails
+// the run with a *NondeterminismError naming both.
+func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext) (R, error), opts ...StepOptions) (R, error) {
+	var zero R
+	if err := w.failed(); err != nil {
+		return zero, err
+	}
+	p, err := Path{}.Child(name)
+	if err != nil {
+		return zero, w.fail(err)
+	}
+	v, err := w.replay.Visit(KindStep, p)
+	if err != nil {
+		return zero, w.fail(w.nondeterminism(err))
+	}
+	if v.Found && (v.Entry.Status == EntryCompleted || v.Entry.Status == EntryFailed) {
+		return replayStep[R](w, p, v.Entry)
+	}
+	var o StepOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o = o.withDefaults()
+	sc := &StepContext{id: fmt.Sprintf("%s/%d/%s", w.actorID, w.epoch, p)}
+	for attempt := 1; ; attempt++ {
+		sc.attempt = attempt
+		r, err := runAttempt(w, o, sc, fn)
+		if w.ctx.Err() != nil {
+			return zero, w.fail(errStop)
+		}
+		if err == nil {
+			out, encErr := json.Marshal(r)
+			if encErr == nil && len(out) > MaxEntryBytes {
+				encErr = &SizeError{Err: ErrEntryTooLarge, Path: p.String(), Size: len(out), Limit: MaxEntryBytes}
+			}
+			if encErr == nil {
+				e, cerr := w.commit(p, Entry{Kind: KindStep, Ord: v.Ord, Status: EntryCompleted, Output: out, Attempts: attempt})
+				if cerr != nil {
+					return zero, w.fail(cerr)
+				}
+				return replayStep[R](w, p, e)
+			}
+			err = NonRetryable(encErr)
+		}
+		kind := FailureExhausted
+		var nr *nonRetryable
+		switch {
+		case errors.Is(err, errAttemptTimeout):
+			kind = FailureTimeout
+		case errors.As(err, &nr) || (o.NonRetryable != nil && o.NonRetryable(err)):
+			kind = FailureCritical
+		case attempt <= o.MaxRetries:
+			if !w.wait(o.backoff(attempt)) {
+				return zero, w.fail(errStop)
+			}
+			continue
+		}
+		fe := failureEntry(kind, err)
+		e, cerr := w.commit(p, Entry{Kind: KindStep, Ord: v.Ord, Status: EntryFailed, Error: fe, Attempts: attempt})
+		if cerr != nil {
+			return zero, w.fail(cerr)
+		}
+		return replayStep[R](w, p, e)
+	}
+}
+
+// errAttemptTimeout is an attempt that ran past StepOptions.Timeout.
+var errAttemptTimeout = errors.New("step attempt timed out")
+
+// runAttempt runs one attempt of fn under the attempt's timeout, turning a
+// panic into an error.
+func runAttempt[R any](w *W, o StepOptions, sc *StepContext, fn func(ctx context.Context, s *StepContext) (R, error)) (R, error) {
+	ctx, cancel := w.ctx, context.CancelFunc(func() {})
+	if o.Timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(w.ctx, o.Timeout, errAttemptTimeout)
+	}
+	defer cancel()
+	type result struct {
+		r   R
+		err error
+	}
+	done := make(chan result, 1)
+	s := *sc
+	go func() {
+		var res result
+		defer func() {
+			if p := recover(); p != nil {
+				res.err = fmt.Errorf("step panicked: %v", p)
+			}
+			done <- res
+		}()
+		res.r, res.err = fn(ctx, &s)
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil && errors.Is(context.Cause(ctx), errAttemptTimeout) {
+			res.err = fmt.Errorf("%w after %s: %w", errAttemptTimeout, o.Timeout, res.err)
+		}
+		return res.r, res.err
+	case <-ctx.Done():
+		var zero R
+		if errors.Is(context.Cause(ctx), errAttemptTimeout) {
+			return zero, fmt.Errorf("%w after %s", errAttemptTimeout, o.Timeout)
+		}
+		return zero, ctx.Err()
+	}
+}
+
+// failureEntry is the journal's form of a step's final error: an
+// actors.UserError keeps its code, a coded error of this package its code,
+// anything else is step_failed.
+func failureEntry(kind FailureKind, err error) *EntryError {
+	fe := &EntryError{Kind: kind, Code: string(CodeStepFailed), Message: TruncateMessage(err.Error())}
+	var ue *actors.UserError
+	if errors.As(err, &ue) {
+		fe.Code, fe.Message = ue.Code, TruncateMessage(ue.Message)
+	} else if code, ok := ErrorCode(err); ok {
+		fe.Code = string(code)
+	}
+	return fe
+}
+
+// replayStep returns the outcome a step entry records: its result, or the
+// *StepError it failed with (which also fails the run).
+func replayStep[R any](w *W, p Path, e Entry) (R, error) {
+	var r R
+	w.visited(e)
+	if e.Status == EntryFailed {
+		fe := e.Error
+		if fe == nil {
+			fe = &EntryError{Kind: FailureCritical, Code: string(CodeStepFailed)}
+		}
+		return r, w.fail(fe.StepError(p.String(), e.Attempts))
+	}
+	if err := json.Unmarshal(e.Output, &r); err != nil {
+		return r, w.fail(fmt.Errorf("%w: step %s: result does not decode: %w", ErrInvalidPath, p, err))
+	}
+	return r, nil
+}
+
+// wait waits d in memory; false if the execution's context ended first.
+func (w *W) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.ctx.Done():
+		return false
+	}
+}
+
+// commit writes entry e at p with one $wf event, compare-and-set: an entry
+// already at p with e's status is kept (a retry after an unknown outcome),
+// a run no longer running (or of another epoch) is errStop. It returns the
+// entry as committed, At being the event's time.
+func (w *W) commit(p Path, e Entry) (Entry, error) {
+	key := EntryKey(w.epoch, p)
+	status := StatusRunning
+	err := do(w.ctx, w.h, wfArgs{Op: "step", Entry: p.String(), Status: status}, func(ac *actors.Context[RunState]) error {
+		if ac.State.Status != StatusRunning || ac.State.Epoch != w.epoch {
+			return errStop
+		}
+		if old, ok := ac.KV().Get(key); ok {
+			if prev, err := DecodeEntry(old); err == nil && prev.Status == e.Status {
+				e = prev
+				return nil
+			}
+		}
+		e.At = ac.Now()
+		b, err := EncodeEntry(p, e)
+		if err != nil {
+			return err
+		}
+		ac.KV().Put(key, b)
+		ac.State.Current, ac.State.UpdatedAt = p.String(), e.At
+		if e.Kind == KindStep && e.Status == EntryCompleted {
+			ac.State.Steps++
+		}
+		ac.Broadcast("wf.progress", map[string]any{"entry": p.String(), "status": e.Status})
+		return nil
+	})
+	if err != nil {
+		if stopping(w.ctx, err) {
+			return e, errStop
+		}
+		return e, fmt.Errorf("workflow %s run %s: commit %s: %w", w.c.name, w.runID, p, err)
+	}
+	if err := w.replay.Commit(p, e); err != nil {
+		return e, err
+	}
+	return e, nil
+}
