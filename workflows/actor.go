@@ -10,9 +10,9 @@ import (
 	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
-// Status is a run's status (design §1.6). This slice of the engine sets
-// running, completed and failed; the others arrive with sleeps, waits,
-// pause and cancellation.
+// Status is a run's status (design §1.6). The engine sets running,
+// completed and failed, sleeping (a parked Sleep) and waiting (a parked
+// WaitSignal); paused and cancelled arrive with pause and cancellation.
 type Status string
 
 // Run statuses.
@@ -60,11 +60,17 @@ type RunState struct {
 	// Current is the path of the last committed entry.
 	Current string `json:"current,omitempty"`
 	// Steps counts completed steps, all epochs.
-	Steps     int       `json:"steps"`
-	Error     *RunError `json:"error,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
-	EndedAt   time.Time `json:"endedAt,omitzero"`
+	Steps int `json:"steps"`
+	// Waiting is what a parked run (sleeping or waiting) waits for.
+	Waiting *Waiting `json:"waiting,omitempty"`
+	// Inbox is the signals sent and not yet taken, oldest first; their
+	// payloads are in KV (msgKey).
+	Inbox     []InboxMsg `json:"inbox,omitempty"`
+	NextMsgID uint64     `json:"nextMsgId,omitempty"`
+	Error     *RunError  `json:"error,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	UpdatedAt time.Time  `json:"updatedAt"`
+	EndedAt   time.Time  `json:"endedAt,omitzero"`
 }
 
 // KV keys of a run actor besides the journal (EntryKey).
@@ -78,7 +84,11 @@ func inKey(epoch int) string { return "in/" + strconv.Itoa(epoch) }
 // runVars is a run actor's memory: whether a runner goroutine is active.
 // active is read and written only in the mailbox (hooks, actions, Do
 // closures), so "start a runner unless one is active" is race-free.
-type runVars struct{ active bool }
+type runVars struct {
+	active bool
+	// wake pokes a runner waiting in memory for a signal (buffered, 1).
+	wake chan struct{}
+}
 
 func vars(c *actors.Context[RunState]) *runVars { return c.Vars.(*runVars) }
 
@@ -93,7 +103,7 @@ func newRunType(c *core) *actors.Type[RunState] {
 			now := ac.Now()
 			return RunState{Workflow: c.name, RunID: key[0], Status: StatusRunning, CreatedAt: now, UpdatedAt: now}, nil
 		},
-		CreateVars: func(*actors.Context[RunState]) (any, error) { return &runVars{}, nil },
+		CreateVars: func(*actors.Context[RunState]) (any, error) { return &runVars{wake: make(chan struct{}, 1)}, nil },
 		OnCreate: func(ac *actors.Context[RunState], input json.RawMessage) error {
 			if len(input) == 0 {
 				input = json.RawMessage("null")
@@ -111,6 +121,8 @@ func newRunType(c *core) *actors.Type[RunState] {
 	t.Action("status", actors.Act0(func(ac *actors.Context[RunState]) (RunState, error) {
 		return *ac.State, nil
 	}))
+	t.Action(timerAction, actors.Act(c.timer))
+	t.Action("signal", actors.Act2(c.signal))
 	return t
 }
 

@@ -21,6 +21,9 @@ type W struct {
 	actorID string
 	epoch   int
 	replay  *Replay
+	// scope is the path the W's calls live under: the root for the run
+	// function's W, name/branch for a Join or Race branch's.
+	scope Path
 
 	mu  sync.Mutex
 	now time.Time
@@ -83,4 +86,15 @@ func (w *W) nondeterminism(err error) error {
 		nd.RunID, nd.Workflow = w.runID, w.c.name
 	}
 	return err
+}
+
+// branch returns the W of a Join or Race branch: the same run and journal,
+// calls under scope, the context ctx (derived from w's), Now starting at
+// w's, and a failure of its own (the Join or Race decides what it means
+// for w).
+func (w *W) branch(ctx context.Context, scope Path) *W {
+	return &W{
+		ctx: ctx, c: w.c, e: w.e, h: w.h, runID: w.runID, actorID: w.actorID, epoch: w.epoch,
+		replay: w.replay, scope: scope, now: w.Now(),
+	}
 }

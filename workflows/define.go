@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
 )
@@ -16,6 +17,17 @@ type Options struct {
 	// MaxStateBytes bounds a run actor's state plus KV (the journal, input
 	// and result). Defaults to 4 MiB.
 	MaxStateBytes int
+	// MaxBranches is the default concurrency bound of a Join's branches
+	// (JoinOptions.Concurrency). Defaults to 8; at most 64.
+	MaxBranches int
+	// ParkAfter is the parking threshold (design §1.3): a sleep or wait
+	// that ends sooner waits in memory (its alarm armed as a fallback); a
+	// longer one, or a wait without a timeout after this long, parks the
+	// run and lets its actor sleep. Defaults to 5s.
+	ParkAfter time.Duration
+	// MaxInbox bounds the signals buffered in a run's inbox; a signal
+	// beyond it is refused with inbox_full. Defaults to 1000.
+	MaxInbox int
 }
 
 func (o Options) withDefaults() Options {
@@ -25,6 +37,16 @@ func (o Options) withDefaults() Options {
 	if o.MaxStateBytes <= 0 {
 		o.MaxStateBytes = 4 << 20
 	}
+	if o.ParkAfter <= 0 {
+		o.ParkAfter = 5 * time.Second
+	}
+	if o.MaxInbox <= 0 {
+		o.MaxInbox = 1000
+	}
+	if o.MaxBranches <= 0 {
+		o.MaxBranches = 8
+	}
+	o.MaxBranches = min(o.MaxBranches, maxBranches)
 	return o
 }
 

@@ -6,10 +6,12 @@
 // Status: issue 18 is being built (docs/design/workflows.md). What works
 // today: Define, Register, NewEngine, StartRun (idempotent on the run ID),
 // Get, Step with retries (waited in memory), timeouts and non-retryable
-// errors, the run function re-executing outside the mailbox after a restart
-// with completed steps answered from the journal, and the nondeterminism
-// check. Not built yet: Sleep, signals and queues, Join/Race, loops,
-// ContinueAsNew, versions, cancellation, pause, streaming, the HTTP routes.
+// errors, Sleep and SleepUntil (parking on actor alarms past ParkAfter),
+// signals (a buffered inbox, WaitSignal with a timeout), Join with a
+// concurrency bound and Race, the run function re-executing outside the
+// mailbox after a restart with completed calls answered from the journal,
+// and the nondeterminism check. Not built yet: journaled retries, WaitAny,
+// loops, ContinueAsNew, versions, cancellation, pause, streaming, queues.
 // The rest of this comment describes the behaviour the engine is built to,
 // in the design's vocabulary (names follow RivetKit 2.3's rivetkit/workflow).
 //

@@ -11,6 +11,8 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/internal/snapshot"
+	"github.com/rivet-flow/rivet-flow/projections"
+	"github.com/rivet-flow/rivet-flow/scheduler"
 	"github.com/rivet-flow/rivet-flow/workflows"
 )
 
@@ -25,6 +27,20 @@ type env struct {
 	snaps *snapshot.Store
 	rt    *actors.Runtime
 	eng   *workflows.Engine
+	// scheduled: a projection runner and a scheduler run too (alarms fire).
+	scheduled bool
+	proj      *projections.Runner
+	sched     *scheduler.Scheduler
+}
+
+// newScheduledEnv is newEnv with a scheduler, so that the alarms of
+// sleeps and wait timeouts fire (on the wall clock).
+func newScheduledEnv(t *testing.T, defs ...workflows.Definition) *env {
+	t.Helper()
+	e := &env{dir: t.TempDir(), scheduled: true}
+	e.start(t, defs...)
+	t.Cleanup(func() { e.stop(t) })
+	return e
 }
 
 func newEnv(t *testing.T, defs ...workflows.Definition) *env {
@@ -56,8 +72,31 @@ func (e *env) start(t *testing.T, defs ...workflows.Definition) {
 	if e.rt, err = actors.NewRuntime(e.log, e.snaps, reg, actors.RuntimeOptions{Logger: quietLogger(), SweepInterval: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
+	if e.scheduled {
+		if e.proj, err = projections.Open(filepath.Join(e.dir, "projections"), e.log,
+			&projections.Options{Logger: quietLogger(), HeadInterval: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		if e.sched, err = scheduler.New(e.rt, e.proj, &scheduler.Options{Logger: quietLogger(),
+			RetryBackoff: 20 * time.Millisecond, MaxRetryBackoff: 100 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := e.rt.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if e.scheduled {
+		if err := e.proj.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.sched.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-e.sched.Started():
+		case <-time.After(20 * time.Second):
+			t.Fatal("the scheduler did not start")
+		}
 	}
 	if e.eng, err = workflows.NewEngine(e.rt, defs, &workflows.EngineOptions{Logger: quietLogger(), Log: e.log}); err != nil {
 		t.Fatal(err)
@@ -78,8 +117,21 @@ func (e *env) stop(t *testing.T) {
 	if err := e.eng.Stop(ctx); err != nil {
 		t.Errorf("stop engine: %v", err)
 	}
+	if e.scheduled {
+		if err := e.sched.Close(); err != nil {
+			t.Errorf("stop scheduler: %v", err)
+		}
+		if err := e.proj.Stop(ctx); err != nil {
+			t.Errorf("stop projections: %v", err)
+		}
+	}
 	if err := e.rt.Stop(ctx); err != nil {
 		t.Errorf("stop runtime: %v", err)
+	}
+	if e.scheduled {
+		if err := e.proj.Close(); err != nil {
+			t.Errorf("close projections: %v", err)
+		}
 	}
 	if err := e.snaps.Close(); err != nil {
 		t.Errorf("close snapshots: %v", err)

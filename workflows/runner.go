@@ -70,7 +70,12 @@ func (e *Engine) runRunner(ctx context.Context, c *core, runID string, epoch int
 		lg.Error("workflow runner: no handle", "err", err)
 		return
 	}
-	defer e.release(ctx, h)
+	parked := false // a parked run's actor may be asleep: do not wake it
+	defer func() {
+		if !parked {
+			e.release(ctx, h)
+		}
+	}()
 	var st RunState
 	var input json.RawMessage
 	var records []Record
@@ -115,6 +120,10 @@ func (e *Engine) runRunner(ctx context.Context, c *core, runID string, epoch int
 		if err == nil {
 			err = w.nondeterminism(w.replay.Complete(Path{}))
 		}
+	}
+	if errors.Is(err, errParked) {
+		parked = true
+		return
 	}
 	if stopping(ctx, err) {
 		return

@@ -110,7 +110,7 @@ func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext)
 	if err := w.failed(); err != nil {
 		return zero, err
 	}
-	p, err := Path{}.Child(name)
+	p, err := w.scope.Child(name)
 	if err != nil {
 		return zero, w.fail(err)
 	}

@@ -1,0 +1,351 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// maxBranches caps how many branches of one Join run at once
+// (Options.MaxBranches, JoinOptions.Concurrency).
+const maxBranches = 64
+
+// Branch is one branch of a Join or Race: a name (a path segment, see
+// ValidateName) and a function run with a W of its own, whose journaled
+// calls live under the scope joinName/branchName.
+type Branch[T any] struct {
+	Name string
+	Run  func(w *W) (T, error)
+}
+
+// JoinOptions configure a Join. Fields left zero take their defaults.
+type JoinOptions struct {
+	// Concurrency bounds how many branches run at once. Defaults to the
+	// workflow's Options.MaxBranches (8); at most 64.
+	Concurrency int
+}
+
+// BranchError is the failure of one branch of a Join or Race.
+type BranchError struct {
+	Branch string
+	Err    error
+}
+
+func (e *BranchError) Error() string { return fmt.Sprintf("branch %q failed: %v", e.Branch, e.Err) }
+
+// Unwrap returns the branch's error.
+func (e *BranchError) Unwrap() error { return e.Err }
+
+// JoinError is the failure of a Join (the branches that failed, in branch
+// order; branches cancelled because of them are not listed) or of a Race
+// (the branch that finished first, with an error). It fails the run: its
+// code is the first coded error of its branches (a step's, a
+// nondeterminism's), its message names every failed branch.
+type JoinError struct {
+	Kind     Kind   // KindJoin or KindRace
+	Path     string // the join's or race's path
+	Branches []*BranchError
+}
+
+func (e *JoinError) Error() string {
+	msgs := make([]string, len(e.Branches))
+	for i, b := range e.Branches {
+		msgs[i] = b.Error()
+	}
+	return fmt.Sprintf("%s %q: %s", e.Kind, e.Path, strings.Join(msgs, "; "))
+}
+
+// Unwrap returns the branches' errors, for errors.Is and errors.As.
+func (e *JoinError) Unwrap() []error {
+	errs := make([]error, len(e.Branches))
+	for i, b := range e.Branches {
+		errs[i] = b.Err
+	}
+	return errs
+}
+
+// Join runs branches concurrently, at most Concurrency at a time, each with
+// a W of its own scoped at name/<branch>, and returns their results in
+// branch order. The first branch to fail cancels the others' contexts;
+// Join then fails the run with a *JoinError naming the failed branches.
+// When every branch has completed, Join journals a join entry holding the
+// results, so a replay returns them at once without running any branch (a
+// result set too large for one entry is not journaled there: a replay then
+// re-runs the branches, whose journaled calls return their recorded
+// results). Results round-trip through JSON, as a Step's do. A branch
+// whose sleep or wait parks the run does not cancel the others: the Join
+// unwinds with the park once they return, and resumes at the wake.
+func Join[T any](w *W, name string, branches []Branch[T], opts ...JoinOptions) ([]T, error) {
+	if err := w.failed(); err != nil {
+		return nil, err
+	}
+	p, scopes, err := branchScopes(w, KindJoin, name, branches)
+	if err != nil {
+		return nil, w.fail(err)
+	}
+	v, err := w.replay.Visit(KindJoin, p)
+	if err != nil {
+		return nil, w.fail(w.nondeterminism(err))
+	}
+	done := v.Found && v.Entry.Status == EntryCompleted
+	if done && len(v.Entry.Output) > 0 {
+		w.replay.Skip(p)
+		return replayJoin[T](w, p, v.Entry)
+	}
+	limit := w.c.opts.MaxBranches
+	if len(opts) > 0 && opts[0].Concurrency > 0 {
+		limit = min(opts[0].Concurrency, maxBranches)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	results := make([]T, len(branches))
+	errs := make([]error, len(branches))
+	var mu sync.Mutex
+	first, parked := -1, false
+	fanOut(w, ctx, branches, scopes, limit, func(i int, r T, err error) {
+		results[i], errs[i] = r, err
+		if errors.Is(err, errParked) {
+			// A parked branch unwinds the join once the others are done
+			// (or parked too); it does not cancel them.
+			mu.Lock()
+			parked = true
+			mu.Unlock()
+			return
+		}
+		if err != nil {
+			mu.Lock()
+			if first < 0 {
+				first = i
+			}
+			mu.Unlock()
+			cancel()
+		}
+	})
+	if w.ctx.Err() != nil {
+		return nil, w.fail(errStop)
+	}
+	if parked {
+		// The run parked (a branch's sleep or wait): siblings' commits
+		// since were refused (errStop); all of it resumes at the wake.
+		return nil, w.fail(errParked)
+	}
+	if first >= 0 && unwinding(errs[first]) {
+		return nil, w.fail(errs[first])
+	}
+	if first >= 0 {
+		je := &JoinError{Kind: KindJoin, Path: p.String()}
+		for i, err := range errs {
+			// Branches that ended because the join cancelled them are not
+			// failures of their own.
+			if err != nil && (i == first || !(unwinding(err) || errors.Is(err, context.Canceled))) {
+				je.Branches = append(je.Branches, &BranchError{Branch: branches[i].Name, Err: err})
+			}
+		}
+		return nil, w.fail(je)
+	}
+	if done {
+		w.visited(v.Entry) // journaled without its results: replayed from the branches
+		return results, nil
+	}
+	out, err := json.Marshal(results)
+	if err != nil {
+		return nil, w.fail(fmt.Errorf("workflow %s run %s: join %s: results do not encode as JSON: %w", w.c.name, w.runID, p, err))
+	}
+	if len(out) > MaxEntryBytes-4096 {
+		out = nil
+	}
+	e, err := w.commit(p, Entry{Kind: KindJoin, Ord: v.Ord, Status: EntryCompleted, Output: out})
+	if err != nil {
+		return nil, w.fail(err)
+	}
+	if len(e.Output) == 0 {
+		w.visited(e)
+		return results, nil
+	}
+	return replayJoin[T](w, p, e)
+}
+
+// replayJoin returns the results a completed join entry records.
+func replayJoin[T any](w *W, p Path, e Entry) ([]T, error) {
+	w.visited(e)
+	var rs []T
+	if err := json.Unmarshal(e.Output, &rs); err != nil {
+		return nil, w.fail(fmt.Errorf("%w: join %s: results do not decode: %w", ErrInvalidPath, p, err))
+	}
+	return rs, nil
+}
+
+// raceExtra is a race entry's Extra: the winning branch.
+type raceExtra struct {
+	Winner string `json:"winner"`
+}
+
+// Race runs branches concurrently, each with a W of its own scoped at
+// name/<branch>; the first branch to finish decides the race. If it
+// completed, it wins: the other branches' contexts are cancelled, Race
+// waits for them to return, journals a race entry (its winner in Extra,
+// its value in Output) and returns the winner's name and value. A replay
+// returns them at once, runs no branch, and skips whatever the losers
+// journaled before they were cancelled. If the first branch to finish
+// failed, Race fails the run with a *JoinError naming it. A branch whose
+// sleep or wait parks the run has not finished; if no branch finishes,
+// Race unwinds with the park and resumes at the wake. Values round-trip
+// through JSON.
+func Race[T any](w *W, name string, branches []Branch[T]) (winner string, value T, err error) {
+	var zero T
+	if err := w.failed(); err != nil {
+		return "", zero, err
+	}
+	if len(branches) == 0 {
+		return "", zero, w.fail(fmt.Errorf("%w: race %q has no branches", ErrInvalidName, name))
+	}
+	p, scopes, err := branchScopes(w, KindRace, name, branches)
+	if err != nil {
+		return "", zero, w.fail(err)
+	}
+	v, err := w.replay.Visit(KindRace, p)
+	if err != nil {
+		return "", zero, w.fail(w.nondeterminism(err))
+	}
+	if v.Found && v.Entry.Status == EntryCompleted {
+		w.replay.Skip(p)
+		return replayRace[T](w, p, v.Entry)
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	var mu sync.Mutex
+	first, firstErr, parked := -1, error(nil), false
+	var firstVal T
+	fanOut(w, ctx, branches, scopes, len(branches), func(i int, r T, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		// A parked branch has not finished: the others may still win.
+		parked = parked || errors.Is(err, errParked)
+		if first < 0 && !errors.Is(err, errParked) {
+			first, firstVal, firstErr = i, r, err
+			cancel()
+		}
+	})
+	switch {
+	case w.ctx.Err() != nil:
+		return "", zero, w.fail(errStop)
+	case first < 0 || (parked && unwinding(firstErr)): // the run parked
+		return "", zero, w.fail(errParked)
+	case unwinding(firstErr):
+		return "", zero, w.fail(firstErr)
+	case firstErr != nil:
+		return "", zero, w.fail(&JoinError{Kind: KindRace, Path: p.String(),
+			Branches: []*BranchError{{Branch: branches[first].Name, Err: firstErr}}})
+	}
+	out, err := json.Marshal(firstVal)
+	if err == nil && len(out) > MaxEntryBytes-4096 {
+		err = &SizeError{Err: ErrEntryTooLarge, Path: p.String(), Size: len(out), Limit: MaxEntryBytes - 4096}
+	}
+	if err != nil {
+		return "", zero, w.fail(fmt.Errorf("workflow %s run %s: race %s: winner %q: %w", w.c.name, w.runID, p, branches[first].Name, err))
+	}
+	x, err := json.Marshal(raceExtra{Winner: branches[first].Name})
+	if err != nil {
+		return "", zero, w.fail(err)
+	}
+	e, err := w.commit(p, Entry{Kind: KindRace, Ord: v.Ord, Status: EntryCompleted, Output: out, Extra: x})
+	if err != nil {
+		return "", zero, w.fail(err)
+	}
+	return replayRace[T](w, p, e)
+}
+
+// replayRace returns the winner and value a completed race entry records.
+func replayRace[T any](w *W, p Path, e Entry) (string, T, error) {
+	var v T
+	w.visited(e)
+	var x raceExtra
+	if err := json.Unmarshal(e.Extra, &x); err != nil || x.Winner == "" {
+		return "", v, w.fail(fmt.Errorf("%w: race %s: no winner recorded (%v)", ErrInvalidPath, p, err))
+	}
+	if err := json.Unmarshal(e.Output, &v); err != nil {
+		return "", v, w.fail(fmt.Errorf("%w: race %s: value does not decode: %w", ErrInvalidPath, p, err))
+	}
+	return x.Winner, v, nil
+}
+
+// branchScopes returns the path of the join or race name in w's scope and
+// the scope of each branch, checking that every branch has a valid,
+// distinct name and a function.
+func branchScopes[T any](w *W, kind Kind, name string, branches []Branch[T]) (Path, []Path, error) {
+	p, err := w.scope.Child(name)
+	if err != nil {
+		return Path{}, nil, err
+	}
+	scopes := make([]Path, len(branches))
+	seen := make(map[string]bool, len(branches))
+	for i, b := range branches {
+		if seen[b.Name] {
+			return Path{}, nil, fmt.Errorf("%w: %s %s has two branches named %q", ErrInvalidName, kind, p, b.Name)
+		}
+		seen[b.Name] = true
+		if b.Run == nil {
+			return Path{}, nil, fmt.Errorf("workflows: %s %s: branch %q has no function", kind, p, b.Name)
+		}
+		if scopes[i], err = p.Child(b.Name); err != nil {
+			return Path{}, nil, fmt.Errorf("%s %s: branch: %w", kind, p, err)
+		}
+	}
+	return p, scopes, nil
+}
+
+// fanOut runs each branch on a goroutine of its own, at most limit at a
+// time, with a W scoped at its scope under ctx, and calls done with its
+// outcome (from the branch's goroutine). Branches not yet started when ctx
+// ends never start. fanOut returns when every started branch has returned.
+func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Path, limit int, done func(i int, r T, err error)) {
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i, b := range branches {
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		bw := w.branch(ctx, scopes[i])
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r, err := runBranch(bw, b)
+			done(i, r, err)
+		})
+	}
+}
+
+// runBranch runs one branch with its W bw: its outcome is the W's failure
+// if it has one (a step's final failure, nondeterminism, errStop), else
+// what the function returned, and, when it completed, the completion check
+// of its scope. A panic is the branch's failure.
+func runBranch[T any](bw *W, b Branch[T]) (r T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("branch %s panicked: %v", bw.scope, p)
+		}
+	}()
+	r, err = b.Run(bw)
+	if f := bw.failed(); f != nil {
+		err = f
+	}
+	if err == nil {
+		err = bw.nondeterminism(bw.replay.Complete(bw.scope))
+	}
+	return r, err
+}
+
+// unwinding reports whether a branch's error unwinds the whole execution
+// rather than failing the branch: errStop (the runtime stops, the run
+// moved on) or errParked. It is passed to the Join's or Race's W as it is.
+func unwinding(err error) bool {
+	return errors.Is(err, errStop) || errors.Is(err, errParked)
+}
