@@ -30,6 +30,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/projections"
 	"github.com/rivet-flow/rivet-flow/queues"
 	"github.com/rivet-flow/rivet-flow/scheduler"
+	"github.com/rivet-flow/rivet-flow/workflows"
 )
 
 // Config configures a node. Zero fields take the defaults of `rivet-flow serve`.
@@ -55,7 +56,7 @@ type Config struct {
 	// Registerer are set by the node.
 	Actors actors.RuntimeOptions
 	// API configures the HTTP API (token, CORS, body limit). Its Projections
-	// field is set by the node.
+	// and Workflows fields are set by the node.
 	API api.Options
 	// Projections are user read models (projections.Define), registered on
 	// the node's projection runner next to the built-in actor directory.
@@ -77,6 +78,11 @@ type Config struct {
 	// Deliver configures actor-bound queue delivery (a queue's deliverTo);
 	// its Logger is set by the node.
 	Deliver queues.DelivererOptions
+	// Workflows are the durable workflows served (workflows.Define): the node
+	// registers their run actor types on Registry, runs them with its
+	// workflow engine (Node.Workflows) and serves them at /v1/workflows.
+	// Defaults to none.
+	Workflows []workflows.Definition
 	// Insecure allows a non-loopback HTTPAddr without an API token.
 	Insecure bool
 	// Logger defaults to slog.Default().
@@ -121,6 +127,7 @@ type Node struct {
 	sched     *scheduler.Scheduler
 	queues    *queues.Manager
 	deliver   *queues.Deliverer
+	workflows *workflows.Engine
 	// logReplaced: the snapshots were built from another log (or a longer
 	// one); so were the projections, which are deleted and rebuilt.
 	logReplaced bool
@@ -196,6 +203,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := scheduler.RegisterMetrics(n.registry); err != nil {
 		return nil, err
 	}
+	// And the run actor types of the workflows (one per workflow).
+	if err := workflows.Register(cfg.Registry, cfg.Workflows...); err != nil {
+		return nil, err
+	}
 	rtOpts := cfg.Actors
 	rtOpts.Logger, rtOpts.Registerer = cfg.Logger, n.registry
 	rtOpts.Enqueuer = n.queues // actors' enqueues (Context.Enqueue), on the fast path and from the outbox
@@ -231,8 +242,19 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if n.deliver, err = queues.NewDeliverer(n.queues, n.runtime, &dOpts); err != nil {
 		return nil, err
 	}
+	if n.workflows, err = workflows.NewEngine(n.runtime, cfg.Workflows, &workflows.EngineOptions{Logger: cfg.Logger, Log: n.events}); err != nil {
+		return nil, err
+	}
 	if err := startstop.StartAll(context.WithoutCancel(ctx), n.queues, n.runtime, n.projs, n.outbox, n.sched, n.deliver); err != nil {
 		return nil, err
+	}
+	// The workflow engine starts last, once everything its runs use runs:
+	// it resumes the running runs (read from the log) before Start
+	// returns, bounded by ctx. It is not a startstop.Service (no
+	// Started/Stopped), so it starts on its own; closeStores stops it
+	// first.
+	if err := n.workflows.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start the workflow engine: %w", err)
 	}
 	if err := n.listen(); err != nil {
 		return nil, err
@@ -437,6 +459,10 @@ func (n *Node) Deliverer() *queues.Deliverer { return n.deliver }
 // actor cron and the ticks of server schedules).
 func (n *Node) Scheduler() *scheduler.Scheduler { return n.sched }
 
+// Workflows is the node's workflow engine: it starts, reads and resumes
+// the runs of Config.Workflows.
+func (n *Node) Workflows() *workflows.Engine { return n.workflows }
+
 // Registry is the node's Prometheus registry, served at /metrics.
 func (n *Node) Registry() *prometheus.Registry { return n.registry }
 
@@ -475,6 +501,11 @@ func (n *Node) Stop(ctx context.Context) error {
 // closeStores flushes and closes what Start opened, in reverse order.
 func (n *Node) closeStores(ctx context.Context) error {
 	var errs []error
+	if n.workflows != nil {
+		if err := n.workflows.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the workflow engine: %w", err))
+		}
+	}
 	if n.deliver != nil {
 		if err := n.deliver.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop actor-bound queue delivery: %w", err))

@@ -14,6 +14,7 @@ import (
 func (n *Node) routes() {
 	apiOpts := n.cfg.API
 	apiOpts.Version, apiOpts.Logger, apiOpts.Projections = n.cfg.Version, n.log, n.projs
+	apiOpts.Workflows = n.workflows
 	if apiOpts.Queues == nil {
 		apiOpts.Queues = n.queues
 	}

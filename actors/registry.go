@@ -21,12 +21,17 @@ func NewRegistry(defs ...Definition) (*Registry, error) {
 	return r, nil
 }
 
-// Register adds an actor type; names must be unique.
+// Register adds an actor type; names must be unique. Registering the very
+// same definition again does nothing (a node restarted in the same process
+// on the same registry registers its built-in types again).
 func (r *Registry) Register(d Definition) error {
 	if err := d.definitionError(); err != nil {
 		return err
 	}
-	if _, dup := r.types[d.Name()]; dup {
+	if prev, dup := r.types[d.Name()]; dup {
+		if prev == d {
+			return nil
+		}
 		return fmt.Errorf("actor type %s is registered twice", d.Name())
 	}
 	r.types[d.Name()] = d

@@ -20,6 +20,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/projections"
 	"github.com/rivet-flow/rivet-flow/queues"
+	"github.com/rivet-flow/rivet-flow/workflows"
 )
 
 // Options configures the API. The zero value works.
@@ -52,6 +53,10 @@ type Options struct {
 	Projections *projections.Runner
 	// Queues, when set, serves /v1/queues (durable queues); without it those routes are not served.
 	Queues *queues.Manager
+	// Workflows, when set, serves /v1/workflows (the runs of its workflows);
+	// without it those routes are not served. rivetflow.Start sets it to the
+	// node's engine.
+	Workflows *workflows.Engine
 	// ListWait bounds how long a listing of GET /v1/actors waits for the
 	// actor directory to reach the log's head (read-your-writes) before it
 	// answers from what the directory holds. Defaults to 2s.
@@ -138,6 +143,9 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	s.registerTail()
 	s.registerSchedules()
 	s.registerQueues()
+	if opts.Workflows != nil {
+		s.registerWorkflows()
+	}
 	if s.projs != nil {
 		s.registerProjections()
 	}

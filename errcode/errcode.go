@@ -146,6 +146,18 @@ const (
 	// InvalidReceipt (400): a receipt is malformed, of another queue, or
 	// names a message no longer in the queue.
 	InvalidReceipt Code = "invalid_receipt"
+	// WorkflowNotFound (404): the server runs no workflow of this name.
+	WorkflowNotFound Code = "workflow_not_found"
+	// RunNotFound (404): the workflow has no run of this ID.
+	RunNotFound Code = "run_not_found"
+	// RunFinished (409): the run is completed, failed or cancelled, so it
+	// takes no more signals or commands.
+	RunFinished Code = "run_finished"
+	// InboxFull (429): the run's inbox holds as many signals not yet taken
+	// as allowed.
+	InboxFull Code = "inbox_full"
+	// InvalidRunID (400): a run ID is not 1 to 128 of [A-Za-z0-9._-].
+	InvalidRunID Code = "invalid_run_id"
 	// MalformedMessage (stream only): a RivetKit WebSocket frame cannot be decoded.
 	MalformedMessage Code = "malformed_message"
 	// UnknownMessage (stream only): a WebSocket message has an unknown type.
@@ -155,6 +167,27 @@ const (
 	BinaryUnsupported Code = "binary_unsupported"
 	// TailFailed (stream only): the event log tail failed mid-stream.
 	TailFailed Code = "tail_failed"
+)
+
+// Codes a failed workflow run carries in its error (run error codes, in
+// GroupActor): never a response's status, they are in the run as GET
+// /v1/workflows/{name}/runs/{runId} shows it and in its actor's events.
+// Package workflows raises them with these spellings; InvalidInput also
+// serves as one (a run's input that does not decode).
+const (
+	// Nondeterminism (run error): the workflow's code diverged from the
+	// run's journal.
+	Nondeterminism Code = "nondeterminism"
+	// StepFailed (run error): a step failed with an error that carries no
+	// code of its own.
+	StepFailed Code = "step_failed"
+	// WorkflowFailed (run error): the workflow function returned an error
+	// that carries no code of its own.
+	WorkflowFailed Code = "workflow_failed"
+	// EntryTooLarge (run error): a journal entry exceeded its limit.
+	EntryTooLarge Code = "entry_too_large"
+	// JournalTooLarge (run error): the run's journal exceeded its limit.
+	JournalTooLarge Code = "journal_too_large"
 )
 
 // Codes raised inside an action as user errors (GroupUser).

@@ -8,6 +8,7 @@
 //	rivet-flow projections list, rebuild or read the projections (read models) of a running server
 //	rivet-flow schedules  set, list, get, preview, pause, resume, trigger and delete server schedules
 //	rivet-flow queues     list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters and redrive durable queues
+//	rivet-flow workflows  list, start, get and signal the runs of the server's workflows
 //	rivet-flow bench      benchmark actions over HTTP against a raw net/http handler
 //	rivet-flow version    print the build's version
 package main
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return schedulesCmd(args[1:], stdout, stderr)
 	case "queues":
 		return queuesCmd(args[1:], stdout, stderr)
+	case "workflows":
+		return workflowsCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -74,11 +77,12 @@ Usage:
   rivet-flow projections       list, rebuild or read the projections (read models) of a server
   rivet-flow schedules         set, list, get, preview, pause, resume, trigger or delete server schedules
   rivet-flow queues            list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters or redrive durable queues
+  rivet-flow workflows         list, start, get or signal the runs of the server's workflows
   rivet-flow bench http        benchmark actions over HTTP vs a raw net/http handler
   rivet-flow version           print the version
 
 Every flag can also be set with an environment variable, shown in each command's --help.
-actors, events, projections and schedules read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
+actors, events, projections, schedules and workflows read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
 `)
 }
 

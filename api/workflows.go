@@ -1,0 +1,281 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
+	"github.com/rivet-flow/rivet-flow/projections"
+	"github.com/rivet-flow/rivet-flow/workflows"
+)
+
+// Workflow runs (/v1/workflows): start a run of a workflow the server
+// runs (Options.Workflows), read it, list them. A run is an actor of the
+// workflow's run actor type keyed by its run ID: its events are at
+// /v1/actors/{actorId}/events.
+
+// WorkflowRun is a run as GET /v1/workflows/{name}/runs/{runId} shows it.
+type WorkflowRun struct {
+	RunID    string `json:"runId" doc:"The run's ID, unique within its workflow" example:"r1"`
+	Workflow string `json:"workflow" doc:"The workflow's name" example:"agent"`
+	ActorID  string `json:"actorId" doc:"The run actor's ID: its events are at /v1/actors/{actorId}/events" example:"agent.kAWE"`
+	Status   string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status"`
+	Current  string `json:"current,omitempty" doc:"The path of the run's last journaled call" example:"plan"`
+	Steps    int    `json:"steps" doc:"Completed steps"`
+	// Result is the workflow's output, once completed.
+	Result    json.RawMessage `json:"result,omitempty" doc:"The workflow's output (completed runs only)"`
+	Error     *WorkflowError  `json:"error,omitempty" doc:"Why the run failed (failed runs only)"`
+	CreatedAt time.Time       `json:"createdAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+	EndedAt   time.Time       `json:"endedAt,omitzero" doc:"When the run finished (absent while it has not)"`
+}
+
+// WorkflowError is why a run failed.
+type WorkflowError struct {
+	Code    string `json:"code" doc:"A run error code (docs/errors.md: step_failed, nondeterminism, ...) or the code of the error the workflow returned" example:"step_failed"`
+	Message string `json:"message" doc:"Human-readable message"`
+	Entry   string `json:"entry,omitempty" doc:"The path of the journaled call that failed the run, if one did" example:"tools/search"`
+}
+
+// workflowRunOf is a run as the API shows it.
+func workflowRunOf(r workflows.Run) WorkflowRun {
+	out := WorkflowRun{RunID: r.RunID, Workflow: r.Workflow, ActorID: r.ActorID, Status: string(r.Status), Current: r.Current,
+		Steps: r.Steps, Result: r.Result, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, EndedAt: r.EndedAt}
+	if r.Error != nil {
+		out.Error = &WorkflowError{Code: r.Error.Code, Message: r.Error.Message, Entry: r.Error.Entry}
+	}
+	return out
+}
+
+type startRunInput struct {
+	Name string `path:"name" maxLength:"64" doc:"Workflow name" example:"agent"`
+	Body *struct {
+		RunID string          `json:"runId,omitempty" maxLength:"128" doc:"The run's ID: 1 to 128 of A-Z a-z 0-9 . _ -. Starting is idempotent on it: a run that exists is returned as it is (200), its input kept. Absent: the server picks a random one" example:"r1"`
+		Input json.RawMessage `json:"input,omitempty" doc:"The workflow's input, any JSON value (absent is null)" example:"{\"task\":\"summarize\"}"`
+	}
+}
+
+type startRunOutput struct {
+	Status int `json:"-"`
+	Body   struct {
+		RunID  string `json:"runId" example:"r1"`
+		Status string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status as of the start"`
+	}
+}
+
+type runPath struct {
+	Name  string `path:"name" maxLength:"64" doc:"Workflow name" example:"agent"`
+	RunID string `path:"runId" maxLength:"128" doc:"Run ID" example:"r1"`
+}
+
+type runOutput struct {
+	Body WorkflowRun
+}
+
+type listRunsInput struct {
+	Name   string `path:"name" maxLength:"64" doc:"Workflow name" example:"agent"`
+	Status string `query:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"Only runs with this status; a page may then hold fewer than limit runs (follow nextCursor)"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size (at most the server's limit)"`
+	Cursor string `query:"cursor" doc:"Continue from the previous page: pass its nextCursor"`
+}
+
+type listRunsOutput struct {
+	Body struct {
+		Runs       []WorkflowRun `json:"runs"`
+		NextCursor string        `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last"`
+	}
+}
+
+type signalRunInput struct {
+	Name   string `path:"name" maxLength:"64" doc:"Workflow name" example:"agent"`
+	RunID  string `path:"runId" maxLength:"128" doc:"Run ID" example:"r1"`
+	Signal string `path:"signal" maxLength:"128" doc:"Signal name, as the run's WaitSignal names it" example:"approve"`
+	Body   *struct {
+		Payload json.RawMessage `json:"payload,omitempty" doc:"The signal's payload, any JSON value (absent is null; at most 64 KiB)" example:"{\"approved\":true}"`
+	}
+}
+
+type signalRunOutput struct {
+	Body struct {
+		MessageID uint64 `json:"messageId" doc:"The signal's ID in the run's inbox (1, 2, ... per run)" example:"1"`
+		Status    string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status after the signal (running if it woke the run)"`
+	}
+}
+
+var workflowErrors = []int{400, 401, 404, 409, 422, 429, 500, 503}
+
+// registerWorkflows serves /v1/workflows over Options.Workflows.
+func (s *Server) registerWorkflows() {
+	eng := s.opts.Workflows
+	tags := []string{"workflows"}
+	huma.Register(s.api, huma.Operation{
+		OperationID: "startWorkflowRun", Method: http.MethodPost, Path: "/v1/workflows/{name}/runs", Tags: tags,
+		DefaultStatus: http.StatusCreated, Summary: "Start a workflow run",
+		Description: "Starts run runId of the workflow with input (201), or returns the run with that ID as it is (200: starting is idempotent on runId; the new input is ignored). " +
+			"The run goes on in the background: GET the run for its progress. An unknown workflow is 404 `workflow_not_found`; a bad run ID 400 `invalid_run_id`.",
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: workflowErrors,
+	}, func(ctx context.Context, in *startRunInput) (*startRunOutput, error) {
+		var runID string
+		var input json.RawMessage
+		if in.Body != nil {
+			runID, input = in.Body.RunID, in.Body.Input
+		}
+		if runID == "" {
+			runID = newRunID()
+		}
+		run, created, err := eng.StartRun(ctx, in.Name, runID, input)
+		if err != nil {
+			return nil, s.fromWorkflows(err)
+		}
+		out := &startRunOutput{Status: http.StatusOK}
+		if created {
+			out.Status = http.StatusCreated
+		}
+		out.Body.RunID, out.Body.Status = run.RunID, string(run.Status)
+		return out, nil
+	})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "getWorkflowRun", Method: http.MethodGet, Path: "/v1/workflows/{name}/runs/{runId}", Tags: tags,
+		Summary:     "Get a workflow run",
+		Description: "The run's status, its last journaled call (current), completed steps, and its result (completed) or error (failed). Reading appends nothing and does not wake the run. An unknown workflow is 404 `workflow_not_found`, an unknown run 404 `run_not_found`.",
+		Errors:      workflowErrors,
+	}, func(ctx context.Context, in *runPath) (*runOutput, error) {
+		run, err := eng.Get(ctx, in.Name, in.RunID)
+		if err != nil {
+			return nil, s.fromWorkflows(err)
+		}
+		return &runOutput{Body: workflowRunOf(run)}, nil
+	})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "signalWorkflowRun", Method: http.MethodPost, Path: "/v1/workflows/{name}/runs/{runId}/signals/{signal}", Tags: tags,
+		DefaultStatus: http.StatusAccepted, Summary: "Send a signal to a workflow run",
+		Description: "Appends the signal, with payload, to the run's inbox (202), where it waits for the run's WaitSignal of that name: a signal sent before the wait begins is not lost. " +
+			"A run parked waiting for it resumes. A finished run is 409 `run_finished`; a full inbox 429 `inbox_full`; a payload over 64 KiB 413 `body_too_large`; " +
+			"an unknown workflow 404 `workflow_not_found`, an unknown run 404 `run_not_found`.",
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: []int{400, 401, 404, 409, 413, 422, 429, 500, 503},
+	}, func(ctx context.Context, in *signalRunInput) (*signalRunOutput, error) {
+		var payload json.RawMessage
+		if in.Body != nil {
+			payload = in.Body.Payload
+		}
+		id, status, err := eng.Signal(ctx, in.Name, in.RunID, in.Signal, payload)
+		if err != nil {
+			return nil, s.fromWorkflows(err)
+		}
+		out := &signalRunOutput{}
+		out.Body.MessageID, out.Body.Status = id, string(status)
+		return out, nil
+	})
+	if s.projs != nil {
+		huma.Register(s.api, huma.Operation{
+			OperationID: "listWorkflowRuns", Method: http.MethodGet, Path: "/v1/workflows/{name}/runs", Tags: tags,
+			Summary: "List a workflow's runs",
+			Description: "The workflow's runs in run ID order, `limit` at a time, each as GET /v1/workflows/{name}/runs/{runId} shows it (without result). " +
+				"The runs are those of the actor directory, read after it reaches the log's head (read-your-writes); each run's status is read from its log.",
+			Errors: workflowErrors,
+		}, s.listRuns)
+	}
+}
+
+// listRuns lists a workflow's runs from the actor directory (the live
+// actors of its run actor type), reading each from its log: up to
+// awakeFilterPages directory pages when filtered by status.
+func (s *Server) listRuns(ctx context.Context, in *listRunsInput) (*listRunsOutput, error) {
+	eng := s.opts.Workflows
+	// The engine checks the workflow before the run ID: an empty one tells
+	// whether it runs this workflow, without reading anything.
+	if _, err := eng.Get(ctx, in.Name, ""); errors.Is(err, workflows.ErrWorkflowNotFound) {
+		return nil, s.fromWorkflows(err)
+	}
+	limit := min(max(in.Limit, 1), s.opts.MaxListActors)
+	out := &listRunsOutput{}
+	out.Body.Runs = []WorkflowRun{}
+	s.awaitDirectory(ctx)
+	q := projections.ActorQuery{Type: in.Name, Status: projections.ActorActive, Limit: limit, Cursor: in.Cursor}
+	pages := 1
+	if in.Status != "" {
+		pages = awakeFilterPages
+	}
+	for range pages {
+		page, err := s.projs.Directory().List(q)
+		if err != nil {
+			return nil, s.fromProjections(err)
+		}
+		for i, a := range page.Actors {
+			if len(a.Key) != 1 {
+				continue
+			}
+			run, err := eng.Get(ctx, in.Name, a.Key[0])
+			if errors.Is(err, workflows.ErrRunNotFound) {
+				continue // destroyed since it was listed
+			}
+			if err != nil {
+				return nil, s.fromWorkflows(err)
+			}
+			if in.Status != "" && string(run.Status) != in.Status {
+				continue
+			}
+			run.Result = nil
+			out.Body.Runs = append(out.Body.Runs, workflowRunOf(run))
+			if len(out.Body.Runs) == limit && i < len(page.Actors)-1 {
+				out.Body.NextCursor = projections.ActorCursor(a.Type, a.Key)
+				return out, nil
+			}
+		}
+		out.Body.NextCursor = page.NextCursor
+		if page.NextCursor == "" || len(out.Body.Runs) == limit {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+	return out, nil
+}
+
+// newRunID is a random run ID, for a start without one.
+func newRunID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// fromWorkflows turns an engine error into an API error.
+func (s *Server) fromWorkflows(err error) *Error {
+	switch {
+	case errors.Is(err, workflows.ErrWorkflowNotFound):
+		return errorOf(errcode.WorkflowNotFound, err.Error(), nil)
+	case errors.Is(err, workflows.ErrRunNotFound):
+		return errorOf(errcode.RunNotFound, err.Error(), nil)
+	case errors.Is(err, workflows.ErrInvalidRunID):
+		return errorOf(errcode.InvalidRunID, err.Error(), nil)
+	case errors.Is(err, workflows.ErrRunFinished):
+		return errorOf(errcode.RunFinished, err.Error(), nil)
+	case errors.Is(err, workflows.ErrInboxFull):
+		e := errorOf(errcode.InboxFull, err.Error(), nil)
+		e.retryAfter = 1
+		return e
+	}
+	// The signal action refuses a bad name or a large payload with user
+	// errors of these codes; they are the request's faults.
+	var ue *actors.UserError
+	if errors.As(err, &ue) {
+		switch errcode.Code(ue.Code) {
+		case errcode.InvalidRequest:
+			return errorOf(errcode.InvalidRequest, ue.Message, nil)
+		case errcode.EntryTooLarge:
+			return errorOf(errcode.BodyTooLarge, ue.Message, nil)
+		}
+	}
+	e := fromActors(err)
+	if e.Code == string(errcode.InternalError) {
+		s.lg.Error("workflows", "err", err)
+	}
+	return e
+}
