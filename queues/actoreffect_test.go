@@ -22,8 +22,11 @@ func TestEnqueueEffect(t *testing.T) {
 			t.Fatalf("enqueue effect: %v", err)
 		}
 	}
-	if got := b.claim(t, "jobs", 10, 200*time.Millisecond); len(got) != 1 || string(got[0].Body) != `{"n":1}` {
-		t.Fatalf("claimed %+v, want one message", got)
+	if got := b.claimN(t, "jobs", 1); string(got[0].Body) != `{"n":1}` {
+		t.Fatalf("claimed %+v, want the message", got)
+	}
+	if more := b.claim(t, "jobs", 10, 300*time.Millisecond); len(more) != 0 {
+		t.Fatalf("claimed %d more: the dedup ID did not hold", len(more))
 	}
 
 	err := b.m.EnqueueEffect(c, "nope", []byte(`1`), "7/1")
