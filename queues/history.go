@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -112,60 +114,28 @@ func (m *Manager) History(ctx context.Context, name string, limit int) ([]Change
 	if err != nil {
 		return nil, fmt.Errorf("queue %s history: %w", name, err)
 	}
-	out := []Change{}
+	// A queue keeps at most MaxHistory changes: read them oldest first (a
+	// direct get of the next one of the subject each), newest first out.
 	subj := historyPrefix + name
-	raw, err := st.GetLastMsgForSubject(ctx, subj)
-	for err == nil && len(out) < limit {
-		var c Change
-		if jerr := json.Unmarshal(raw.Data, &c); jerr != nil {
-			return nil, fmt.Errorf("queue %s history: decode change %d: %w", name, raw.Sequence, jerr)
-		}
-		out = append(out, c)
-		if raw.Sequence <= 1 {
+	var all []Change
+	for seq := uint64(1); ; {
+		raw, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
-		raw, err = previousForSubject(ctx, st, subj, raw.Sequence-1)
-	}
-	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, fmt.Errorf("queue %s history: %w", name, err)
-	}
-	return out, nil
-}
-
-// previousForSubject finds the last message of subj at or below seq. Direct
-// gets only look forward, so it scans back in windows.
-func previousForSubject(ctx context.Context, st jetstream.Stream, subj string, seq uint64) (*jetstream.RawStreamMsg, error) {
-	info := st.CachedInfo()
-	first := uint64(1)
-	if info != nil && info.State.FirstSeq > 0 {
-		first = info.State.FirstSeq
-	}
-	for window := uint64(64); ; window *= 2 {
-		from := first
-		if seq >= window && seq-window+1 > first {
-			from = seq - window + 1
+		if err != nil {
+			return nil, fmt.Errorf("queue %s history: %w", name, err)
 		}
-		var last *jetstream.RawStreamMsg
-		for s := from; s <= seq; {
-			raw, err := st.GetMsg(ctx, s, jetstream.WithGetMsgSubject(subj))
-			if errors.Is(err, jetstream.ErrMsgNotFound) {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			if raw.Sequence > seq {
-				break
-			}
-			last, s = raw, raw.Sequence+1
+		var c Change
+		if err := json.Unmarshal(raw.Data, &c); err != nil {
+			return nil, fmt.Errorf("queue %s history: decode change %d: %w", name, raw.Sequence, err)
 		}
-		if last != nil {
-			return last, nil
-		}
-		if from == first {
-			return nil, jetstream.ErrMsgNotFound
-		}
+		all = append(all, c)
+		seq = raw.Sequence + 1
 	}
+	slices.Reverse(all)
+	out := make([]Change, 0, min(limit, len(all)))
+	return append(out, all[:min(limit, len(all))]...), nil
 }
 
 // changedFields names the configuration fields that differ, by JSON name.
@@ -175,16 +145,7 @@ func changedFields(a, b Config) []string {
 	t := va.Type()
 	for i := range t.NumField() {
 		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			name := t.Field(i).Tag.Get("json")
-			if j := len(name); j > 0 {
-				for k := range name {
-					if name[k] == ',' {
-						j = k
-						break
-					}
-				}
-				name = name[:j]
-			}
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 			out = append(out, name)
 		}
 	}

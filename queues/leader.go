@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -222,13 +223,13 @@ func (m *Manager) dispatchStats(ctx context.Context, name string) (dispatchStats
 	return l.Stats, true
 }
 
-// names lists the queues.
+// names lists the queues, in no particular order.
 func (m *Manager) names(ctx context.Context) ([]string, error) {
 	infos := m.js.StreamNames(ctx, jetstream.WithStreamListSubject("rf.q.>"))
 	var out []string
 	for n := range infos.Name() {
-		if len(n) > len(streamPrefix) && n[:len(streamPrefix)] == streamPrefix {
-			out = append(out, n[len(streamPrefix):])
+		if q, ok := strings.CutPrefix(n, streamPrefix); ok {
+			out = append(out, q)
 		}
 	}
 	return out, infos.Err()

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -271,14 +270,8 @@ func (m *Manager) info(ctx context.Context, q *queue) (Info, error) {
 
 // List returns every queue, by name.
 func (m *Manager) List(ctx context.Context) ([]Info, error) {
-	names := m.js.StreamNames(ctx, jetstream.WithStreamListSubject("rf.q.>"))
-	var qs []string
-	for n := range names.Name() {
-		if q, ok := strings.CutPrefix(n, streamPrefix); ok {
-			qs = append(qs, q)
-		}
-	}
-	if err := names.Err(); err != nil {
+	qs, err := m.names(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", err)
 	}
 	slices.Sort(qs)
