@@ -332,7 +332,11 @@ func TestNodeDeliverMisconfiguredBindingWaitsForAFix(t *testing.T) {
 	if _, err := n.Queues().Update(ctx, "inbox", queues.Patch{ClearDeliverTo: true}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	eventually(t, func() string { return "the Deliverer still delivers the unbound queue" }, func() bool {
+		return !n.Deliverer().Delivering("inbox")
+	})
+	// A long poll the stopped worker had open ends within its ClaimWait.
+	time.Sleep(testDelivererOptions().ClaimWait)
 	enqueueMsg(t, n, "inbox", deliverTestMsg{To: "a", N: 2})
 	time.Sleep(700 * time.Millisecond)
 	if got := gotOf(t, n, "a"); !slices.Equal(got, []int{1}) {

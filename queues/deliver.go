@@ -151,6 +151,14 @@ func (d *Deliverer) Stats() DeliverStats {
 	return DeliverStats{Delivered: d.stats.delivered.Load(), Failed: d.stats.failed.Load(), DeadLettered: d.stats.dead.Load()}
 }
 
+// Delivering reports whether this Deliverer runs a worker for the queue
+// (its binding is valid here and it claims its messages).
+func (d *Deliverer) Delivering(queue string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.workers[queue] != nil
+}
+
 // Start starts delivering: it lists the queues at once and then every
 // Poll, and runs a worker for each actor-bound queue. It runs until Stop.
 func (d *Deliverer) Start(ctx context.Context) error {
