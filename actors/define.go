@@ -114,6 +114,12 @@ func (t *Type[S]) Action(name string, fn ActionFunc[S]) *Type[S] {
 // Name returns the type's name.
 func (t *Type[S]) Name() string { return t.name }
 
+// HasAction reports whether t has an action named name.
+func (t *Type[S]) HasAction(name string) bool {
+	_, ok := t.actions[name]
+	return ok
+}
+
 // Act0 adapts an action without arguments.
 func Act0[S, R any](fn func(c *Context[S]) (R, error)) ActionFunc[S] {
 	return func(c *Context[S], args json.RawMessage) (any, error) {

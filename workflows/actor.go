@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -123,6 +124,14 @@ func newRunType(c *core) *actors.Type[RunState] {
 	}))
 	t.Action(timerAction, actors.Act(c.timer))
 	t.Action("signal", actors.Act2(c.signal))
+	registerControlActions(t, c)
+	registerQueueActions(t, c)
+	for name, fn := range c.opts.Actions {
+		if t.HasAction(name) {
+			panic(fmt.Sprintf("workflows.Define %s: action %q is the engine's", c.name, name))
+		}
+		t.Action(name, fn)
+	}
 	return t
 }
 

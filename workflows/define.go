@@ -28,6 +28,15 @@ type Options struct {
 	// MaxInbox bounds the signals buffered in a run's inbox; a signal
 	// beyond it is refused with inbox_full. Defaults to 1000.
 	MaxInbox int
+	// CompensateOnFailure runs the compensations of completed steps
+	// (StepOptions.Compensate) when the run fails, as on cancel. Defaults
+	// to true.
+	CompensateOnFailure *bool
+	// Actions are extra actions on the run actor, beside the engine's
+	// (RivetKit's actions beside run): from one, QueueOf(c).Send enqueues
+	// into the run's own queues. A name the engine uses is refused at
+	// Define.
+	Actions map[string]actors.ActionFunc[RunState]
 }
 
 func (o Options) withDefaults() Options {
@@ -47,6 +56,10 @@ func (o Options) withDefaults() Options {
 		o.MaxBranches = 8
 	}
 	o.MaxBranches = min(o.MaxBranches, maxBranches)
+	if o.CompensateOnFailure == nil {
+		yes := true
+		o.CompensateOnFailure = &yes
+	}
 	return o
 }
 

@@ -91,13 +91,18 @@ type Engine struct {
 	rt   *actors.Runtime
 	defs map[string]*core
 	opts EngineOptions
+
+	mu sync.Mutex
+	// finished holds, per run actor ID, the channels of Await calls to
+	// close when the run finishes on this node.
+	finished map[string][]chan struct{}
 }
 
 // NewEngine builds the engine of defs over rt, whose registry must hold
 // their run actor types (Register). It binds each Definition to this
 // engine: a Definition serves one engine at a time (the last built).
 func NewEngine(rt *actors.Runtime, defs []Definition, opts *EngineOptions) (*Engine, error) {
-	e := &Engine{rt: rt, defs: make(map[string]*core, len(defs)), opts: opts.withDefaults()}
+	e := &Engine{rt: rt, defs: make(map[string]*core, len(defs)), opts: opts.withDefaults(), finished: map[string][]chan struct{}{}}
 	for _, d := range defs {
 		c := d.core()
 		if _, dup := e.defs[c.name]; dup {
@@ -268,4 +273,61 @@ func Result[In, Out any](wf *Workflow[In, Out], run Run) (Out, error) {
 	}
 	err := json.Unmarshal(run.Result, &out)
 	return out, err
+}
+
+// Await waits until run runID of workflow name is finished (completed,
+// failed or cancelled) and returns it; ctx bounds the wait. It is told by
+// the runner that finishes the run on this node, so it costs no polling.
+func (e *Engine) Await(ctx context.Context, name, runID string) (Run, error) {
+	id, err := actors.ActorID(name, []string{runID})
+	if err != nil {
+		return Run{}, err
+	}
+	for {
+		ch := make(chan struct{})
+		e.mu.Lock()
+		e.finished[id] = append(e.finished[id], ch)
+		e.mu.Unlock()
+		run, err := e.Get(ctx, name, runID)
+		if err != nil || run.Status.Finished() {
+			e.forget(id, ch)
+			return run, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			e.forget(id, ch)
+			return run, ctx.Err()
+		}
+	}
+}
+
+// forget drops an Await channel that was not closed.
+func (e *Engine) forget(id string, ch chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	chs := e.finished[id]
+	for i, c := range chs {
+		if c == ch {
+			chs = append(chs[:i], chs[i+1:]...)
+			break
+		}
+	}
+	if len(chs) == 0 {
+		delete(e.finished, id)
+	} else {
+		e.finished[id] = chs
+	}
+}
+
+// notifyFinished wakes the Await calls of run actor id: its finish is
+// committed.
+func (e *Engine) notifyFinished(id string) {
+	e.mu.Lock()
+	chs := e.finished[id]
+	delete(e.finished, id)
+	e.mu.Unlock()
+	for _, ch := range chs {
+		close(ch)
+	}
 }

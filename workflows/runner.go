@@ -121,16 +121,20 @@ func (e *Engine) runRunner(ctx context.Context, c *core, runID string, epoch int
 			err = w.nondeterminism(w.replay.Complete(Path{}))
 		}
 	}
-	if errors.Is(err, errParked) {
+	if errors.Is(err, errParked) || errors.Is(err, errContinued) {
 		parked = true
 		return
 	}
 	if stopping(ctx, err) {
 		return
 	}
-	if err := e.finish(ctx, h, epoch, out, err); err != nil && !stopping(ctx, err) {
-		lg.Error("workflow runner: record the outcome", "err", err)
+	if err := e.finish(ctx, h, epoch, out, err); err != nil {
+		if !stopping(ctx, err) {
+			lg.Error("workflow runner: record the outcome", "err", err)
+		}
+		return
 	}
+	e.notifyFinished(h.ID)
 }
 
 // execute calls the workflow function, turning a panic into a failure.

@@ -85,7 +85,7 @@ func (c *core) signal(ac *actors.Context[RunState], name string, payload json.Ra
 	st.Inbox = append(st.Inbox, InboxMsg{ID: id, Name: name, At: now})
 	ac.KV().Put(msgKey(id), payload)
 	st.UpdatedAt = now
-	if st.Status == StatusWaiting && st.Waiting != nil && slices.Contains(st.Waiting.Names, name) {
+	if st.Status == StatusWaiting && st.Waiting.wantsSignal(name) {
 		st.Status, st.Waiting = StatusRunning, nil
 		ac.Broadcast("wf.progress", map[string]any{"status": st.Status})
 		c.startIfIdle(ac)
@@ -284,8 +284,7 @@ func (w *W) takeDo(p Path, ord int, signal string, until time.Time, parkIt bool)
 			ac.Broadcast("wf.progress", map[string]any{"entry": p.String(), "status": e.Status})
 		}
 		if e.Status == EntryWaiting && parkIt {
-			park(ac, StatusWaiting, &Waiting{Entry: p.String(), Names: []string{signal}, Until: e.NextAt, Alarm: e.Alarm})
-			parked = true
+			parked = w.park(ac, StatusWaiting, &Waiting{Entry: p.String(), Names: []string{signal}, Until: e.NextAt, Alarm: e.Alarm})
 		}
 		return nil
 	})

@@ -117,8 +117,7 @@ func (w *W) sleepDo(p Path, ord int, until time.Time, parkIt bool) (Entry, bool,
 			ac.Broadcast("wf.progress", map[string]any{"entry": p.String(), "status": e.Status})
 		}
 		if e.Status == EntrySleeping && parkIt {
-			park(ac, StatusSleeping, &Waiting{Entry: p.String(), Until: e.NextAt, Alarm: e.Alarm})
-			parked = true
+			parked = w.park(ac, StatusSleeping, &Waiting{Entry: p.String(), Until: e.NextAt, Alarm: e.Alarm})
 		}
 		return nil
 	})

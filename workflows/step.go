@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -30,6 +31,19 @@ type StepOptions struct {
 	// NonRetryable reports errors that fail the step at once, besides
 	// those wrapped with NonRetryable.
 	NonRetryable func(error) bool
+	// RetryDelay, when set, chooses the delay before the retry after
+	// attempt (1-based) failed with err: ok false keeps the backoff. Use it
+	// to honour a server's Retry-After.
+	RetryDelay func(err error, attempt int) (d time.Duration, ok bool)
+	// RetryOnTimeout retries an attempt that timed out, as any retryable
+	// error, instead of failing the step at once.
+	RetryOnTimeout bool
+	// Compensate undoes the step (RivetKit's rollback): when the run is
+	// cancelled, or fails with Options.CompensateOnFailure, the
+	// compensations of its completed steps run in reverse order, each
+	// journaled so it runs once. ctx ends with the runtime; s.ID is the
+	// step's ID.
+	Compensate func(ctx context.Context, s *StepContext) error
 }
 
 func (o StepOptions) withDefaults() StepOptions {
@@ -82,12 +96,36 @@ func NonRetryable(err error) error {
 type StepContext struct {
 	id      string
 	attempt int
+	path    string
+	h       *actors.Handle
+	seq     atomic.Int64
 }
 
 // ID returns the step's ID, "<actorID>/<epoch>/<path>": the same across
 // attempts, crashes and replays. Pass it to external systems as an
 // idempotency key.
 func (s *StepContext) ID() string { return s.id }
+
+// Stream sends chunk (any JSON value: an LLM token, a progress line) live
+// to the run's subscribers as the broadcast wf.stream
+// [{"entry","attempt","seq","chunk"}], without journaling it: nobody
+// listening, or a crash, loses it. The step's result is what is journaled.
+// A chunk that does not encode, or is larger than the run type's argument
+// limit, is dropped and reported in the error.
+func (s *StepContext) Stream(chunk any) error {
+	if s.h == nil {
+		return nil
+	}
+	return s.h.Publish("wf.stream", streamChunk{Entry: s.path, Attempt: s.attempt, Seq: s.seq.Add(1), Chunk: chunk})
+}
+
+// streamChunk is the argument of a wf.stream broadcast.
+type streamChunk struct {
+	Entry   string `json:"entry"`
+	Attempt int    `json:"attempt"`
+	Seq     int64  `json:"seq"`
+	Chunk   any    `json:"chunk"`
+}
 
 // Attempt returns the attempt number, from 1. Retries are waited in
 // memory in this slice, so a crash restarts the count at 1.
@@ -126,7 +164,7 @@ func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext)
 		o = opts[0]
 	}
 	o = o.withDefaults()
-	sc := &StepContext{id: fmt.Sprintf("%s/%d/%s", w.actorID, w.epoch, p)}
+	sc := &StepContext{id: fmt.Sprintf("%s/%d/%s", w.actorID, w.epoch, p), path: p.String(), h: w.h}
 	for attempt := 1; ; attempt++ {
 		sc.attempt = attempt
 		r, err := runAttempt(w, o, sc, fn)
@@ -150,12 +188,18 @@ func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext)
 		kind := FailureExhausted
 		var nr *nonRetryable
 		switch {
-		case errors.Is(err, errAttemptTimeout):
+		case errors.Is(err, errAttemptTimeout) && (!o.RetryOnTimeout || attempt > o.MaxRetries):
 			kind = FailureTimeout
 		case errors.As(err, &nr) || (o.NonRetryable != nil && o.NonRetryable(err)):
 			kind = FailureCritical
 		case attempt <= o.MaxRetries:
-			if !w.wait(o.backoff(attempt)) {
+			d := o.backoff(attempt)
+			if o.RetryDelay != nil {
+				if rd, ok := o.RetryDelay(err, attempt); ok {
+					d = rd
+				}
+			}
+			if !w.wait(d) {
 				return zero, w.fail(errStop)
 			}
 			continue
@@ -185,7 +229,7 @@ func runAttempt[R any](w *W, o StepOptions, sc *StepContext, fn func(ctx context
 		err error
 	}
 	done := make(chan result, 1)
-	s := *sc
+	s := &StepContext{id: sc.id, attempt: sc.attempt, path: sc.path, h: sc.h}
 	go func() {
 		var res result
 		defer func() {
@@ -194,7 +238,7 @@ func runAttempt[R any](w *W, o StepOptions, sc *StepContext, fn func(ctx context
 			}
 			done <- res
 		}()
-		res.r, res.err = fn(ctx, &s)
+		res.r, res.err = fn(ctx, s)
 	}()
 	select {
 	case res := <-done:

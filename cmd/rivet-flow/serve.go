@@ -93,6 +93,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
 		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
 		API: apiOpts, Insecure: *insecure, Outbox: outbox, Scheduler: sched, Queues: qOpts, Deliver: deliver,
+		Workflows: serveWorkflows(),
 	})
 	if err != nil {
 		// A plain line, not a log record: this is the message a person acts on.
