@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -56,8 +57,10 @@ type RunState struct {
 	Workflow string `json:"workflow"`
 	RunID    string `json:"runId"`
 	Status   Status `json:"status"`
-	// Epoch counts ContinueAsNew (always 0 in this slice).
+	// Epoch counts ContinueAsNew.
 	Epoch int `json:"epoch"`
+	// Seed seeds W.Rand; drawn at the run's create.
+	Seed uint64 `json:"seed,omitempty"`
 	// Current is the path of the last committed entry.
 	Current string `json:"current,omitempty"`
 	// Steps counts completed steps, all epochs.
@@ -69,6 +72,14 @@ type RunState struct {
 	Inbox     []InboxMsg `json:"inbox,omitempty"`
 	NextMsgID uint64     `json:"nextMsgId,omitempty"`
 	Error     *RunError  `json:"error,omitempty"`
+	// CancelRequested is set by cancel: the runner compensates and ends
+	// the run cancelled; CancelReason is the caller's reason.
+	CancelRequested bool   `json:"cancelRequested,omitempty"`
+	CancelReason    string `json:"cancelReason,omitempty"`
+	// PausedFrom is the status a paused run had, and PausedAt when it was
+	// paused: resume restores it and shifts its timers by the pause.
+	PausedFrom Status    `json:"pausedFrom,omitempty"`
+	PausedAt   time.Time `json:"pausedAt,omitzero"`
 	CreatedAt time.Time  `json:"createdAt"`
 	UpdatedAt time.Time  `json:"updatedAt"`
 	EndedAt   time.Time  `json:"endedAt,omitzero"`
@@ -87,6 +98,12 @@ func inKey(epoch int) string { return "in/" + strconv.Itoa(epoch) }
 // closures), so "start a runner unless one is active" is race-free.
 type runVars struct {
 	active bool
+	// cancel cancels the active runner's execution (cancel action), with
+	// cause errCancelRequested; set by the runner in the mailbox.
+	cancel context.CancelCauseFunc
+	// paused is set by pause and cleared by resume: the runner reads it
+	// outside the mailbox before starting new work.
+	paused atomic.Bool
 	// wake pokes a runner waiting in memory for a signal (buffered, 1).
 	wake chan struct{}
 }
@@ -102,7 +119,7 @@ func newRunType(c *core) *actors.Type[RunState] {
 		CreateState: func(ac *actors.Context[RunState], _ json.RawMessage) (RunState, error) {
 			key := ac.Key()
 			now := ac.Now()
-			return RunState{Workflow: c.name, RunID: key[0], Status: StatusRunning, CreatedAt: now, UpdatedAt: now}, nil
+			return RunState{Workflow: c.name, RunID: key[0], Status: StatusRunning, Seed: ac.Rand().Uint64(), CreatedAt: now, UpdatedAt: now}, nil
 		},
 		CreateVars: func(*actors.Context[RunState]) (any, error) { return &runVars{wake: make(chan struct{}, 1)}, nil },
 		OnCreate: func(ac *actors.Context[RunState], input json.RawMessage) error {

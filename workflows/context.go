@@ -2,7 +2,11 @@ package workflows
 
 import (
 	"context"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -20,6 +24,7 @@ type W struct {
 	runID   string
 	actorID string
 	epoch   int
+	seed    uint64
 	replay  *Replay
 	// scope is the path the W's calls live under: the root for the run
 	// function's W, name/branch for a Join or Race branch's.
@@ -27,6 +32,13 @@ type W struct {
 
 	mu  sync.Mutex
 	now time.Time
+	// visits counts the journaled calls this W visited, rands the Rand
+	// calls since the last: together they place a Rand call in the code.
+	visits, rands uint64
+	// comp is the run's compensation stack, shared by the run's Ws.
+	comp *compensations
+	// pausedFlag is the run's pause request (runVars.paused).
+	pausedFlag *atomic.Bool
 	// fatal ends the execution: a failure of the run (a step's final
 	// failure, nondeterminism) or errStop (the runner must exit without
 	// committing: the runtime stops, or another writer owns the run).
@@ -59,7 +71,24 @@ func (w *W) visited(e Entry) {
 	if e.At.After(w.now) {
 		w.now = e.At
 	}
+	w.visits++
+	w.rands = 0
 	w.mu.Unlock()
+}
+
+// Rand returns a random source that draws the same numbers on every
+// replay (design §3.2): it is seeded from the run's seed, its epoch, the
+// W's scope, and where the call is in the code (the journaled calls
+// visited before it, and the Rand calls since). It costs no append; do not
+// share it between goroutines.
+func (w *W) Rand() *rand.Rand {
+	w.mu.Lock()
+	w.rands++
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d/%d/%s/%d/%d", w.seed, w.epoch, w.scope, w.visits, w.rands)
+	w.mu.Unlock()
+	s := h.Sum64()
+	return rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
 }
 
 // fail records the error that ends the execution (the first one wins) and
@@ -94,7 +123,7 @@ func (w *W) nondeterminism(err error) error {
 // for w).
 func (w *W) branch(ctx context.Context, scope Path) *W {
 	return &W{
-		ctx: ctx, c: w.c, e: w.e, h: w.h, runID: w.runID, actorID: w.actorID, epoch: w.epoch,
-		replay: w.replay, scope: scope, now: w.Now(),
+		ctx: ctx, c: w.c, e: w.e, h: w.h, runID: w.runID, actorID: w.actorID, epoch: w.epoch, seed: w.seed,
+		replay: w.replay, scope: scope, now: w.Now(), comp: w.comp, pausedFlag: w.pausedFlag,
 	}
 }

@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"context"
+	"log/slog"
+	"sync/atomic"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +64,10 @@ func stopping(ctx context.Context, err error) bool {
 // runRunner is a run's runner goroutine (started with KeepAwake): it loads
 // the journal, executes the workflow function from the top against it, and
 // commits the run's outcome. It runs outside the mailbox; ctx ends when the
-// runtime stops.
+// runtime stops. A cancel ends the execution and the runner executes again
+// in cancelling mode: only replays (the first call that would do new work
+// ends it), which rebuilds the compensation stack; then it compensates and
+// ends the run cancelled.
 func (e *Engine) runRunner(ctx context.Context, c *core, runID string, epoch int) {
 	lg := e.opts.Logger.With("workflow", c.name, "run", runID)
 	h, err := e.rt.Client().Get(ctx, c.name, []string{runID})
@@ -76,15 +81,34 @@ func (e *Engine) runRunner(ctx context.Context, c *core, runID string, epoch int
 			e.release(ctx, h)
 		}
 	}()
+	for {
+		again, p := e.runOnce(ctx, lg, c, h, runID, epoch)
+		parked = p
+		if !again {
+			return
+		}
+	}
+}
+
+// runOnce is one execution of a run by its runner. It reports whether the
+// runner must execute again (a cancel came during this one) and whether
+// the run parked (or continued as new): then the runner must not touch the
+// actor again.
+func (e *Engine) runOnce(ctx context.Context, lg *slog.Logger, c *core, h *actors.Handle, runID string, epoch int) (again, parked bool) {
+	execCtx, cancelExec := context.WithCancelCause(ctx)
+	defer cancelExec(nil)
 	var st RunState
 	var input json.RawMessage
 	var records []Record
 	var loadErr error
-	err = do(ctx, h, nil, func(ac *actors.Context[RunState]) error {
+	var paused *atomic.Bool
+	err := do(ctx, h, nil, func(ac *actors.Context[RunState]) error {
 		st = *ac.State
 		if st.Status != StatusRunning || st.Epoch != epoch {
 			return errStop
 		}
+		v := vars(ac)
+		v.cancel, paused = cancelExec, &v.paused
 		if v, ok := ac.KV().Get(inKey(epoch)); ok {
 			input = append(json.RawMessage(nil), v...)
 		}
@@ -103,9 +127,14 @@ func (e *Engine) runRunner(ctx context.Context, c *core, runID string, epoch int
 		if !stopping(ctx, err) {
 			lg.Error("workflow runner: load the journal", "err", err)
 		}
-		return
+		return false, false
 	}
-	w := &W{ctx: ctx, c: c, e: e, h: h, runID: runID, actorID: h.ID, epoch: epoch, now: st.CreatedAt}
+	cancelling := st.CancelRequested
+	if cancelling {
+		cancelExec(errCancelRequested) // replays only: new work ends the execution
+	}
+	w := &W{ctx: execCtx, c: c, e: e, h: h, runID: runID, actorID: h.ID, epoch: epoch, seed: st.Seed,
+		now: st.CreatedAt, comp: &compensations{}, pausedFlag: paused}
 	var out json.RawMessage
 	if loadErr == nil {
 		w.replay, loadErr = NewReplay(records)
@@ -117,24 +146,71 @@ func (e *Engine) runRunner(ctx context.Context, c *core, runID string, epoch int
 		if f := w.failed(); f != nil {
 			err = f
 		}
-		if err == nil {
+		if err == nil && !cancelling {
 			err = w.nondeterminism(w.replay.Complete(Path{}))
 		}
 	}
+	if ctx.Err() != nil {
+		return false, false
+	}
+	if cancelling {
+		// The execution replayed up to its frontier (or ended): what it
+		// visited is the compensation stack.
+		cerr := e.compensate(ctx, w)
+		if stopping(ctx, cerr) {
+			return false, false
+		}
+		return false, e.end(ctx, lg, h, epoch, StatusCancelled, nil, cancelError(st.CancelReason, cerr))
+	}
+	if errors.Is(context.Cause(execCtx), errCancelRequested) {
+		return true, false
+	}
 	if errors.Is(err, errParked) || errors.Is(err, errContinued) {
-		parked = true
-		return
+		return false, true
 	}
 	if stopping(ctx, err) {
-		return
+		return false, false
 	}
-	if err := e.finish(ctx, h, epoch, out, err); err != nil {
+	status := StatusCompleted
+	if err != nil {
+		status = StatusFailed
+		if *c.opts.CompensateOnFailure {
+			if cerr := e.compensate(ctx, w); cerr != nil {
+				if stopping(ctx, cerr) {
+					return false, false
+				}
+				err = fmt.Errorf("%w (then %v)", err, cerr)
+			}
+		}
+	}
+	return false, e.end(ctx, lg, h, epoch, status, out, err)
+}
+
+// end commits the run's outcome and tells Await; it reports whether the
+// runner must leave the actor alone (the outcome was committed: the
+// finishing Do released it and let the actor sleep).
+func (e *Engine) end(ctx context.Context, lg *slog.Logger, h *actors.Handle, epoch int, status Status, out json.RawMessage, runErr error) bool {
+	if err := e.finish(ctx, h, epoch, status, out, runErr); err != nil {
 		if !stopping(ctx, err) {
 			lg.Error("workflow runner: record the outcome", "err", err)
 		}
-		return
+		return false
 	}
 	e.notifyFinished(h.ID)
+	return true
+}
+
+// cancelError is a cancelled run's error: the reason, and the
+// compensations that failed.
+func cancelError(reason string, compErr error) error {
+	msg := "cancelled"
+	if reason != "" {
+		msg += ": " + reason
+	}
+	if compErr != nil {
+		msg += " (" + compErr.Error() + ")"
+	}
+	return &Error{Code: CodeCancelled, Message: TruncateMessage(msg)}
 }
 
 // execute calls the workflow function, turning a panic into a failure.
@@ -147,14 +223,10 @@ func execute(w *W, input json.RawMessage) (out json.RawMessage, err error) {
 	return w.c.fn(w, input)
 }
 
-// finish commits the run's outcome: completed with out (KV "out"), or
-// failed with runErr's RunError. It is compare-and-set: a run no longer
-// running is left as it is.
-func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, out json.RawMessage, runErr error) error {
-	status := StatusCompleted
-	if runErr != nil {
-		status = StatusFailed
-	}
+// finish commits the run's outcome (compare-and-set: a run no longer
+// running is left as it is): completed with out (KV "out"), or failed or
+// cancelled with runErr's RunError. The finished run's actor may sleep.
+func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, status Status, out json.RawMessage, runErr error) error {
 	return do(ctx, h, wfArgs{Op: "finish", Status: status}, func(ac *actors.Context[RunState]) error {
 		v := vars(ac)
 		if ac.State.Status != StatusRunning || ac.State.Epoch != epoch {
@@ -163,13 +235,15 @@ func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, out js
 		}
 		now := ac.Now()
 		ac.State.Status, ac.State.UpdatedAt, ac.State.EndedAt = status, now, now
+		ac.State.Waiting = nil
 		if runErr != nil {
 			ac.State.Error = toRunError(runErr)
 		} else {
 			ac.KV().Put(outKey, out)
 		}
 		ac.Broadcast("wf.progress", map[string]any{"status": status})
-		v.active = false
+		v.active, v.cancel = false, nil
+		ac.Sleep() // a finished run has nothing left to do in memory
 		return nil
 	})
 }

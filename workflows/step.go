@@ -134,15 +134,18 @@ func (s *StepContext) Attempt() int { return s.attempt }
 // Step runs fn as the journaled step name and returns its result. A
 // completed step never runs again: a replay returns its journaled result
 // (decoded from JSON into R, so R must round-trip through JSON). A step
-// running when the process died left no entry, so it runs again from
-// attempt 1: at least once, with a stable StepContext.ID.
+// running when the process died left no entry, so it runs again: at least
+// once, with a stable StepContext.ID to pass on as an idempotency key.
 //
-// A retryable error is retried up to MaxRetries times with backoff; the
-// waits are in memory in this slice (parking on the run's alarm lands with
-// Sleep). The final failure (exhausted, non-retryable, timeout) is
-// journaled and fails the run with a *StepError, returned here too and
-// equal on every replay. Calling a step the journal does not expect fails
-// the run with a *NondeterminismError naming both.
+// A retryable error is retried up to MaxRetries times with backoff. Each
+// retry is journaled (a retrying entry with the attempt count, the error
+// and the next attempt's time), so attempts and the backoff survive a
+// crash; a delay shorter than Options.ParkAfter is waited in memory, a
+// longer one parks the run (status sleeping) on an alarm. The final
+// failure (exhausted, non-retryable, timeout) is journaled and fails the
+// run with a *StepError, returned here too and equal on every replay.
+// Calling a step the journal does not expect fails the run with a
+// *NondeterminismError naming both.
 func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext) (R, error), opts ...StepOptions) (R, error) {
 	var zero R
 	if err := w.failed(); err != nil {
@@ -156,16 +159,26 @@ func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext)
 	if err != nil {
 		return zero, w.fail(w.nondeterminism(err))
 	}
-	if v.Found && (v.Entry.Status == EntryCompleted || v.Entry.Status == EntryFailed) {
-		return replayStep[R](w, p, v.Entry)
-	}
 	var o StepOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
 	o = o.withDefaults()
 	sc := &StepContext{id: fmt.Sprintf("%s/%d/%s", w.actorID, w.epoch, p), path: p.String(), h: w.h}
-	for attempt := 1; ; attempt++ {
+	if v.Found && (v.Entry.Status == EntryCompleted || v.Entry.Status == EntryFailed) {
+		return replayStep[R](w, p, v.Entry, o, sc)
+	}
+	attempt := 1
+	if v.Found && v.Entry.Status == EntryRetrying {
+		attempt = v.Entry.Attempts + 1
+		if err := w.retryWait(p, v.Ord, v.Entry); err != nil {
+			return zero, err
+		}
+	}
+	for ; ; attempt++ {
+		if err := w.mayStart(); err != nil {
+			return zero, err
+		}
 		sc.attempt = attempt
 		r, err := runAttempt(w, o, sc, fn)
 		if w.ctx.Err() != nil {
@@ -181,7 +194,7 @@ func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext)
 				if cerr != nil {
 					return zero, w.fail(cerr)
 				}
-				return replayStep[R](w, p, e)
+				return replayStep[R](w, p, e, o, sc)
 			}
 			err = NonRetryable(encErr)
 		}
@@ -196,11 +209,15 @@ func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext)
 			d := o.backoff(attempt)
 			if o.RetryDelay != nil {
 				if rd, ok := o.RetryDelay(err, attempt); ok {
-					d = rd
+					d = max(rd, 0)
 				}
 			}
-			if !w.wait(d) {
-				return zero, w.fail(errStop)
+			e, err := w.retrying(p, v.Ord, attempt, failureEntry(FailureExhausted, err), d)
+			if err != nil {
+				return zero, err
+			}
+			if err := w.retryWait(p, v.Ord, e); err != nil {
+				return zero, err
 			}
 			continue
 		}
@@ -209,8 +226,98 @@ func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext)
 		if cerr != nil {
 			return zero, w.fail(cerr)
 		}
-		return replayStep[R](w, p, e)
+		return replayStep[R](w, p, e, o, sc)
 	}
+}
+
+// mayStart reports whether new work (a step attempt) may start: not when
+// the execution ends (errStop: the runtime stops, or the run is being
+// cancelled and only replays) or the run is paused (errStop too: the
+// runner exits and resume starts another).
+func (w *W) mayStart() error {
+	if w.ctx.Err() != nil {
+		return w.fail(errStop)
+	}
+	if w.pausedFlag != nil && w.pausedFlag.Load() {
+		return w.fail(errStop)
+	}
+	return nil
+}
+
+// retrying journals that the step at p failed attempt with fe and tries
+// again after d: a retrying entry whose NextAt is the next attempt's time.
+// It returns the entry as committed.
+func (w *W) retrying(p Path, ord, attempt int, fe *EntryError, d time.Duration) (Entry, error) {
+	next := alarmTime(w.e.rt.Clock().Now().Add(d))
+	e, err := w.commit(p, Entry{Kind: KindStep, Ord: ord, Status: EntryRetrying, Error: fe, Attempts: attempt, NextAt: next})
+	if err != nil {
+		return e, w.fail(err)
+	}
+	return e, nil
+}
+
+// retryWait waits for the next attempt of the retrying step entry e at p:
+// in memory when it is due sooner than Options.ParkAfter, else it arms an
+// alarm for it and parks the run (status sleeping) in one Do; the alarm's
+// $timer runs the run again.
+func (w *W) retryWait(p Path, ord int, e Entry) error {
+	clk := w.e.rt.Clock()
+	left := e.NextAt.Sub(clk.Now())
+	if left <= 0 {
+		return nil
+	}
+	if left < w.c.opts.ParkAfter {
+		if !w.memWait(left, nil) {
+			return w.fail(errStop)
+		}
+		return nil
+	}
+	key := EntryKey(w.epoch, p)
+	parked := false
+	err := do(w.ctx, w.h, wfArgs{Op: "retry", Entry: p.String(), Status: StatusSleeping}, func(ac *actors.Context[RunState]) error {
+		parked = false
+		if ac.State.Status != StatusRunning || ac.State.Epoch != w.epoch {
+			return errStop
+		}
+		raw, ok := ac.KV().Get(key)
+		if !ok {
+			return errStop
+		}
+		cur, err := DecodeEntry(raw)
+		if err != nil {
+			return err
+		}
+		if cur.Status != EntryRetrying || !ac.Now().Before(cur.NextAt) {
+			return nil // due already (or moved on): no park
+		}
+		if cur.Alarm == "" {
+			id, err := ac.Schedule().At(cur.NextAt, timerAction, p.String())
+			if err != nil {
+				return err
+			}
+			cur.Alarm = id
+			b, err := EncodeEntry(p, cur)
+			if err != nil {
+				return err
+			}
+			ac.KV().Put(key, b)
+		}
+		parked = w.park(ac, StatusSleeping, &Waiting{Entry: p.String(), Until: cur.NextAt, Alarm: cur.Alarm})
+		return nil
+	})
+	if err != nil {
+		if stopping(w.ctx, err) {
+			return w.fail(errStop)
+		}
+		return w.fail(fmt.Errorf("workflow %s run %s: park step %s for its retry: %w", w.c.name, w.runID, p, err))
+	}
+	if parked {
+		return w.fail(errParked)
+	}
+	if left := e.NextAt.Sub(clk.Now()); left > 0 && !w.memWait(left, nil) {
+		return w.fail(errStop)
+	}
+	return nil
 }
 
 // errAttemptTimeout is an attempt that ran past StepOptions.Timeout.
@@ -270,10 +377,14 @@ func failureEntry(kind FailureKind, err error) *EntryError {
 }
 
 // replayStep returns the outcome a step entry records: its result, or the
-// *StepError it failed with (which also fails the run).
-func replayStep[R any](w *W, p Path, e Entry) (R, error) {
+// *StepError it failed with (which also fails the run). A completed step
+// with a compensation pushes it on the run's stack.
+func replayStep[R any](w *W, p Path, e Entry, o StepOptions, sc *StepContext) (R, error) {
 	var r R
 	w.visited(e)
+	if e.Status == EntryCompleted && o.Compensate != nil {
+		w.comp.push(p, o, sc)
+	}
 	if e.Status == EntryFailed {
 		fe := e.Error
 		if fe == nil {
@@ -287,18 +398,6 @@ func replayStep[R any](w *W, p Path, e Entry) (R, error) {
 	return r, nil
 }
 
-// wait waits d in memory; false if the execution's context ended first.
-func (w *W) wait(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-w.ctx.Done():
-		return false
-	}
-}
-
 // commit writes entry e at p with one $wf event, compare-and-set: an entry
 // already at p with e's status is kept (a retry after an unknown outcome),
 // a run no longer running (or of another epoch) is errStop. It returns the
@@ -306,14 +405,24 @@ func (w *W) wait(d time.Duration) bool {
 func (w *W) commit(p Path, e Entry) (Entry, error) {
 	key := EntryKey(w.epoch, p)
 	status := StatusRunning
+	paused := false
 	err := do(w.ctx, w.h, wfArgs{Op: "step", Entry: p.String(), Status: status}, func(ac *actors.Context[RunState]) error {
-		if ac.State.Status != StatusRunning || ac.State.Epoch != w.epoch {
+		// A paused run still journals the step that was in flight (its
+		// work is done); the runner stops at its next call.
+		st := ac.State.Status
+		if (st != StatusRunning && st != StatusPaused) || ac.State.Epoch != w.epoch {
 			return errStop
 		}
+		paused = st == StatusPaused
 		if old, ok := ac.KV().Get(key); ok {
-			if prev, err := DecodeEntry(old); err == nil && prev.Status == e.Status {
-				e = prev
-				return nil
+			if prev, err := DecodeEntry(old); err == nil {
+				if prev.Status == e.Status && prev.Attempts >= e.Attempts {
+					e = prev
+					return nil
+				}
+				if prev.Alarm != "" {
+					ac.Schedule().Cancel(prev.Alarm)
+				}
 			}
 		}
 		e.At = ac.Now()
@@ -337,6 +446,9 @@ func (w *W) commit(p Path, e Entry) (Entry, error) {
 	}
 	if err := w.replay.Commit(p, e); err != nil {
 		return e, err
+	}
+	if paused && e.Status == EntryRetrying {
+		return e, errStop
 	}
 	return e, nil
 }

@@ -46,6 +46,8 @@ func (c *core) timer(ac *actors.Context[RunState], path string) (TimerResult, er
 	switch {
 	case e.Kind == KindSleep && e.Status == EntrySleeping:
 		e.Status, e.At, e.Alarm = EntryCompleted, now, ""
+	case e.Kind == KindStep && e.Status == EntryRetrying:
+		e.Alarm = "" // the next attempt is due: the runner makes it
 	case e.Kind == KindMessage && e.Status == EntryWaiting && !e.NextAt.IsZero():
 		e.Status, e.At, e.Alarm, e.Output, e.Extra = EntryCompleted, now, "", json.RawMessage("null"), timedOut
 	default:
