@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rivet-flow/rivet-flow/eventlog"
 	"github.com/rivet-flow/rivet-flow/workflows"
 )
 
@@ -186,15 +188,34 @@ func TestRetryParksOnAlarm(t *testing.T) {
 				return 0, errors.New("503")
 			}
 			return s.Attempt(), nil
-		}, workflows.StepOptions{RetryDelay: func(error, int) (time.Duration, bool) { return 300 * time.Millisecond, true }})
+		}, workflows.StepOptions{RetryDelay: func(error, int) (time.Duration, bool) { return 600 * time.Millisecond, true }})
 	}, workflows.Options{ParkAfter: 100 * time.Millisecond})
 	e := newScheduledEnv(t, wf)
 	ctx := context.Background()
 	if _, _, err := e.eng.StartRun(ctx, "flaky", "r1", nil); err != nil {
 		t.Fatal(err)
 	}
-	e.waitStatus(t, "flaky", "r1", workflows.StatusSleeping)
 	run := e.wait(t, "flaky", "r1")
+	// The retries parked the run: $wf retry events with status sleeping
+	// (one, on a machine so loaded that the second was due before its
+	// park).
+	subject, err := eventlog.ActorRef{Type: "flaky", Key: []string{"r1"}}.Subject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := e.log.ReadActorPage(ctx, subject, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parks := 0
+	for _, ev := range evs {
+		if ev.Action == "$wf" && strings.Contains(string(ev.Args), `"op":"retry"`) && strings.Contains(string(ev.Args), `"status":"sleeping"`) {
+			parks++
+		}
+	}
+	if parks < 1 {
+		t.Fatalf("%d retry parks in the run's events, want 1 or 2", parks)
+	}
 	if run.Status != workflows.StatusCompleted || string(run.Result) != "3" {
 		t.Fatalf("run %+v, want completed with 3", run)
 	}
