@@ -80,6 +80,8 @@ type RunState struct {
 	// paused: resume restores it and shifts its timers by the pause.
 	PausedFrom Status    `json:"pausedFrom,omitempty"`
 	PausedAt   time.Time `json:"pausedAt,omitzero"`
+	// Parent is the run waiting for this one (Child), told at its end.
+	Parent    *ParentRef `json:"parent,omitempty"`
 	CreatedAt time.Time  `json:"createdAt"`
 	UpdatedAt time.Time  `json:"updatedAt"`
 	EndedAt   time.Time  `json:"endedAt,omitzero"`
@@ -142,6 +144,7 @@ func newRunType(c *core) *actors.Type[RunState] {
 	t.Action(timerAction, actors.Act(c.timer))
 	t.Action("signal", actors.Act2(c.signal))
 	registerControlActions(t, c)
+	registerChildActions(t, c)
 	registerQueueActions(t, c)
 	for name, fn := range c.opts.Actions {
 		if t.HasAction(name) {

@@ -139,6 +139,7 @@ func (c *core) cancel(ac *actors.Context[RunState], reason string) (ControlResul
 	if v.active && v.cancel != nil {
 		v.cancel(errCancelRequested)
 	}
+	cancelChildren(ac, reason)
 	c.startIfIdle(ac)
 	ac.Broadcast("wf.progress", map[string]any{"status": st.Status, "cancelRequested": true})
 	return ControlResult{Status: st.Status, Changed: true}, nil

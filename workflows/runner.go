@@ -242,6 +242,9 @@ func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, status
 			ac.KV().Put(outKey, out)
 		}
 		ac.Broadcast("wf.progress", map[string]any{"status": status})
+		if err := reportToParent(ac); err != nil {
+			return err
+		}
 		v.active, v.cancel = false, nil
 		ac.Sleep() // a finished run has nothing left to do in memory
 		return nil
