@@ -127,8 +127,9 @@ type streamChunk struct {
 	Chunk   any    `json:"chunk"`
 }
 
-// Attempt returns the attempt number, from 1. Retries are waited in
-// memory in this slice, so a crash restarts the count at 1.
+// Attempt returns the attempt number, from 1. Failed attempts are
+// journaled, so the count goes on across crashes; an attempt cut by a
+// crash is made again with the same number.
 func (s *StepContext) Attempt() int { return s.attempt }
 
 // Step runs fn as the journaled step name and returns its result. A
