@@ -192,10 +192,21 @@ type Run struct {
 	RunID    string `json:"runId"`
 	// ActorID is the run actor's ID.
 	ActorID string    `json:"actorId"`
-	Status  Status    `json:"status"`
-	Current string    `json:"current,omitempty"`
-	Steps   int       `json:"steps"`
-	Error   *RunError `json:"error,omitempty"`
+	Status Status `json:"status"`
+	// Current is the path of the last journaled call.
+	Current string `json:"current,omitempty"`
+	Steps   int    `json:"steps"`
+	// Epoch counts the run's ContinueAsNew.
+	Epoch int `json:"epoch"`
+	// Waiting is what a sleeping or waiting run waits for.
+	Waiting *Waiting `json:"waiting,omitempty"`
+	// Inbox counts the signals and messages buffered, not yet taken.
+	Inbox int `json:"inbox"`
+	// CancelRequested: a cancel is being carried out (compensations).
+	CancelRequested bool `json:"cancelRequested,omitempty"`
+	// PausedFrom is the status a paused run will resume to.
+	PausedFrom Status    `json:"pausedFrom,omitempty"`
+	Error      *RunError `json:"error,omitempty"`
 	// Result is the workflow's output, once completed.
 	Result    json.RawMessage `json:"result,omitempty"`
 	CreatedAt time.Time       `json:"createdAt"`
@@ -249,7 +260,8 @@ func (e *Engine) Get(ctx context.Context, name, runID string) (Run, error) {
 		return Run{}, fmt.Errorf("read run %s of %s: state does not decode: %w", runID, name, err)
 	}
 	run := Run{Workflow: name, RunID: runID, ActorID: id, Status: st.Status, Current: st.Current, Steps: st.Steps,
-		Error: st.Error, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, EndedAt: st.EndedAt}
+		Epoch: st.Epoch, Waiting: st.Waiting, Inbox: len(st.Inbox), CancelRequested: st.CancelRequested,
+		PausedFrom: st.PausedFrom, Error: st.Error, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, EndedAt: st.EndedAt}
 	if out, ok := im.KV[outKey]; ok && st.Status == StatusCompleted {
 		run.Result = append(json.RawMessage(nil), out...)
 	}
