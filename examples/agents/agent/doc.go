@@ -24,8 +24,7 @@
 //     never retries by itself: the workflow step that calls it does, so every
 //     attempt is journaled.
 //
-// The durable workflow that strings these together (Workflow(model): plan,
+// [Workflow] strings these together as the durable workflow "agent" (plan,
 // call the tools in parallel, wait for a human approval signal, summarize
-// while streaming tokens) is added with issue 18, once package workflows
-// exists; see docs/design/workflows.md section 7.
+// while streaming tokens); see README.md and docs/design/workflows.md §7.
 package agent
