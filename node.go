@@ -245,6 +245,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if n.workflows, err = workflows.NewEngine(n.runtime, cfg.Workflows, &workflows.EngineOptions{Logger: cfg.Logger, Log: n.events}); err != nil {
 		return nil, err
 	}
+	// The runs projection (workflow_runs) lists the runs by status; it is
+	// registered before the runner starts.
+	if err := n.workflows.UseRunsProjection(n.projs, n.events); err != nil {
+		return nil, err
+	}
 	if err := startstop.StartAll(context.WithoutCancel(ctx), n.queues, n.runtime, n.projs, n.outbox, n.sched, n.deliver); err != nil {
 		return nil, err
 	}

@@ -104,3 +104,89 @@ func waitRun(t *testing.T, n *Node, runID string, done func(workflows.Run) bool)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// The node registers the runs projection (workflow_runs) and the engine
+// lists from it: a parked run is listed as waiting, across a restart, and
+// as completed once a signal ends it.
+func TestConfigWorkflowsRunsProjection(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := context.Background()
+	parked := func() workflows.Definition {
+		return workflows.Define("parked", func(w *workflows.W, _ struct{}) (string, error) {
+			p, _, err := w.WaitSignal("wait", "go", 0)
+			return string(p), err
+		}, workflows.Options{ParkAfter: time.Millisecond})
+	}
+	list := func(n *Node, st workflows.Status) []string {
+		t.Helper()
+		runs, _, err := n.Workflows().List(ctx, "parked", workflows.ListQuery{Status: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{}
+		for _, r := range runs {
+			ids = append(ids, r.RunID+":"+string(r.Status))
+		}
+		return ids
+	}
+	n, err := startWorkflows(t, dir, parked())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Projections().Status(workflows.RunsProjectionName); err != nil {
+		t.Fatalf("runs projection: %v", err)
+	}
+	for _, id := range []string{"r1", "r2"} {
+		if _, _, err := n.Workflows().StartRun(ctx, "parked", id, nil); err != nil {
+			t.Fatal(err)
+		}
+		waitStatus(t, n, "parked", id, workflows.StatusWaiting)
+	}
+	if got := list(n, workflows.StatusWaiting); strings.Join(got, ",") != "r1:waiting,r2:waiting" {
+		t.Fatalf("waiting = %v", got)
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if n, err = startWorkflows(t, dir, parked()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := n.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	if got := list(n, ""); strings.Join(got, ",") != "r1:waiting,r2:waiting" {
+		t.Fatalf("after a restart = %v", got)
+	}
+	if _, _, err := n.Workflows().Signal(ctx, "parked", "r1", "go", []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, n, "parked", "r1", workflows.StatusCompleted)
+	if got := list(n, workflows.StatusCompleted); strings.Join(got, ",") != "r1:completed" {
+		t.Fatalf("completed = %v", got)
+	}
+	if got := list(n, workflows.StatusWaiting); strings.Join(got, ",") != "r2:waiting" {
+		t.Fatalf("waiting = %v", got)
+	}
+}
+
+func waitStatus(t *testing.T, n *Node, name, runID string, want workflows.Status) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		run, err := n.Workflows().Get(context.Background(), name, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s of %s is %s, want %s", runID, name, run.Status, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -174,69 +174,44 @@ func (s *Server) registerWorkflows() {
 		out.Body.MessageID, out.Body.Status = id, string(status)
 		return out, nil
 	})
-	if s.projs != nil {
-		huma.Register(s.api, huma.Operation{
-			OperationID: "listWorkflowRuns", Method: http.MethodGet, Path: "/v1/workflows/{name}/runs", Tags: tags,
-			Summary: "List a workflow's runs",
-			Description: "The workflow's runs in run ID order, `limit` at a time, each as GET /v1/workflows/{name}/runs/{runId} shows it (without result). " +
-				"The runs are those of the actor directory, read after it reaches the log's head (read-your-writes); each run's status is read from its log.",
-			Errors: workflowErrors,
-		}, s.listRuns)
-	}
+	huma.Register(s.api, huma.Operation{
+		OperationID: "listWorkflowRuns", Method: http.MethodGet, Path: "/v1/workflows/{name}/runs", Tags: tags,
+		Summary: "List a workflow's runs",
+		Description: "The workflow's runs in run ID order, `limit` at a time, each as GET /v1/workflows/{name}/runs/{runId} shows it (without result). " +
+			"They are read from the runs projection (`workflow_runs`), after it reaches the log's head (read-your-writes, at most the server's list wait); " +
+			"`status` reads that status's index, so a page holds exactly the runs in that status. Page with `nextCursor` (from a listing with the same `status`).",
+		Errors: workflowErrors,
+	}, s.listRuns)
+	s.registerWorkflowRunRoutes(tags)
 }
 
-// listRuns lists a workflow's runs from the actor directory (the live
-// actors of its run actor type), reading each from its log: up to
-// awakeFilterPages directory pages when filtered by status.
+// listRuns lists a workflow's runs from the runs projection.
 func (s *Server) listRuns(ctx context.Context, in *listRunsInput) (*listRunsOutput, error) {
-	eng := s.opts.Workflows
-	// The engine checks the workflow before the run ID: an empty one tells
-	// whether it runs this workflow, without reading anything.
-	if _, err := eng.Get(ctx, in.Name, ""); errors.Is(err, workflows.ErrWorkflowNotFound) {
+	runs, next, err := s.opts.Workflows.List(ctx, in.Name, workflows.ListQuery{Status: workflows.Status(in.Status),
+		Limit: min(max(in.Limit, 1), projections.MaxPageLimit), Cursor: in.Cursor, MaxWait: s.opts.ListWait})
+	if err != nil {
 		return nil, s.fromWorkflows(err)
 	}
-	limit := min(max(in.Limit, 1), s.opts.MaxListActors)
 	out := &listRunsOutput{}
-	out.Body.Runs = []WorkflowRun{}
-	s.awaitDirectory(ctx)
-	q := projections.ActorQuery{Type: in.Name, Status: projections.ActorActive, Limit: limit, Cursor: in.Cursor}
-	pages := 1
-	if in.Status != "" {
-		pages = awakeFilterPages
+	out.Body.Runs = make([]WorkflowRun, len(runs))
+	for i, r := range runs {
+		out.Body.Runs[i] = workflowRunOfSummary(r)
 	}
-	for range pages {
-		page, err := s.projs.Directory().List(q)
-		if err != nil {
-			return nil, s.fromProjections(err)
-		}
-		for i, a := range page.Actors {
-			if len(a.Key) != 1 {
-				continue
-			}
-			run, err := eng.Get(ctx, in.Name, a.Key[0])
-			if errors.Is(err, workflows.ErrRunNotFound) {
-				continue // destroyed since it was listed
-			}
-			if err != nil {
-				return nil, s.fromWorkflows(err)
-			}
-			if in.Status != "" && string(run.Status) != in.Status {
-				continue
-			}
-			run.Result = nil
-			out.Body.Runs = append(out.Body.Runs, workflowRunOf(run))
-			if len(out.Body.Runs) == limit && i < len(page.Actors)-1 {
-				out.Body.NextCursor = projections.ActorCursor(a.Type, a.Key)
-				return out, nil
-			}
-		}
-		out.Body.NextCursor = page.NextCursor
-		if page.NextCursor == "" || len(out.Body.Runs) == limit {
-			break
-		}
-		q.Cursor = page.NextCursor
-	}
+	out.Body.NextCursor = next
 	return out, nil
+}
+
+// workflowRunOfSummary is a listed run as the API shows it.
+func workflowRunOfSummary(r workflows.RunSummary) WorkflowRun {
+	out := WorkflowRun{RunID: r.RunID, Workflow: r.Workflow, Status: string(r.Status), Current: r.Current, Steps: r.Steps,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, EndedAt: r.EndedAt}
+	if id, err := actors.ActorID(r.Workflow, []string{r.RunID}); err == nil {
+		out.ActorID = id
+	}
+	if r.Error != nil {
+		out.Error = &WorkflowError{Code: r.Error.Code, Message: r.Error.Message, Entry: r.Error.Entry}
+	}
+	return out
 }
 
 // newRunID is a random run ID, for a start without one.
@@ -257,6 +232,8 @@ func (s *Server) fromWorkflows(err error) *Error {
 		return errorOf(errcode.InvalidRunID, err.Error(), nil)
 	case errors.Is(err, workflows.ErrRunFinished):
 		return errorOf(errcode.RunFinished, err.Error(), nil)
+	case errors.Is(err, workflows.ErrInvalidListQuery):
+		return errorOf(errcode.InvalidRequest, err.Error(), nil)
 	case errors.Is(err, workflows.ErrInboxFull):
 		e := errorOf(errcode.InboxFull, err.Error(), nil)
 		e.retryAfter = 1

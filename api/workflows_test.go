@@ -35,10 +35,12 @@ func testWorkflows() []workflows.Definition {
 		})
 		return greetOut{Greeting: g}, err
 	})
+	// approval parks waiting at once (ParkAfter 10ms): its status is
+	// waiting, as a long wait's would be.
 	approval := workflows.Define("approval", func(w *workflows.W, _ struct{}) (json.RawMessage, error) {
 		payload, _, err := w.WaitSignal("wait", "approve", 0)
 		return payload, err
-	})
+	}, workflows.Options{ParkAfter: 10 * time.Millisecond})
 	doomed := workflows.Define("doomed", func(w *workflows.W, _ struct{}) (struct{}, error) {
 		return struct{}{}, errors.New("boom")
 	})
@@ -185,6 +187,7 @@ func TestWorkflowRunErrors(t *testing.T) {
 		{http.MethodGet, "/v1/workflows/greet/runs/bad%20id", nil, 400, "invalid_run_id"},
 		{http.MethodPost, "/v1/workflows/greet/runs", `{"runId":`, 400, "malformed_json"},
 		{http.MethodGet, "/v1/workflows/greet/runs?status=bogus", nil, 422, "invalid_request"},
+		{http.MethodGet, "/v1/workflows/greet/runs?cursor=%21%21", nil, 422, "invalid_request"},
 	} {
 		resp, data := b.do(t, tc.method, tc.path, tc.body)
 		var e api.Error

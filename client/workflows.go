@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -214,4 +215,155 @@ func (c *Client) Signal(ctx context.Context, workflow, runID, signal string, pay
 		return nil, err
 	}
 	return &res, nil
+}
+
+// RunEvents reads one page of run runID's events: its actor's history
+// (Events(run.ActorID)), straight from the log: the create, each journaled
+// call ($wf system events), signals, timers and controls. opts may be nil.
+// Unknown workflow or run: CodeWorkflowNotFound, CodeRunNotFound.
+func (c *Client) RunEvents(ctx context.Context, workflow, runID string, opts *EventsOptions) (*EventPage, error) {
+	if workflow == "" {
+		return nil, errMissing("workflow name")
+	}
+	if runID == "" {
+		return nil, errMissing("run ID")
+	}
+	var page EventPage
+	if err := c.do(ctx, http.MethodGet, runPath(workflow, runID)+"/events", runEventsQuery(opts), nil, &page); err != nil {
+		return nil, err
+	}
+	return &page, nil
+}
+
+// ControlResult is the answer to CancelRun, PauseRun and ResumeRun: the
+// run's status after the call and whether the call changed it.
+type ControlResult struct {
+	Status  string `json:"status"`
+	Changed bool   `json:"changed"`
+}
+
+// CancelRun cancels run runID of workflow, with reason (may be empty): the
+// compensations of its completed steps run in reverse order, then the run
+// ends cancelled (poll Run for it). A finished run: CodeRunFinished.
+func (c *Client) CancelRun(ctx context.Context, workflow, runID, reason string) (*ControlResult, error) {
+	body := struct {
+		Reason string `json:"reason,omitempty"`
+	}{reason}
+	return c.controlRun(ctx, workflow, runID, "cancel", body)
+}
+
+// PauseRun pauses run runID of workflow: its timers stop (keeping the
+// time they had left) and it stops at its next journaled call; signals are
+// still taken in. A finished run: CodeRunFinished.
+func (c *Client) PauseRun(ctx context.Context, workflow, runID string) (*ControlResult, error) {
+	return c.controlRun(ctx, workflow, runID, "pause", nil)
+}
+
+// ResumeRun resumes a paused run: its timers are re-armed for the time
+// they had left and it runs again. A finished run: CodeRunFinished.
+func (c *Client) ResumeRun(ctx context.Context, workflow, runID string) (*ControlResult, error) {
+	return c.controlRun(ctx, workflow, runID, "resume", nil)
+}
+
+func (c *Client) controlRun(ctx context.Context, workflow, runID, op string, body any) (*ControlResult, error) {
+	if workflow == "" {
+		return nil, errMissing("workflow name")
+	}
+	if runID == "" {
+		return nil, errMissing("run ID")
+	}
+	var res ControlResult
+	if err := c.do(ctx, http.MethodPost, runPath(workflow, runID)+"/"+op, nil, body, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// FollowRun calls fn with each event of run runID after sequence after,
+// oldest first: the events the log holds, then each new one as it is
+// appended (the server's log tail of the workflow's type, filtered to the
+// run), with no gap between the two. It returns nil once the run is
+// finished and fn has seen all its events, fn's error as is, ctx's error
+// when ctx ends, or an *Error (CodeRunNotFound, ...). Options.Timeout does
+// not apply to the tail.
+func (c *Client) FollowRun(ctx context.Context, workflow, runID string, after uint64, fn func(Event) error) error {
+	run, err := c.Run(ctx, workflow, runID)
+	if err != nil {
+		return err
+	}
+	if after, err = c.runEventsAfter(ctx, workflow, runID, after, fn); err != nil {
+		return err
+	}
+	if RunFinished(run.Status) {
+		return nil // finished before the read: the read had every event
+	}
+	errDone := errors.New("run finished")
+	err = c.Tail(ctx, &TailOptions{After: after, Type: workflow}, func(ev LogEvent) error {
+		if ev.ActorID != run.ActorID {
+			return nil
+		}
+		if err := fn(ev.Event); err != nil {
+			return err
+		}
+		after = ev.Seq
+		r, err := c.Run(ctx, workflow, runID)
+		if err != nil {
+			return err
+		}
+		if !RunFinished(r.Status) {
+			return nil
+		}
+		// Finished: the events after this one are all in the log now.
+		if after, err = c.runEventsAfter(ctx, workflow, runID, after, fn); err != nil {
+			return err
+		}
+		return errDone
+	})
+	if errors.Is(err, errDone) {
+		return nil
+	}
+	return err
+}
+
+// runEventsAfter calls fn with each event of the run the log holds after
+// sequence after, and returns the sequence of the last one.
+func (c *Client) runEventsAfter(ctx context.Context, workflow, runID string, after uint64, fn func(Event) error) (uint64, error) {
+	for {
+		page, err := c.RunEvents(ctx, workflow, runID, &EventsOptions{After: after, Limit: 1000})
+		if err != nil {
+			return after, err
+		}
+		for _, ev := range page.Events {
+			if err := fn(ev); err != nil {
+				return after, err
+			}
+			after = ev.Seq
+		}
+		if page.NextAfter == 0 {
+			return after, nil
+		}
+	}
+}
+
+// runPath is the path of a run.
+func runPath(workflow, runID string) string {
+	return "/v1/workflows/" + escape(workflow) + "/runs/" + escape(runID)
+}
+
+// runEventsQuery is the query of RunEvents (as Events sends it).
+func runEventsQuery(opts *EventsOptions) url.Values {
+	q := url.Values{}
+	if opts == nil {
+		return q
+	}
+	if opts.After > 0 {
+		q.Set("after", strconv.FormatUint(opts.After, 10))
+	}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.State {
+		q.Set("state", "true")
+	}
+	return q
 }

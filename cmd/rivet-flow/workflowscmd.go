@@ -20,12 +20,16 @@ Commands:
   start NAME [--run-id ID] [--input JSON|@FILE]
                                              start a run (idempotent on --run-id; without one the server picks it)
   get NAME RUN_ID                            show a run: status, current call, steps, result or error
+  events NAME RUN_ID [--after SEQ] [--follow]
+                                             show a run's events (its journal); --follow streams them until it finishes
   signal NAME RUN_ID SIGNAL [--payload JSON|@FILE]
                                              send a signal to a run (kept in its inbox until a wait takes it)
+  cancel NAME RUN_ID [--reason TEXT]         cancel a run (its compensations run, then it ends cancelled)
+  pause NAME RUN_ID                          pause a run (timers stop; signals are still kept)
+  resume NAME RUN_ID                         resume a paused run
 
 A workflow is durable Go code the server runs (rivetflow.Config.Workflows); each
-run is an actor of the workflow's type keyed by its run ID, whose events
-rivet-flow actors history reads. Every command takes --addr (default ` + defaultAddr + `,
+run is an actor of the workflow's type keyed by its run ID. Every command takes --addr (default ` + defaultAddr + `,
 or RIVETFLOW_ADDR), --token (or RIVETFLOW_API_TOKEN) and --json; see
 rivet-flow workflows <command> --help.
 `
@@ -45,6 +49,14 @@ func workflowsCmd(args []string, stdout, stderr io.Writer) int {
 		return workflowsGet(args[1:], stdout, stderr)
 	case "signal":
 		return workflowsSignal(args[1:], stdout, stderr)
+	case "events":
+		return workflowsEvents(args[1:], stdout, stderr)
+	case "cancel":
+		return workflowsCancel(args[1:], stdout, stderr)
+	case "pause":
+		return workflowsPause(args[1:], stdout, stderr)
+	case "resume":
+		return workflowsResume(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, workflowsUsage)
 		return 0
