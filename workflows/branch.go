@@ -76,8 +76,11 @@ func (e *JoinError) Unwrap() []error {
 // result set too large for one entry is not journaled there: a replay then
 // re-runs the branches, whose journaled calls return their recorded
 // results). Results round-trip through JSON, as a Step's do. A branch
-// whose sleep or wait parks the run does not cancel the others: the Join
-// unwinds with the park once they return, and resumes at the wake.
+// blocked on a long sleep or wait waits in memory while other branches
+// run; once every live branch is blocked so, the run parks on all their
+// waits at once (design §3.4), the Join unwinds, and the first wake (an
+// alarm, a signal one of them wants) runs it again: completed steps
+// replay, so nothing completed runs twice.
 func Join[T any](w *W, name string, branches []Branch[T], opts ...JoinOptions) ([]T, error) {
 	if err := w.failed(); err != nil {
 		return nil, err
@@ -105,7 +108,7 @@ func Join[T any](w *W, name string, branches []Branch[T], opts ...JoinOptions) (
 	errs := make([]error, len(branches))
 	var mu sync.Mutex
 	first, parked := -1, false
-	fanOut(w, ctx, branches, scopes, limit, func(i int, r T, err error) {
+	runParked := fanOut(w, ctx, branches, scopes, limit, func(i int, r T, err error) {
 		results[i], errs[i] = r, err
 		if errors.Is(err, errParked) {
 			// A parked branch unwinds the join once the others are done
@@ -127,9 +130,9 @@ func Join[T any](w *W, name string, branches []Branch[T], opts ...JoinOptions) (
 	if w.ctx.Err() != nil {
 		return nil, w.fail(errStop)
 	}
-	if parked {
-		// The run parked (a branch's sleep or wait): siblings' commits
-		// since were refused (errStop); all of it resumes at the wake.
+	if parked || runParked {
+		// The run parked: every branch was blocked; all of it resumes at
+		// the wake.
 		return nil, w.fail(errParked)
 	}
 	if first >= 0 && unwinding(errs[first]) {
@@ -190,10 +193,10 @@ type raceExtra struct {
 // its value in Output) and returns the winner's name and value. A replay
 // returns them at once, runs no branch, and skips whatever the losers
 // journaled before they were cancelled. If the first branch to finish
-// failed, Race fails the run with a *JoinError naming it. A branch whose
-// sleep or wait parks the run has not finished; if no branch finishes,
-// Race unwinds with the park and resumes at the wake. Values round-trip
-// through JSON.
+// failed, Race fails the run with a *JoinError naming it. A branch
+// blocked on a long sleep or wait has not finished; when every branch is
+// blocked so, the run parks on all their waits at once and Race resumes
+// at the first wake. Values round-trip through JSON.
 func Race[T any](w *W, name string, branches []Branch[T]) (winner string, value T, err error) {
 	var zero T
 	if err := w.failed(); err != nil {
@@ -219,7 +222,7 @@ func Race[T any](w *W, name string, branches []Branch[T]) (winner string, value 
 	var mu sync.Mutex
 	first, firstErr, parked := -1, error(nil), false
 	var firstVal T
-	fanOut(w, ctx, branches, scopes, len(branches), func(i int, r T, err error) {
+	runParked := fanOut(w, ctx, branches, scopes, len(branches), func(i int, r T, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		// A parked branch has not finished: the others may still win.
@@ -232,7 +235,7 @@ func Race[T any](w *W, name string, branches []Branch[T]) (winner string, value 
 	switch {
 	case w.ctx.Err() != nil:
 		return "", zero, w.fail(errStop)
-	case first < 0 || (parked && unwinding(firstErr)): // the run parked
+	case runParked || first < 0 || (parked && unwinding(firstErr)): // the run parked
 		return "", zero, w.fail(errParked)
 	case unwinding(firstErr):
 		return "", zero, w.fail(firstErr)
@@ -300,27 +303,41 @@ func branchScopes[T any](w *W, kind Kind, name string, branches []Branch[T]) (Pa
 // fanOut runs each branch on a goroutine of its own, at most limit at a
 // time, with a W scoped at its scope under ctx, and calls done with its
 // outcome (from the branch's goroutine). Branches not yet started when ctx
-// ends never start. fanOut returns when every started branch has returned.
-func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Path, limit int, done func(i int, r T, err error)) {
+// ends, or when the run parks, never start. fanOut returns when every
+// started branch has returned, and reports whether the run parked: when
+// every live branch blocked on a wait that parks (W.park), the last one
+// parked the run and the others unwound with errParked.
+func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Path, limit int, done func(i int, r T, err error)) (parked bool) {
+	t, g := enterGroup(w, len(branches), limit)
+	defer t.leaveGroup(g)
 	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	for i, b := range branches {
 		if ctx.Err() != nil {
-			return
+			break
 		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			return
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		u := t.startUnit(g, scopes[i], ctx)
+		if u == nil {
+			break
 		}
 		bw := w.branch(ctx, scopes[i])
 		wg.Go(func() {
 			defer func() { <-sem }()
 			r, err := runBranch(bw, b)
-			done(i, r, err)
+			done(i, r, err) // first: a Race's winner cancels the others
+			t.endUnit(g, u)
 		})
 	}
+	t.stopStarting(g)
+	wg.Wait()
+	return t.runParked()
 }
 
 // runBranch runs one branch with its W bw: its outcome is the W's failure
@@ -345,7 +362,8 @@ func runBranch[T any](bw *W, b Branch[T]) (r T, err error) {
 
 // unwinding reports whether a branch's error unwinds the whole execution
 // rather than failing the branch: errStop (the runtime stops, the run
-// moved on) or errParked. It is passed to the Join's or Race's W as it is.
+// moved on), errParked or errContinued (a branch called ContinueAsNew).
+// It is passed to the Join's or Race's W as it is.
 func unwinding(err error) bool {
-	return errors.Is(err, errStop) || errors.Is(err, errParked)
+	return errors.Is(err, errStop) || errors.Is(err, errParked) || errors.Is(err, errContinued)
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -75,14 +76,24 @@ func (w *W) sleep(name string, deadline func() time.Time) error {
 // returns the entry as it stands.
 func (w *W) sleepDo(p Path, ord int, until time.Time, parkIt bool) (Entry, bool, error) {
 	key := EntryKey(w.epoch, p)
-	var e Entry
-	parked := false
+	// The closure may still run after do returned early (the execution's
+	// context ended while it was in the mailbox): it publishes what it
+	// saw under mu, and the caller reads it only after a successful do.
+	var mu sync.Mutex
+	var out Entry
+	outParked := false
 	args := wfArgs{Op: "sleep", Entry: p.String(), Status: StatusRunning}
 	if parkIt {
 		args.Status = StatusSleeping
 	}
 	err := do(w.ctx, w.h, args, func(ac *actors.Context[RunState]) error {
-		parked = false
+		var e Entry
+		parked := false
+		defer func() {
+			mu.Lock()
+			out, outParked = e, parked
+			mu.Unlock()
+		}()
 		if ac.State.Status != StatusRunning || ac.State.Epoch != w.epoch {
 			return errStop
 		}
@@ -123,10 +134,13 @@ func (w *W) sleepDo(p Path, ord int, until time.Time, parkIt bool) (Entry, bool,
 	})
 	if err != nil {
 		if stopping(w.ctx, err) {
-			return e, false, errStop
+			return Entry{}, false, errStop
 		}
-		return e, false, fmt.Errorf("workflow %s run %s: sleep %s: %w", w.c.name, w.runID, p, err)
+		return Entry{}, false, fmt.Errorf("workflow %s run %s: sleep %s: %w", w.c.name, w.runID, p, err)
 	}
+	mu.Lock()
+	e, parked := out, outParked
+	mu.Unlock()
 	if err := w.replay.Commit(p, e); err != nil {
 		return e, false, err
 	}
