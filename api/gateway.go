@@ -32,6 +32,7 @@ func (s *Server) registerGateway() {
 	s.mux.HandleFunc("DELETE /actors/{id}", s.gwDestroyActor)
 	s.mux.HandleFunc("POST /gateway/{target}/action/{action}", s.gwAction)
 	s.mux.HandleFunc("GET /gateway/{target}/connect", s.gwConnect)
+	s.mux.HandleFunc("POST /gateway/{target}/queue/{name}", s.gwQueue)
 }
 
 // gwError is the RivetKit error body.

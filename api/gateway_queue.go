@@ -1,0 +1,130 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
+	"github.com/rivet-flow/rivet-flow/workflows"
+)
+
+// The RivetKit client's actor queues (handle.send(name, body, {wait,
+// timeout})): POST /gateway/{target}/queue/{name} with the JSON body
+// {"body","name","wait","timeout"} (timeout in ms), answered
+// {"status":"completed"|"timedOut","response"?}. Only workflow run actors
+// have queues (design §5): the message goes to the run's inbox
+// (workflows.Engine.Send) and its run function takes it.
+
+// maxQueueWait bounds the wait of one queue send; the client's timeout
+// asks for less.
+const maxQueueWait = 10 * time.Minute
+
+// codeQueueNotSupported is the gateway's code for a queue send to an actor
+// that has no queues.
+const codeQueueNotSupported = errcode.Code(workflows.CodeQueueNotSupported)
+
+// gwQueueRequest is the client's queue send.
+type gwQueueRequest struct {
+	Body    json.RawMessage `json:"body"`
+	Name    string          `json:"name"`
+	Wait    bool            `json:"wait"`
+	Timeout *float64        `json:"timeout"`
+}
+
+func (s *Server) gwQueue(w http.ResponseWriter, r *http.Request) {
+	var req gwQueueRequest
+	data, err := s.readBody(w, r)
+	if bodyTimedOut(err) {
+		writeGatewayError(w, s.bodyTimeoutError())
+		return
+	}
+	if err == nil && len(data) > 0 {
+		err = json.Unmarshal(data, &req)
+	}
+	if err != nil {
+		writeGatewayError(w, bodyError(err))
+		return
+	}
+	// Check the type before resolving: getOrCreate must not create an
+	// actor of a type that cannot take the message.
+	typ, apiErr := gwTargetType(r)
+	if apiErr != nil {
+		writeGatewayError(w, apiErr)
+		return
+	}
+	eng := s.opts.Workflows
+	if eng == nil || !eng.QueueSupported(typ) {
+		writeGatewayError(w, queueNotSupported(typ))
+		return
+	}
+	if apiErr := gwRunKey(r); apiErr != nil {
+		writeGatewayError(w, apiErr)
+		return
+	}
+	h, apiErr := s.gwTarget(r)
+	if apiErr != nil {
+		writeGatewayError(w, apiErr)
+		return
+	}
+	o := workflows.SendOptions{Wait: req.Wait}
+	if req.Timeout != nil && *req.Timeout > 0 {
+		o.Timeout = min(time.Duration(*req.Timeout*float64(time.Millisecond)), maxQueueWait)
+	}
+	body := req.Body
+	if len(body) == 0 {
+		body = json.RawMessage("null")
+	}
+	res, err := eng.Send(r.Context(), h.ID, r.PathValue("name"), fromRivetJSON(body), o)
+	if err != nil {
+		if errors.Is(err, workflows.ErrQueueNotSupported) {
+			writeGatewayError(w, queueNotSupported(typ))
+			return
+		}
+		writeGatewayError(w, s.fromWorkflows(err))
+		return
+	}
+	out := map[string]any{"status": res.Status}
+	if res.Status == workflows.SendCompleted && req.Wait {
+		out["response"] = toRivetJSON(res.Response)
+	}
+	writeJSONStatus(w, http.StatusOK, out)
+}
+
+// gwTargetType is the actor type /gateway/{target} names: the target
+// itself, or an actor ID's type.
+func gwTargetType(r *http.Request) (string, *Error) {
+	target, _, _ := strings.Cut(r.PathValue("target"), "@")
+	if !strings.Contains(target, ".") {
+		return target, nil
+	}
+	typ, _, err := actors.ParseID(target)
+	if err != nil {
+		return "", fromActors(err)
+	}
+	return typ, nil
+}
+
+// gwRunKey checks, for a target that names a type, that rvt-key is a run
+// ID (a run actor's key is [runId]), before getOrCreate can create it.
+func gwRunKey(r *http.Request) *Error {
+	target, _, _ := strings.Cut(r.PathValue("target"), "@")
+	if strings.Contains(target, ".") {
+		return nil
+	}
+	if err := workflows.ValidateRunID(r.URL.Query().Get("rvt-key")); err != nil {
+		return errorOf(errcode.InvalidRunID, "rvt-key must be one run ID: "+err.Error(), nil)
+	}
+	return nil
+}
+
+// queueNotSupported is a queue send to an actor of type typ, which has no
+// queues.
+func queueNotSupported(typ string) *Error {
+	return newError(http.StatusBadRequest, errcode.GroupActor, codeQueueNotSupported,
+		fmt.Sprintf("actor type %s has no queues: only workflow runs do (send to a workflow's run, or call an action)", typ), nil)
+}
