@@ -158,6 +158,9 @@ const (
 	InboxFull Code = "inbox_full"
 	// InvalidRunID (400): a run ID is not 1 to 128 of [A-Za-z0-9._-].
 	InvalidRunID Code = "invalid_run_id"
+	// QueueNotSupported (400): a queue message sent through the RivetKit
+	// gateway to an actor that is not a workflow run.
+	QueueNotSupported Code = "queue_not_supported"
 	// MalformedMessage (stream only): a RivetKit WebSocket frame cannot be decoded.
 	MalformedMessage Code = "malformed_message"
 	// UnknownMessage (stream only): a WebSocket message has an unknown type.
@@ -188,6 +191,18 @@ const (
 	EntryTooLarge Code = "entry_too_large"
 	// JournalTooLarge (run error): the run's journal exceeded its limit.
 	JournalTooLarge Code = "journal_too_large"
+	// Cancelled (run error): the run was cancelled; the message has the
+	// reason.
+	Cancelled Code = "cancelled"
+	// ChildFailed (run error): a child run the workflow waited for failed
+	// or was cancelled.
+	ChildFailed Code = "child_failed"
+	// UnsupportedVersion (run error): GetVersion found a recorded version
+	// below the code's minimum supported.
+	UnsupportedVersion Code = "unsupported_version"
+	// MessageTimeout (workflow code): a queue wait (Queue().Next) timed out;
+	// the workflow sees it as an error it may handle.
+	MessageTimeout Code = "message_timeout"
 )
 
 // Codes raised inside an action as user errors (GroupUser).

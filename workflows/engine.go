@@ -10,6 +10,7 @@ import (
 	"math"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -57,11 +58,11 @@ func Register(reg *actors.Registry, defs ...Definition) error {
 type EngineOptions struct {
 	// Logger logs runner failures. Defaults to a discarding logger.
 	Logger *slog.Logger
-	// Log, when set, is the runtime's event log: Start lists the run
+	// Log, when set and the engine has no runs projection
+	// (UseRunsProjection), is the runtime's event log: Start lists the run
 	// actors of every workflow from it (Log.Subjects) and resumes the
-	// running ones. Without it runs resume only when something wakes their
-	// actor (a call, StartRun). The runs projection (design §6.2) replaces
-	// this scan later.
+	// running ones. Without either, runs resume only when something wakes
+	// their actor (a call, StartRun).
 	Log *eventlog.Log
 	// ResumeConcurrency bounds the runs Start resumes at once. Defaults to 16.
 	ResumeConcurrency int
@@ -92,6 +93,9 @@ type Engine struct {
 	defs map[string]*core
 	opts EngineOptions
 
+	// runs is the runs projection List reads (UseRunsProjection).
+	runs atomic.Pointer[runsIndex]
+
 	mu sync.Mutex
 	// finished holds, per run actor ID, the channels of Await calls to
 	// close when the run finishes on this node.
@@ -119,17 +123,38 @@ func NewEngine(rt *actors.Runtime, defs []Definition, opts *EngineOptions) (*Eng
 	return e, nil
 }
 
-// Start resumes the running runs (with EngineOptions.Log) and returns once
-// each has a runner. Call it after the runtime's Start.
+// Start resumes the running runs and returns once each has a runner. It
+// lists them from the runs projection (UseRunsProjection; the projections
+// must be started), else from EngineOptions.Log's subjects. Call it after
+// the runtime's Start.
 func (e *Engine) Start(ctx context.Context) error {
-	if e.opts.Log == nil {
-		return nil
-	}
 	sem := make(chan struct{}, e.opts.ResumeConcurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
+	resume := func(name, runID string) {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := e.resume(ctx, name, runID); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	defer wg.Wait()
 	for name := range e.defs {
+		ok, err := e.forEachRunning(ctx, name, func(runID string) error {
+			resume(name, runID)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if ok || e.opts.Log == nil {
+			continue
+		}
 		filter, err := eventlog.TypeFilter(name)
 		if err != nil {
 			return err
@@ -143,15 +168,7 @@ func (e *Engine) Start(ctx context.Context) error {
 			if err != nil || len(ref.Key) != 1 {
 				continue
 			}
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				if err := e.resume(ctx, name, ref.Key[0]); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			})
+			resume(name, ref.Key[0])
 		}
 	}
 	wg.Wait()
@@ -191,8 +208,8 @@ type Run struct {
 	Workflow string `json:"workflow"`
 	RunID    string `json:"runId"`
 	// ActorID is the run actor's ID.
-	ActorID string    `json:"actorId"`
-	Status Status `json:"status"`
+	ActorID string `json:"actorId"`
+	Status  Status `json:"status"`
 	// Current is the path of the last journaled call.
 	Current string `json:"current,omitempty"`
 	Steps   int    `json:"steps"`

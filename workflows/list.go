@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
@@ -64,31 +61,18 @@ func (e *Engine) UseRunsProjection(projs *projections.Runner, log *eventlog.Log)
 		return err
 	}
 	idx := &runsIndex{projs: projs, def: def, log: log}
-	key := weak.Make(e)
-	if _, loaded := runsIndexes.LoadOrStore(key, idx); loaded {
+	if !e.runs.CompareAndSwap(nil, idx) {
 		return errors.New("workflows: the engine has a runs projection already")
 	}
 	if err := projs.Register(def); err != nil {
-		runsIndexes.Delete(key)
+		e.runs.Store(nil)
 		return fmt.Errorf("register the runs projection: %w", err)
 	}
-	runtime.AddCleanup(e, func(k weak.Pointer[Engine]) { runsIndexes.Delete(k) }, key)
 	return nil
 }
 
-// runsIndexes holds each engine's runs index, by a weak pointer to the
-// engine (the entry goes with the engine). It lives here, not in Engine,
-// so that the projection's wiring stays in this file.
-var runsIndexes sync.Map // weak.Pointer[Engine] -> *runsIndex
-
 // runsIndex returns e's runs index, nil without UseRunsProjection.
-func (e *Engine) runsIndex() *runsIndex {
-	v, ok := runsIndexes.Load(weak.Make(e))
-	if !ok {
-		return nil
-	}
-	return v.(*runsIndex)
-}
+func (e *Engine) runsIndex() *runsIndex { return e.runs.Load() }
 
 // Names are the names of the engine's workflows, sorted.
 func (e *Engine) Names() []string {

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"slices"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -80,7 +79,7 @@ func (c *core) resume(ac *actors.Context[RunState]) (ControlResult, error) {
 		if err != nil {
 			continue
 		}
-		isWait := st.Waiting != nil && st.Waiting.Entry == p.String()
+		isWait := st.Waiting.waitsOn(p.String())
 		if isWait && !pendingOrOpen(e) {
 			waitDone = true
 		}
@@ -98,7 +97,8 @@ func (c *core) resume(ac *actors.Context[RunState]) (ControlResult, error) {
 			return ControlResult{}, err
 		}
 		ac.KV().Put(kv.Key, b)
-		if isWait {
+		if isWait && (st.Waiting.Until.IsZero() || !st.Waiting.Until.Add(shift).After(e.NextAt)) {
+			// The parked run's deadline is its earliest wait's.
 			st.Waiting.Until, st.Waiting.Alarm = e.NextAt, id
 		}
 	}
@@ -108,7 +108,7 @@ func (c *core) resume(ac *actors.Context[RunState]) (ControlResult, error) {
 		status = StatusRunning
 	case st.Waiting == nil || waitDone:
 		status = StatusRunning
-	case status == StatusWaiting && slices.ContainsFunc(st.Inbox, func(m InboxMsg) bool { return st.Waiting.wantsSignal(m.Name) }):
+	case status == StatusWaiting && inboxWakes(ac, st.Waiting):
 		status = StatusRunning
 	}
 	if status == StatusRunning {

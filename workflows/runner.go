@@ -2,12 +2,12 @@ package workflows
 
 import (
 	"context"
-	"log/slog"
-	"sync/atomic"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/rivet-flow/rivet-flow/actors"
 )
@@ -35,9 +35,18 @@ func do(ctx context.Context, h *actors.Handle, args any, fn func(ac *actors.Cont
 			return err
 		}
 	}
+	// Do waits for fn even when ctx ends meanwhile (fn may be running in
+	// the mailbox, writing the caller's variables); fn refuses to start
+	// once ctx has ended, so an ended execution commits nothing new.
+	guarded := func(ac *actors.Context[RunState]) error {
+		if ctx.Err() != nil {
+			return errStop
+		}
+		return fn(ac)
+	}
 	var err error
 	for range doAttempts {
-		err = actors.Do(ctx, h, wfEvent, raw, fn)
+		err = actors.Do(context.WithoutCancel(ctx), h, wfEvent, raw, guarded)
 		if !errors.Is(err, actors.ErrUnknownOutcome) {
 			return err
 		}
@@ -227,7 +236,8 @@ func execute(w *W, input json.RawMessage) (out json.RawMessage, err error) {
 // running is left as it is): completed with out (KV "out"), or failed or
 // cancelled with runErr's RunError. The finished run's actor may sleep.
 func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, status Status, out json.RawMessage, runErr error) error {
-	return do(ctx, h, wfArgs{Op: "finish", Status: status}, func(ac *actors.Context[RunState]) error {
+	var notify func()
+	err := do(ctx, h, wfArgs{Op: "finish", Status: status}, func(ac *actors.Context[RunState]) error {
 		v := vars(ac)
 		if ac.State.Status != StatusRunning || ac.State.Epoch != epoch {
 			v.active = false
@@ -245,10 +255,16 @@ func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, status
 		if err := reportToParent(ac); err != nil {
 			return err
 		}
+		// Messages still owed a reply are answered null, in this event.
+		notify = e.completeLeftovers(ac)
 		v.active, v.cancel = false, nil
 		ac.Sleep() // a finished run has nothing left to do in memory
 		return nil
 	})
+	if err == nil && notify != nil {
+		notify()
+	}
+	return err
 }
 
 // release marks the run's runner gone (appending nothing), so that the next

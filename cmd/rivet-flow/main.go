@@ -8,7 +8,7 @@
 //	rivet-flow projections list, rebuild or read the projections (read models) of a running server
 //	rivet-flow schedules  set, list, get, preview, pause, resume, trigger and delete server schedules
 //	rivet-flow queues     list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters and redrive durable queues
-//	rivet-flow workflows  list, start, get and signal the runs of the server's workflows
+//	rivet-flow workflows  list, start, get, events, signal, cancel, pause and resume the runs of the server's workflows
 //	rivet-flow bench      benchmark actions over HTTP against a raw net/http handler
 //	rivet-flow version    print the build's version
 package main
@@ -77,7 +77,7 @@ Usage:
   rivet-flow projections       list, rebuild or read the projections (read models) of a server
   rivet-flow schedules         set, list, get, preview, pause, resume, trigger or delete server schedules
   rivet-flow queues            list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters or redrive durable queues
-  rivet-flow workflows         list, start, get or signal the runs of the server's workflows
+  rivet-flow workflows         list, start, get, events, signal, cancel, pause or resume the runs of the server's workflows
   rivet-flow bench http        benchmark actions over HTTP vs a raw net/http handler
   rivet-flow version           print the version
 
