@@ -3,17 +3,16 @@
 // processes) where each completed step runs once, a crash resumes where the
 // run left off, and a person or another system can step in.
 //
-// Status: issue 18 is being built (docs/design/workflows.md). What works
-// today: Define, Register, NewEngine, StartRun (idempotent on the run ID),
-// Get, Step with retries (waited in memory), timeouts and non-retryable
-// errors, Sleep and SleepUntil (parking on actor alarms past ParkAfter),
-// signals (a buffered inbox, WaitSignal with a timeout), Join with a
-// concurrency bound and Race, the run function re-executing outside the
-// mailbox after a restart with completed calls answered from the journal,
-// and the nondeterminism check. Not built yet: journaled retries, WaitAny,
-// loops, ContinueAsNew, versions, cancellation, pause, streaming, queues.
-// The rest of this comment describes the behaviour the engine is built to,
-// in the design's vocabulary (names follow RivetKit 2.3's rivetkit/workflow).
+// What is built: Define, Register, NewEngine, StartRun (idempotent on the
+// run ID), Get, List (the workflow_runs projection), Await; Step and
+// TryStep with journaled retries, timeouts, non-retryable errors,
+// compensations and live streaming (StepContext.Stream); Sleep,
+// SleepUntil, W.Now, W.Rand; WaitSignal, WaitAny and the run's own queues
+// (Queue().Next, NextBatch, completable messages, QueueOf, Engine.Send);
+// Join, Race, Try, Child; Loop, ContinueAsNew, GetVersion, Removed,
+// RollbackCheckpoint; cancel, pause and resume. Not built: Go (a single
+// background branch; use Join). Runs are single-node: every engine
+// resumes every running run it finds.
 //
 // # A run is an actor
 //
