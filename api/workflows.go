@@ -30,12 +30,27 @@ type WorkflowRun struct {
 	Status   string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status"`
 	Current  string `json:"current,omitempty" doc:"The path of the run's last journaled call" example:"plan"`
 	Steps    int    `json:"steps" doc:"Completed steps"`
+	Epoch    int    `json:"epoch,omitempty" doc:"How many times the run continued as new (GET only)"`
+	// Waiting is what a parked run waits for (GET only).
+	Waiting *RunWaiting `json:"waiting,omitempty" doc:"What a sleeping or waiting run waits for (GET only)"`
+	Inbox   int         `json:"inbox,omitempty" doc:"Signals and queue messages buffered, not yet taken (GET only)"`
+	// CancelRequested: a cancel is being carried out.
+	CancelRequested bool   `json:"cancelRequested,omitempty" doc:"A cancel is being carried out: compensations run, then the run ends cancelled"`
+	PausedFrom      string `json:"pausedFrom,omitempty" doc:"The status a paused run resumes to"`
 	// Result is the workflow's output, once completed.
 	Result    json.RawMessage `json:"result,omitempty" doc:"The workflow's output (completed runs only)"`
 	Error     *WorkflowError  `json:"error,omitempty" doc:"Why the run failed (failed runs only)"`
 	CreatedAt time.Time       `json:"createdAt"`
 	UpdatedAt time.Time       `json:"updatedAt"`
 	EndedAt   time.Time       `json:"endedAt,omitzero" doc:"When the run finished (absent while it has not)"`
+}
+
+// RunWaiting is what a parked run waits for.
+type RunWaiting struct {
+	Entry   string    `json:"entry" doc:"The path of the journaled call it waits in" example:"approval"`
+	Entries []string  `json:"entries,omitempty" doc:"Every call it waits in, when Join or Race branches wait together"`
+	Names   []string  `json:"names,omitempty" doc:"The signals or queues whose message wakes it" example:"[\"approve\"]"`
+	Until   time.Time `json:"until,omitzero" doc:"When its timer fires (absent: no timer)"`
 }
 
 // WorkflowError is why a run failed.
@@ -48,7 +63,11 @@ type WorkflowError struct {
 // workflowRunOf is a run as the API shows it.
 func workflowRunOf(r workflows.Run) WorkflowRun {
 	out := WorkflowRun{RunID: r.RunID, Workflow: r.Workflow, ActorID: r.ActorID, Status: string(r.Status), Current: r.Current,
-		Steps: r.Steps, Result: r.Result, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, EndedAt: r.EndedAt}
+		Steps: r.Steps, Epoch: r.Epoch, Inbox: r.Inbox, CancelRequested: r.CancelRequested, PausedFrom: string(r.PausedFrom),
+		Result: r.Result, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, EndedAt: r.EndedAt}
+	if r.Waiting != nil {
+		out.Waiting = &RunWaiting{Entry: r.Waiting.Entry, Entries: r.Waiting.Entries, Names: r.Waiting.Names, Until: r.Waiting.Until}
+	}
 	if r.Error != nil {
 		out.Error = &WorkflowError{Code: r.Error.Code, Message: r.Error.Message, Entry: r.Error.Entry}
 	}
