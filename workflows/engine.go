@@ -99,14 +99,14 @@ type Engine struct {
 	mu sync.Mutex
 	// finished holds, per run actor ID, the channels of Await calls to
 	// close when the run finishes on this node.
-	finished map[string][]chan struct{}
+	finished map[string][]chan Run
 }
 
 // NewEngine builds the engine of defs over rt, whose registry must hold
 // their run actor types (Register). It binds each Definition to this
 // engine: a Definition serves one engine at a time (the last built).
 func NewEngine(rt *actors.Runtime, defs []Definition, opts *EngineOptions) (*Engine, error) {
-	e := &Engine{rt: rt, defs: make(map[string]*core, len(defs)), opts: opts.withDefaults(), finished: map[string][]chan struct{}{}}
+	e := &Engine{rt: rt, defs: make(map[string]*core, len(defs)), opts: opts.withDefaults(), finished: map[string][]chan Run{}}
 	for _, d := range defs {
 		c := d.core()
 		if _, dup := e.defs[c.name]; dup {
@@ -248,8 +248,49 @@ func (e *Engine) StartRun(ctx context.Context, name, runID string, input json.Ra
 	if err != nil {
 		return Run{}, false, fmt.Errorf("start run %s of %s: %w", runID, name, err)
 	}
-	run, err := e.Get(ctx, name, runID)
+	run, err := e.peek(ctx, name, runID)
 	return run, created, err
+}
+
+// peek reads run runID from its actor's memory when it is awake (a Do
+// that changes nothing: no log read, nothing appended), else from its log
+// as Get does, without waking it.
+func (e *Engine) peek(ctx context.Context, name, runID string) (Run, error) {
+	id, err := actors.ActorID(name, []string{runID})
+	if err != nil {
+		return Run{}, err
+	}
+	if !e.rt.IsAwake(id) {
+		return e.Get(ctx, name, runID)
+	}
+	h, err := e.rt.Client().Get(ctx, name, []string{runID})
+	if err != nil {
+		return Run{}, fmt.Errorf("read run %s of %s: %w", runID, name, err)
+	}
+	var run Run
+	err = actors.Do(ctx, h, wfEvent, nil, func(ac *actors.Context[RunState]) error {
+		out, _ := ac.KV().Get(outKey)
+		run = runOf(id, ac.State, out)
+		return nil
+	})
+	if errors.Is(err, actors.ErrNotFound) {
+		return Run{}, fmt.Errorf("%w: %s of %s", ErrRunNotFound, runID, name)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("read run %s of %s: %w", runID, name, err)
+	}
+	return run, nil
+}
+
+// runOf is the Run of run actor id in state st, with output out (KV out).
+func runOf(id string, st *RunState, out []byte) Run {
+	run := Run{Workflow: st.Workflow, RunID: st.RunID, ActorID: id, Status: st.Status, Current: st.Current, Steps: st.Steps,
+		Epoch: st.Epoch, Waiting: st.Waiting, Inbox: len(st.Inbox), CancelRequested: st.CancelRequested,
+		PausedFrom: st.PausedFrom, Error: st.Error, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, EndedAt: st.EndedAt}
+	if len(out) > 0 && st.Status == StatusCompleted {
+		run.Result = append(json.RawMessage(nil), out...)
+	}
+	return run
 }
 
 // Get reads run runID of workflow name from its actor's log, without
@@ -276,12 +317,8 @@ func (e *Engine) Get(ctx context.Context, name, runID string) (Run, error) {
 	if err := json.Unmarshal(im.CurrentState(), &st); err != nil {
 		return Run{}, fmt.Errorf("read run %s of %s: state does not decode: %w", runID, name, err)
 	}
-	run := Run{Workflow: name, RunID: runID, ActorID: id, Status: st.Status, Current: st.Current, Steps: st.Steps,
-		Epoch: st.Epoch, Waiting: st.Waiting, Inbox: len(st.Inbox), CancelRequested: st.CancelRequested,
-		PausedFrom: st.PausedFrom, Error: st.Error, CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, EndedAt: st.EndedAt}
-	if out, ok := im.KV[outKey]; ok && st.Status == StatusCompleted {
-		run.Result = append(json.RawMessage(nil), out...)
-	}
+	out := im.KV[outKey]
+	run := runOf(id, &st, out)
 	return run, nil
 }
 
@@ -313,17 +350,20 @@ func (e *Engine) Await(ctx context.Context, name, runID string) (Run, error) {
 		return Run{}, err
 	}
 	for {
-		ch := make(chan struct{})
+		ch := make(chan Run, 1)
 		e.mu.Lock()
 		e.finished[id] = append(e.finished[id], ch)
 		e.mu.Unlock()
-		run, err := e.Get(ctx, name, runID)
+		run, err := e.peek(ctx, name, runID)
 		if err != nil || run.Status.Finished() {
 			e.forget(id, ch)
 			return run, err
 		}
 		select {
-		case <-ch:
+		case run := <-ch:
+			if run.Status.Finished() {
+				return run, nil
+			}
 		case <-ctx.Done():
 			e.forget(id, ch)
 			return run, ctx.Err()
@@ -332,7 +372,7 @@ func (e *Engine) Await(ctx context.Context, name, runID string) (Run, error) {
 }
 
 // forget drops an Await channel that was not closed.
-func (e *Engine) forget(id string, ch chan struct{}) {
+func (e *Engine) forget(id string, ch chan Run) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	chs := e.finished[id]
@@ -349,14 +389,14 @@ func (e *Engine) forget(id string, ch chan struct{}) {
 	}
 }
 
-// notifyFinished wakes the Await calls of run actor id: its finish is
-// committed.
-func (e *Engine) notifyFinished(id string) {
+// notifyFinished hands run, as its finish committed it, to the Await calls
+// of run actor id (a run that is not finished makes them read it again).
+func (e *Engine) notifyFinished(id string, run Run) {
 	e.mu.Lock()
 	chs := e.finished[id]
 	delete(e.finished, id)
 	e.mu.Unlock()
 	for _, ch := range chs {
-		close(ch)
+		ch <- run // buffered, one send per channel
 	}
 }

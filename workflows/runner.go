@@ -199,13 +199,14 @@ func (e *Engine) runOnce(ctx context.Context, lg *slog.Logger, c *core, h *actor
 // runner must leave the actor alone (the outcome was committed: the
 // finishing Do released it and let the actor sleep).
 func (e *Engine) end(ctx context.Context, lg *slog.Logger, h *actors.Handle, epoch int, status Status, out json.RawMessage, runErr error) bool {
-	if err := e.finish(ctx, h, epoch, status, out, runErr); err != nil {
+	run, err := e.finish(ctx, h, epoch, status, out, runErr)
+	if err != nil {
 		if !stopping(ctx, err) {
 			lg.Error("workflow runner: record the outcome", "err", err)
 		}
 		return false
 	}
-	e.notifyFinished(h.ID)
+	e.notifyFinished(h.ID, run)
 	return true
 }
 
@@ -235,7 +236,8 @@ func execute(w *W, input json.RawMessage) (out json.RawMessage, err error) {
 // finish commits the run's outcome (compare-and-set: a run no longer
 // running is left as it is): completed with out (KV "out"), or failed or
 // cancelled with runErr's RunError. The finished run's actor may sleep.
-func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, status Status, out json.RawMessage, runErr error) error {
+func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, status Status, out json.RawMessage, runErr error) (Run, error) {
+	var run Run
 	var notify func()
 	err := do(ctx, h, wfArgs{Op: "finish", Status: status}, func(ac *actors.Context[RunState]) error {
 		v := vars(ac)
@@ -259,12 +261,13 @@ func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, status
 		notify = e.completeLeftovers(ac)
 		v.active, v.cancel = false, nil
 		ac.Sleep() // a finished run has nothing left to do in memory
+		run = runOf(h.ID, ac.State, out)
 		return nil
 	})
 	if err == nil && notify != nil {
 		notify()
 	}
-	return err
+	return run, err
 }
 
 // release marks the run's runner gone (appending nothing), so that the next
