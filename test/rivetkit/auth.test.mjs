@@ -1,42 +1,18 @@
 // The RivetKit client against a server that requires an API token.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { startServer } from "./server.mjs";
 import { createClient } from "rivetkit/client";
 
-const bin = process.env.RIVETFLOW_BIN;
-if (!bin) throw new Error("set RIVETFLOW_BIN to the rivet-flow binary (make test-rivetkit does)");
 const TOKEN = "s3cret-token";
-let server, endpoint, dataDir;
+let endpoint, stopServer;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "rivet-flow-rivetkit-auth-"));
-  server = spawn(bin, ["serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-format", "json", "--api-token", TOKEN], {
-    stdio: ["ignore", "inherit", "pipe"],
-  });
-  endpoint = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("rivet-flow not ready in 30s")), 30_000);
-    createInterface({ input: server.stderr }).on("line", (line) => {
-      try {
-        const rec = JSON.parse(line);
-        if (rec.msg === "rivet-flow ready") {
-          clearTimeout(timer);
-          resolve(rec.http);
-        }
-      } catch {}
-    });
-    server.on("exit", (code) => reject(new Error(`rivet-flow exited with ${code}`)));
-  });
+  ({ endpoint, stop: stopServer } = await startServer("rivet-flow-rivetkit-auth-", ["--api-token", TOKEN]));
 });
 
 after(async () => {
-  server?.kill("SIGTERM");
-  await new Promise((r) => server?.on("exit", r));
-  rmSync(dataDir, { recursive: true, force: true });
+  await stopServer?.();
 });
 
 test("with the token: HTTP actions and a WebSocket connection work", async () => {

@@ -2,47 +2,19 @@
 // Run by .ci/run (and `make test-rivetkit`) with RIVETFLOW_BIN set to the built binary.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { startServer } from "./server.mjs";
 import { createClient, ActorError } from "rivetkit/client";
 
-const bin = process.env.RIVETFLOW_BIN;
-if (!bin) throw new Error("set RIVETFLOW_BIN to the rivet-flow binary (make test-rivetkit does)");
-
-let server, endpoint, dataDir, client;
+let endpoint, stopServer, client;
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "rivet-flow-rivetkit-"));
-  server = spawn(bin, ["serve", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--log-format", "json"], {
-    stdio: ["ignore", "inherit", "pipe"],
-  });
-  endpoint = await new Promise((resolve, reject) => {
-    const lines = createInterface({ input: server.stderr });
-    const timer = setTimeout(() => reject(new Error("rivet-flow not ready in 30s")), 30_000);
-    lines.on("line", (line) => {
-      try {
-        const rec = JSON.parse(line);
-        if (rec.msg === "rivet-flow ready") {
-          clearTimeout(timer);
-          resolve(rec.http);
-        }
-      } catch {
-        process.stderr.write(line + "\n");
-      }
-    });
-    server.on("exit", (code) => reject(new Error(`rivet-flow exited with ${code}`)));
-  });
+  ({ endpoint, stop: stopServer } = await startServer("rivet-flow-rivetkit-"));
   client = createClient({ endpoint, encoding: "json" });
 });
 
 after(async () => {
   await client?.dispose?.();
-  server?.kill("SIGTERM");
-  await new Promise((r) => server?.on("exit", r));
-  rmSync(dataDir, { recursive: true, force: true });
+  await stopServer?.();
 });
 
 test("actions over HTTP: getOrCreate + increment", async () => {
