@@ -99,6 +99,8 @@ func inKey(epoch int) string { return "in/" + strconv.Itoa(epoch) }
 // active is read and written only in the mailbox (hooks, actions, Do
 // closures), so "start a runner unless one is active" is race-free.
 type runVars struct {
+	// c is the run's workflow.
+	c      *core
 	active bool
 	// cancel cancels the active runner's execution (cancel action), with
 	// cause errCancelRequested; set by the runner in the mailbox.
@@ -123,7 +125,7 @@ func newRunType(c *core) *actors.Type[RunState] {
 			now := ac.Now()
 			return RunState{Workflow: c.name, RunID: key[0], Status: StatusRunning, Seed: ac.Rand().Uint64(), CreatedAt: now, UpdatedAt: now}, nil
 		},
-		CreateVars: func(*actors.Context[RunState]) (any, error) { return &runVars{wake: make(chan struct{}, 1)}, nil },
+		CreateVars: func(*actors.Context[RunState]) (any, error) { return &runVars{c: c, wake: make(chan struct{}, 1)}, nil },
 		OnCreate: func(ac *actors.Context[RunState], input json.RawMessage) error {
 			if len(input) == 0 {
 				input = json.RawMessage("null")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -213,7 +212,6 @@ func (e *Engine) completeLeftovers(ac *actors.Context[RunState]) (notify func())
 // registerQueueActions adds the actions of the run's own queues: the
 // public send(name, body, completable).
 func registerQueueActions(t *actors.Type[RunState], c *core) {
-	queueCores.Store(c.name, c)
 	t.Action("send", c.send)
 }
 
@@ -247,11 +245,6 @@ func (c *core) send(ac *actors.Context[RunState], args json.RawMessage) (any, er
 	return SignalResult{ID: id, Status: ac.State.Status}, nil
 }
 
-// queueCores finds a workflow's core by its run actor type's name, for
-// QueueOf (an action's context does not lead to its type): the last
-// Define of each name.
-var queueCores sync.Map // string -> *core
-
 // ActorQueue is a run actor's queues as its own actions see them
 // (QueueOf).
 type ActorQueue struct {
@@ -262,9 +255,10 @@ type ActorQueue struct {
 // QueueOf returns the queues of the run actor whose action (a workflow's
 // Options.Actions) ac is running, to enqueue into (RivetKit c.queue).
 func QueueOf(ac *actors.Context[RunState]) *ActorQueue {
-	c, _ := queueCores.Load(ac.Type())
 	q := &ActorQueue{ac: ac}
-	q.c, _ = c.(*core)
+	if v, ok := ac.Vars.(*runVars); ok {
+		q.c = v.c
+	}
 	return q
 }
 
