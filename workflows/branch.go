@@ -94,7 +94,10 @@ func Join[T any](w *W, name string, branches []Branch[T], opts ...JoinOptions) (
 		return nil, w.fail(w.nondeterminism(err))
 	}
 	done := v.Found && v.Entry.Status == EntryCompleted
-	if done && len(v.Entry.Output) > 0 {
+	// A replay for compensation runs the branches (replays only) so that
+	// their completed steps' compensations are on the stack.
+	if done && len(v.Entry.Output) > 0 && !w.cancelling {
+		w.comp.skip()
 		w.replay.Skip(p)
 		return replayJoin[T](w, p, v.Entry)
 	}
@@ -313,15 +316,19 @@ func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Pat
 	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
 	for i, b := range branches {
-		if ctx.Err() != nil {
-			break
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
+		if w.cancelling {
+			sem <- struct{}{} // ctx is ended on purpose: the branches only replay
+		} else {
+			if ctx.Err() != nil {
+				break
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
 		}
 		u := t.startUnit(g, scopes[i], ctx)
 		if u == nil {

@@ -44,6 +44,23 @@ type compensation struct {
 type compensations struct {
 	mu    sync.Mutex
 	stack []compensation
+	// skipped: the execution took a finished Join or Race from its entry
+	// without running its branches, whose steps are not on the stack.
+	skipped bool
+}
+
+// skip records that branches were not run (replayed from an entry).
+func (c *compensations) skip() {
+	c.mu.Lock()
+	c.skipped = true
+	c.mu.Unlock()
+}
+
+// partial reports whether the stack may lack branch steps.
+func (c *compensations) partial() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.skipped
 }
 
 func (c *compensations) push(p Path, o StepOptions, sc *StepContext) {

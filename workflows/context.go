@@ -39,6 +39,9 @@ type W struct {
 	comp *compensations
 	// pausedFlag is the run's pause request (runVars.paused).
 	pausedFlag *atomic.Bool
+	// cancelling: this execution only replays, to rebuild the
+	// compensation stack (its ctx is ended; new work ends it).
+	cancelling bool
 	// fatal ends the execution: a failure of the run (a step's final
 	// failure, nondeterminism) or errStop (the runner must exit without
 	// committing: the runtime stops, or another writer owns the run).
@@ -124,6 +127,6 @@ func (w *W) nondeterminism(err error) error {
 func (w *W) branch(ctx context.Context, scope Path) *W {
 	return &W{
 		ctx: ctx, c: w.c, e: w.e, h: w.h, runID: w.runID, actorID: w.actorID, epoch: w.epoch, seed: w.seed,
-		replay: w.replay, scope: scope, now: w.Now(), comp: w.comp, pausedFlag: w.pausedFlag,
+		replay: w.replay, scope: scope, now: w.Now(), comp: w.comp, pausedFlag: w.pausedFlag, cancelling: w.cancelling,
 	}
 }

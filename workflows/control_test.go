@@ -392,3 +392,58 @@ func TestRandReplays(t *testing.T) {
 		t.Fatalf("run %+v", run)
 	}
 }
+
+// Steps in Join branches are compensated too, also after a restart (when
+// the finished Join replays from its entry without running its branches),
+// on cancel and on failure.
+func TestJoinBranchesCompensate(t *testing.T) {
+	t.Parallel()
+	for _, fail := range []bool{false, true} {
+		rec := &recorder{}
+		name := "joincancel"
+		if fail {
+			name = "joinfail"
+		}
+		wf := workflows.Define(name, func(w *workflows.W, in int) (int, error) {
+			var branches []workflows.Branch[int]
+			for _, b := range []string{"x", "y", "z"} {
+				branches = append(branches, workflows.Branch[int]{Name: b, Run: func(bw *workflows.W) (int, error) {
+					return 1, compensated(bw, b, rec)
+				}})
+			}
+			if _, err := workflows.Join(w, "all", branches); err != nil {
+				return 0, err
+			}
+			if _, _, err := w.WaitSignal("approval", "go", 0); err != nil {
+				return 0, err
+			}
+			return workflows.Step(w, "last", func(ctx context.Context, s *workflows.StepContext) (int, error) {
+				return 0, workflows.NonRetryable(errors.New("refused"))
+			})
+		}, workflows.Options{ParkAfter: 50 * time.Millisecond})
+		e := newScheduledEnv(t, wf)
+		ctx := context.Background()
+		if _, _, err := e.eng.StartRun(ctx, name, "r1", nil); err != nil {
+			t.Fatal(err)
+		}
+		e.waitStatus(t, name, "r1", workflows.StatusWaiting)
+		e.restart(t)
+		want := workflows.StatusCancelled
+		if fail {
+			want = workflows.StatusFailed
+			if _, _, err := e.eng.Signal(ctx, name, "r1", "go", nil); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := e.eng.Cancel(ctx, name, "r1", ""); err != nil {
+			t.Fatal(err)
+		}
+		if run := e.wait(t, name, "r1"); run.Status != want {
+			t.Fatalf("%s: run %+v, want %s", name, run, want)
+		}
+		got := rec.list()
+		slices.Sort(got)
+		if want := []string{"run x", "run y", "run z", "undo x", "undo y", "undo z"}; !slices.Equal(got, want) {
+			t.Fatalf("%s: got %v, want %v", name, got, want)
+		}
+	}
+}

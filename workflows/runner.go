@@ -118,18 +118,7 @@ func (e *Engine) runOnce(ctx context.Context, lg *slog.Logger, c *core, h *actor
 		}
 		v := vars(ac)
 		v.cancel, paused = cancelExec, &v.paused
-		if v, ok := ac.KV().Get(inKey(epoch)); ok {
-			input = append(json.RawMessage(nil), v...)
-		}
-		records = records[:0]
-		for _, kv := range ac.KV().List(JournalPrefix(epoch)) {
-			rec, err := DecodeRecord(epoch, kv.Key, kv.Value)
-			if err != nil {
-				loadErr = err
-				return nil
-			}
-			records = append(records, rec)
-		}
+		input, records, loadErr = readJournal(ac, epoch)
 		return nil
 	})
 	if err != nil {
@@ -143,7 +132,7 @@ func (e *Engine) runOnce(ctx context.Context, lg *slog.Logger, c *core, h *actor
 		cancelExec(errCancelRequested) // replays only: new work ends the execution
 	}
 	w := &W{ctx: execCtx, c: c, e: e, h: h, runID: runID, actorID: h.ID, epoch: epoch, seed: st.Seed,
-		now: st.CreatedAt, comp: &compensations{}, pausedFlag: paused}
+		now: st.CreatedAt, comp: &compensations{}, pausedFlag: paused, cancelling: cancelling}
 	var out json.RawMessage
 	if loadErr == nil {
 		w.replay, loadErr = NewReplay(records)
@@ -184,6 +173,15 @@ func (e *Engine) runOnce(ctx context.Context, lg *slog.Logger, c *core, h *actor
 	if err != nil {
 		status = StatusFailed
 		if *c.opts.CompensateOnFailure {
+			// This execution took a finished Join from its entry without
+			// visiting its steps: replay once more for the whole stack.
+			if w.comp.partial() {
+				if rw, rerr := e.replayForCompensation(ctx, c, h, runID, epoch, st); rerr == nil {
+					w = rw
+				} else if stopping(ctx, rerr) {
+					return false, false
+				}
+			}
 			if cerr := e.compensate(ctx, w); cerr != nil {
 				if stopping(ctx, cerr) {
 					return false, false
@@ -193,6 +191,50 @@ func (e *Engine) runOnce(ctx context.Context, lg *slog.Logger, c *core, h *actor
 		}
 	}
 	return false, e.end(ctx, lg, h, epoch, status, out, err)
+}
+
+// readJournal reads, in the mailbox, the input and the journal of epoch.
+// A record that does not decode is loadErr (the journal is damaged).
+func readJournal(ac *actors.Context[RunState], epoch int) (input json.RawMessage, records []Record, loadErr error) {
+	if v, ok := ac.KV().Get(inKey(epoch)); ok {
+		input = append(json.RawMessage(nil), v...)
+	}
+	for _, kv := range ac.KV().List(JournalPrefix(epoch)) {
+		rec, err := DecodeRecord(epoch, kv.Key, kv.Value)
+		if err != nil {
+			return input, nil, err
+		}
+		records = append(records, rec)
+	}
+	return input, records, nil
+}
+
+// replayForCompensation executes the run function once more over the
+// journal as it is now, replays only (its context is ended, so new work
+// ends it), and returns the W whose compensation stack that built.
+func (e *Engine) replayForCompensation(ctx context.Context, c *core, h *actors.Handle, runID string, epoch int, st RunState) (*W, error) {
+	var input json.RawMessage
+	var records []Record
+	var loadErr error
+	if err := do(ctx, h, nil, func(ac *actors.Context[RunState]) error {
+		input, records, loadErr = readJournal(ac, epoch)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if loadErr != nil {
+		return nil, loadErr
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	cancel(errCancelRequested)
+	w := &W{ctx: rctx, c: c, e: e, h: h, runID: runID, actorID: h.ID, epoch: epoch, seed: st.Seed,
+		now: st.CreatedAt, comp: &compensations{}, cancelling: true}
+	var err error
+	if w.replay, err = NewReplay(records); err != nil {
+		return nil, err
+	}
+	_, _ = execute(w, input) // its outcome is the failure already known
+	return w, nil
 }
 
 // end commits the run's outcome and tells Await; it reports whether the
