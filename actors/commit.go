@@ -68,6 +68,9 @@ func (inst *instance) executeStage(ctx context.Context, kind eventlog.Kind, acti
 	if kind == eventlog.KindSystem && r.output != nil {
 		out = r.output
 	}
+	if kind == eventlog.KindSystem && r.eventArgs != nil && json.Valid(r.eventArgs) && len(r.eventArgs) <= inst.lim.maxArgs {
+		args = r.eventArgs
+	}
 	ev := &eventlog.Event{Kind: kind, Generation: inst.image.Generation, Action: action, Args: args, Caller: caller,
 		Time: r.now, Seed: r.seed, HasState: changed, State: state, Output: out, CodeVersion: inst.lim.codeVersion,
 		Broadcasts: r.broadcasts, KV: kv, Steps: r.steps, Effects: r.effects}

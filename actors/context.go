@@ -54,6 +54,7 @@ type run struct {
 	alarms     *alarmOverlay     // the alarms and crons as this run changed them, built on first use
 	fire       *actorstate.Alarm // the alarm this run is the fire of (FireAlarm)
 	output     json.RawMessage   // a system event's recorded output: a failed fire's error
+	eventArgs  json.RawMessage   // a Do's args, replaced by its closure (SetEventArgs)
 	sleep      bool
 	destroy    bool
 	waits      []func(context.Context)

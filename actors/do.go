@@ -6,6 +6,8 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+
+	"github.com/rivet-flow/rivet-flow/eventlog"
 )
 
 // Do runs fn in the actor's mailbox as a system event named name, with args
@@ -53,6 +55,16 @@ func Do[S any](ctx context.Context, h *Handle, name string, args json.RawMessage
 
 // doError carries the error of Do's fn through the mailbox, so that Do returns
 // it as fn did (not as an internal error) and the runtime does not log it.
+// SetEventArgs replaces, from a Do closure, the arguments its system event
+// records (valid JSON, within the type's argument limit): for arguments
+// that describe what the closure did, known only once it ran. Elsewhere it
+// does nothing.
+func (c *Context[S]) SetEventArgs(args json.RawMessage) {
+	if c.run.kind == eventlog.KindSystem {
+		c.run.eventArgs = args
+	}
+}
+
 type doError struct{ err error }
 
 func (e *doError) Error() string { return e.err.Error() }

@@ -262,3 +262,25 @@ func TestDoFencedOut(t *testing.T) {
 		t.Fatalf("count %d after the conflict, want the other writer's 42", got)
 	}
 }
+
+// A Do closure can replace the args its event records (SetEventArgs):
+// arguments that describe what it did.
+func TestDoSetEventArgs(t *testing.T) {
+	t.Parallel()
+	b := doSetup(t)
+	h := ftCreate(t, b, "ftdo", "a")
+	before := ftLastSeq(t, b, h.ID)
+	err := actors.Do(ftCtx(t), h, "$step", json.RawMessage(`{"status":"waiting"}`), func(c *actors.Context[ftState]) error {
+		c.State.Count = 1
+		c.SetEventArgs(json.RawMessage(`{"status":"running"}`))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range ftEvents(t, b, h.ID) {
+		if ev.Seq > before && string(ev.Args) != `{"status":"running"}` {
+			t.Fatalf("event args %s, want the closure's", ev.Args)
+		}
+	}
+}

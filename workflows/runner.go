@@ -42,7 +42,18 @@ func do(ctx context.Context, h *actors.Handle, args any, fn func(ac *actors.Cont
 		if ctx.Err() != nil {
 			return errStop
 		}
-		return fn(ac)
+		if err := fn(ac); err != nil {
+			return err
+		}
+		// args.status is the run's status after the event: known only now
+		// (a wait that meant to park may have taken its message instead).
+		if a, ok := args.(wfArgs); ok && a.Status != "" && a.Status != ac.State.Status {
+			a.Status = ac.State.Status
+			if b, err := json.Marshal(a); err == nil {
+				ac.SetEventArgs(b)
+			}
+		}
+		return nil
 	}
 	var err error
 	for range doAttempts {
@@ -55,7 +66,7 @@ func do(ctx context.Context, h *actors.Handle, args any, fn func(ac *actors.Cont
 }
 
 // wfArgs are the args of a $wf event: the op, the entry it writes and the
-// run's status after it (what the runs projection will read, design §1.2).
+// run's status after it (do sets it from the state once the closure ran).
 type wfArgs struct {
 	Op     string `json:"op"`
 	Entry  string `json:"entry,omitempty"`
