@@ -257,7 +257,7 @@ func (e *Engine) compensate(ctx context.Context, w *W) error {
 		if err := do(ctx, w.h, wfArgs{Op: "compensate", Entry: x.path.String(), Status: StatusRunning}, func(ac *actors.Context[RunState]) error {
 			if _, ok := ac.KV().Get(key); !ok {
 				ac.KV().Put(key, mark)
-				ac.Broadcast("wf.progress", map[string]any{"entry": x.path.String(), "status": "compensated"})
+				ac.Broadcast("wf.progress", progress{Entry: x.path.String(), Status: string("compensated")})
 			}
 			return nil
 		}); err != nil {

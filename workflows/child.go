@@ -275,7 +275,7 @@ func (c *core) childDone(ac *actors.Context[RunState], entry string, out childOu
 	}
 	ac.KV().Put(key, enc)
 	st.UpdatedAt = now
-	ac.Broadcast("wf.progress", map[string]any{"entry": entry, "status": e.Status})
+	ac.Broadcast("wf.progress", progress{Entry: entry, Status: string(e.Status)})
 	if st.Status == StatusWaiting && st.Waiting.waitsOn(entry) {
 		st.Status, st.Waiting = StatusRunning, nil
 	}

@@ -206,7 +206,7 @@ func (w *W) loopDo(p Path, e Entry, prune int) (Entry, error) {
 			}
 		}
 		ac.State.Current, ac.State.UpdatedAt = p.String(), e.At
-		ac.Broadcast("wf.progress", map[string]any{"entry": p.String(), "status": e.Status})
+		ac.Broadcast("wf.progress", progress{Entry: p.String(), Status: string(e.Status)})
 		return nil
 	})
 	if err != nil {

@@ -43,6 +43,14 @@ func (wt *Waiting) wantsSignal(name string) bool {
 	return wt != nil && slices.Contains(wt.Names, name)
 }
 
+// progress is a wf.progress broadcast: a journaled call's entry and its
+// status, or the run's status. A struct, not a map: it is encoded at every
+// step.
+type progress struct {
+	Entry  string `json:"entry,omitempty"`
+	Status string `json:"status"`
+}
+
 // poke wakes a runner waiting in memory, without blocking.
 func poke(v *runVars) {
 	select {
@@ -75,7 +83,7 @@ func (w *W) park(ac *actors.Context[RunState], st Status, wt *Waiting) bool {
 		}
 	}
 	ac.State.Status, ac.State.Waiting, ac.State.UpdatedAt = st, wt, ac.Now()
-	ac.Broadcast("wf.progress", map[string]any{"entry": wt.Entry, "status": st})
+	ac.Broadcast("wf.progress", progress{Entry: wt.Entry, Status: string(st)})
 	vars(ac).active = false
 	ac.Sleep()
 	return true

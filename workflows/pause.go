@@ -48,7 +48,7 @@ func (c *core) pause(ac *actors.Context[RunState]) (ControlResult, error) {
 	}
 	st.PausedFrom, st.PausedAt, st.Status, st.UpdatedAt = st.Status, now, StatusPaused, now
 	vars(ac).paused.Store(true)
-	ac.Broadcast("wf.progress", map[string]any{"status": st.Status})
+	ac.Broadcast("wf.progress", progress{Status: string(st.Status)})
 	return ControlResult{Status: st.Status, Changed: true}, nil
 }
 
@@ -117,7 +117,7 @@ func (c *core) resume(ac *actors.Context[RunState]) (ControlResult, error) {
 	st.Status, st.PausedFrom, st.PausedAt, st.UpdatedAt = status, "", time.Time{}, now
 	vars(ac).paused.Store(false)
 	c.startIfIdle(ac)
-	ac.Broadcast("wf.progress", map[string]any{"status": st.Status})
+	ac.Broadcast("wf.progress", progress{Status: string(st.Status)})
 	return ControlResult{Status: st.Status, Changed: true}, nil
 }
 

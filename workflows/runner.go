@@ -306,7 +306,7 @@ func (e *Engine) finish(ctx context.Context, h *actors.Handle, epoch int, status
 		} else {
 			ac.KV().Put(outKey, out)
 		}
-		ac.Broadcast("wf.progress", map[string]any{"status": status})
+		ac.Broadcast("wf.progress", progress{Status: string(status)})
 		if err := reportToParent(ac); err != nil {
 			return err
 		}

@@ -127,7 +127,7 @@ func (c *core) enqueue(ac *actors.Context[RunState], what, name string, body jso
 	st.UpdatedAt = now
 	if wakesOn(ac, name) {
 		st.Status, st.Waiting = StatusRunning, nil
-		ac.Broadcast("wf.progress", map[string]any{"status": st.Status})
+		ac.Broadcast("wf.progress", progress{Status: string(st.Status)})
 		c.startIfIdle(ac)
 	} else if v := vars(ac); v.active {
 		poke(v)
@@ -422,7 +422,7 @@ func (w *W) takeDo(p Path, ord int, spec takeSpec, until time.Time, parkIt bool)
 			}
 			ac.KV().Put(key, b)
 			st.Current, st.UpdatedAt = p.String(), now
-			ac.Broadcast("wf.progress", map[string]any{"entry": p.String(), "status": e.Status})
+			ac.Broadcast("wf.progress", progress{Entry: p.String(), Status: string(e.Status)})
 		}
 		if e.Status == EntryWaiting && parkIt {
 			parked = w.park(ac, StatusWaiting, &Waiting{Entry: p.String(), Names: spec.names, Until: e.NextAt, Alarm: e.Alarm})

@@ -125,7 +125,7 @@ func (w *W) sleepDo(p Path, ord int, until time.Time, parkIt bool) (Entry, bool,
 			}
 			ac.KV().Put(key, b)
 			ac.State.Current, ac.State.UpdatedAt = p.String(), now
-			ac.Broadcast("wf.progress", map[string]any{"entry": p.String(), "status": e.Status})
+			ac.Broadcast("wf.progress", progress{Entry: p.String(), Status: string(e.Status)})
 		}
 		if e.Status == EntrySleeping && parkIt {
 			parked = w.park(ac, StatusSleeping, &Waiting{Entry: p.String(), Until: e.NextAt, Alarm: e.Alarm})

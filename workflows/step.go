@@ -436,7 +436,7 @@ func (w *W) commit(p Path, e Entry) (Entry, error) {
 		if e.Kind == KindStep && e.Status == EntryCompleted {
 			ac.State.Steps++
 		}
-		ac.Broadcast("wf.progress", map[string]any{"entry": p.String(), "status": e.Status})
+		ac.Broadcast("wf.progress", progress{Entry: p.String(), Status: string(e.Status)})
 		return nil
 	})
 	if err != nil {

@@ -59,7 +59,7 @@ func (c *core) timer(ac *actors.Context[RunState], path string) (TimerResult, er
 	}
 	ac.KV().Put(key, b)
 	st.Current, st.UpdatedAt = path, now
-	ac.Broadcast("wf.progress", map[string]any{"entry": path, "status": e.Status})
+	ac.Broadcast("wf.progress", progress{Entry: path, Status: string(e.Status)})
 	if (st.Status == StatusSleeping || st.Status == StatusWaiting) && st.Waiting.waitsOn(path) {
 		st.Status, st.Waiting = StatusRunning, nil
 	}
