@@ -93,6 +93,12 @@ func Join[T any](w *W, name string, branches []Branch[T], opts ...JoinOptions) (
 	if err != nil {
 		return nil, w.fail(w.nondeterminism(err))
 	}
+	return join(w, p, scopes, v, branches, opts...)
+}
+
+// join is Join once its entry is visited (Go visits it in the caller's
+// turn, then joins on its own goroutine).
+func join[T any](w *W, p Path, scopes []Path, v Visit, branches []Branch[T], opts ...JoinOptions) ([]T, error) {
 	done := v.Found && v.Entry.Status == EntryCompleted
 	// A replay for compensation runs the branches (replays only) so that
 	// their completed steps' compensations are on the stack.

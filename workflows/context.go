@@ -39,6 +39,9 @@ type W struct {
 	comp *compensations
 	// pausedFlag is the run's pause request (runVars.paused).
 	pausedFlag *atomic.Bool
+	// future is set on a Go's W: its fan-out registers as a future of the
+	// caller, not as a fan-out the caller waits in.
+	future *futureHook
 	// cancelling: this execution only replays, to rebuild the
 	// compensation stack (its ctx is ended; new work ends it).
 	cancelling bool

@@ -9,10 +9,9 @@
 // compensations and live streaming (StepContext.Stream); Sleep,
 // SleepUntil, W.Now, W.Rand; WaitSignal, WaitAny and the run's own queues
 // (Queue().Next, NextBatch, completable messages, QueueOf, Engine.Send);
-// Join, Race, Try, Child; Loop, ContinueAsNew, GetVersion, Removed,
-// RollbackCheckpoint; cancel, pause and resume. Not built: Go (a single
-// background branch; use Join). Runs are single-node: every engine
-// resumes every running run it finds.
+// Join, Race, Go, Try, Child; Loop, ContinueAsNew, GetVersion, Removed,
+// RollbackCheckpoint; cancel, pause and resume. Runs are single-node:
+// every engine resumes every running run it finds.
 //
 // # A run is an actor
 //

@@ -169,11 +169,15 @@ type unit struct {
 	nudged bool
 	// group is the fan-out the unit is in, if any.
 	group *group
+	// futures are the fan-outs of the unit's Go calls not awaited yet.
+	futures map[*group]struct{}
 }
 
 // group is one fan-out: its bound, the branches not yet started and the
 // running ones.
 type group struct {
+	// future: a Go's fan-out, ended by endFuture.
+	future  bool
 	owner   *unit
 	limit   int
 	pending int
@@ -191,7 +195,18 @@ func enterGroup(w *W, n, limit int) (*tracker, *group) {
 	t.groups++
 	owner := t.unitOf(w.scope)
 	g := &group{owner: owner, limit: max(limit, 1), pending: n, running: map[*unit]struct{}{}}
-	owner.group = g
+	if h := w.future; h != nil {
+		// A Go: its owner runs on meanwhile; Await attaches it. It ends
+		// with its goroutine (endFuture), after its join entry's commit.
+		g.future = true
+		if owner.futures == nil {
+			owner.futures = map[*group]struct{}{}
+		}
+		owner.futures[g] = struct{}{}
+		h.set(t, g)
+	} else {
+		owner.group = g
+	}
 	return t, g
 }
 
@@ -200,7 +215,27 @@ func enterGroup(w *W, n, limit int) (*tracker, *group) {
 func (t *tracker) leaveGroup(g *group) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	g.owner.group = nil
+	if g.future {
+		return // endFuture, once the Go's join is committed
+	}
+	t.endGroupLocked(g)
+}
+
+// endFuture ends the fan-out of a Go whose goroutine returned.
+func (t *tracker) endFuture(g *group) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.endGroupLocked(g)
+	t.changed()
+}
+
+// endGroupLocked removes fan-out g; the last one drops the tracker.
+// Called with t.mu held.
+func (t *tracker) endGroupLocked(g *group) {
+	if g.owner.group == g {
+		g.owner.group = nil
+	}
+	delete(g.owner.futures, g)
 	t.groups--
 	if t.groups == 0 {
 		trackers.CompareAndDelete(t.replay, t)
@@ -290,6 +325,11 @@ func (t *tracker) stuck(u *unit) bool {
 	if u.ctx != nil && u.ctx.Err() != nil {
 		return false
 	}
+	for fg := range u.futures {
+		if len(fg.running) == 0 || !t.groupStuck(fg) {
+			return false // a future (Go) of u still runs or commits
+		}
+	}
 	if u.wait != nil {
 		return true
 	}
@@ -297,6 +337,12 @@ func (t *tracker) stuck(u *unit) bool {
 	if g == nil || len(g.running) == 0 {
 		return false
 	}
+	return t.groupStuck(g)
+}
+
+// groupStuck reports whether every running branch of g is stuck and g
+// cannot start another. Called with t.mu held.
+func (t *tracker) groupStuck(g *group) bool {
 	for b := range g.running {
 		if !t.stuck(b) {
 			return false
