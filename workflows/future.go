@@ -108,4 +108,3 @@ func (f *Future[T]) Await() (T, error) {
 	}
 	return f.r, nil
 }
-
