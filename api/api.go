@@ -141,6 +141,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	s.registerRealtime()
 	s.registerGateway()
 	s.registerTail()
+	s.registerExport()
 	s.registerSchedules()
 	s.registerQueues()
 	if opts.Workflows != nil {

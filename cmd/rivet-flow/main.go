@@ -9,6 +9,7 @@
 //	rivet-flow schedules  set, list, get, preview, pause, resume, trigger and delete server schedules
 //	rivet-flow queues     list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters and redrive durable queues
 //	rivet-flow workflows  list, start, get, events, signal, cancel, pause and resume the runs of the server's workflows
+//	rivet-flow history    export an actor's or a workflow run's whole history as JSON Lines
 //	rivet-flow bench      benchmark actions over HTTP against a raw net/http handler
 //	rivet-flow version    print the build's version
 package main
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return queuesCmd(args[1:], stdout, stderr)
 	case "workflows":
 		return workflowsCmd(args[1:], stdout, stderr)
+	case "history":
+		return historyCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -78,11 +81,12 @@ Usage:
   rivet-flow schedules         set, list, get, preview, pause, resume, trigger or delete server schedules
   rivet-flow queues            list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters or redrive durable queues
   rivet-flow workflows         list, start, get, events, signal, cancel, pause or resume the runs of the server's workflows
+  rivet-flow history export    write an actor's or a workflow run's whole history as JSON Lines (for replay)
   rivet-flow bench http        benchmark actions over HTTP vs a raw net/http handler
   rivet-flow version           print the version
 
 Every flag can also be set with an environment variable, shown in each command's --help.
-actors, events, projections, schedules and workflows read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
+actors, events, projections, schedules, workflows and history read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
 `)
 }
 
