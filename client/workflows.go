@@ -306,11 +306,7 @@ func (c *Client) FollowRun(ctx context.Context, workflow, runID string, after ui
 			return err
 		}
 		after = ev.Seq
-		r, err := c.Run(ctx, workflow, runID)
-		if err != nil {
-			return err
-		}
-		if !RunFinished(r.Status) {
+		if !endsRun(ev.Event) {
 			return nil
 		}
 		// Finished: the events after this one are all in the log now.
@@ -323,6 +319,22 @@ func (c *Client) FollowRun(ctx context.Context, workflow, runID string, after ui
 		return nil
 	}
 	return err
+}
+
+// endsRun reports whether ev ends a run: the engine's finish event (its
+// $wf args' op), or the run actor's destroy. Read from the event itself,
+// so following a run costs no request per event.
+func endsRun(ev Event) bool {
+	if ev.Kind == "destroy" {
+		return true
+	}
+	if ev.Action != "$wf" {
+		return false
+	}
+	var a struct {
+		Op string `json:"op"`
+	}
+	return json.Unmarshal(ev.Args, &a) == nil && a.Op == "finish"
 }
 
 // runEventsAfter calls fn with each event of the run the log holds after

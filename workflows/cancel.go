@@ -101,16 +101,9 @@ func compPrefix(epoch int) string { return "comp/" + strconv.Itoa(epoch) + "/" }
 // failure undoes only the steps completed after the latest checkpoint
 // (RivetKit's rollbackCheckpoint).
 func (w *W) RollbackCheckpoint(name string) error {
-	if err := w.failed(); err != nil {
+	p, v, err := w.enter(KindRollbackCheckpoint, name)
+	if err != nil {
 		return err
-	}
-	p, err := w.scope.Child(name)
-	if err != nil {
-		return w.fail(err)
-	}
-	v, err := w.replay.Visit(KindRollbackCheckpoint, p)
-	if err != nil {
-		return w.fail(w.nondeterminism(err))
 	}
 	e := v.Entry
 	if !v.Found {

@@ -56,16 +56,9 @@ func ChildRunID(parentRunID string, p Path) string {
 // child_failed; cancelling the parent cancels its open children.
 func Child[In, Out any](w *W, name string, wf *Workflow[In, Out], input In) (Out, error) {
 	var zero Out
-	if err := w.failed(); err != nil {
+	p, v, err := w.enter(KindChild, name)
+	if err != nil {
 		return zero, err
-	}
-	p, err := w.scope.Child(name)
-	if err != nil {
-		return zero, w.fail(err)
-	}
-	v, err := w.replay.Visit(KindChild, p)
-	if err != nil {
-		return zero, w.fail(w.nondeterminism(err))
 	}
 	runID := ChildRunID(w.runID, p)
 	if err := ValidateRunID(runID); err != nil {

@@ -133,3 +133,21 @@ func (w *W) branch(ctx context.Context, scope Path) *W {
 		replay: w.replay, scope: scope, now: w.Now(), comp: w.comp, pausedFlag: w.pausedFlag, cancelling: w.cancelling,
 	}
 }
+
+// enter begins a journaled call of kind named name: the execution's
+// failure if it has one, else the call's path in w's scope and what the
+// journal records there (a divergence fails w).
+func (w *W) enter(kind Kind, name string) (Path, Visit, error) {
+	if err := w.failed(); err != nil {
+		return Path{}, Visit{}, err
+	}
+	p, err := w.scope.Child(name)
+	if err != nil {
+		return Path{}, Visit{}, w.fail(err)
+	}
+	v, err := w.replay.Visit(kind, p)
+	if err != nil {
+		return Path{}, Visit{}, w.fail(w.nondeterminism(err))
+	}
+	return p, v, nil
+}

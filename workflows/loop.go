@@ -70,16 +70,9 @@ type loopExtra struct {
 // runs it again).
 func Loop[S, T any](w *W, name string, init S, fn func(w *W, s S) (LoopResult[S, T], error), opts ...LoopOptions) (T, error) {
 	var zero T
-	if err := w.failed(); err != nil {
+	p, v, err := w.enter(KindLoop, name)
+	if err != nil {
 		return zero, err
-	}
-	p, err := w.scope.Child(name)
-	if err != nil {
-		return zero, w.fail(err)
-	}
-	v, err := w.replay.Visit(KindLoop, p)
-	if err != nil {
-		return zero, w.fail(w.nondeterminism(err))
 	}
 	var o LoopOptions
 	if len(opts) > 0 {

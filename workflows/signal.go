@@ -267,16 +267,9 @@ func (s takeSpec) matches(name string) bool {
 // journaled call name: it returns the messages the entry records, taking
 // them now if it records none, or ErrTimeout once timeout (> 0) passed.
 func (w *W) take(name string, spec takeSpec, timeout time.Duration) ([]takenMsg, error) {
-	if err := w.failed(); err != nil {
+	p, v, err := w.enter(KindMessage, name)
+	if err != nil {
 		return nil, err
-	}
-	p, err := w.scope.Child(name)
-	if err != nil {
-		return nil, w.fail(err)
-	}
-	v, err := w.replay.Visit(KindMessage, p)
-	if err != nil {
-		return nil, w.fail(w.nondeterminism(err))
 	}
 	if v.Found && v.Entry.Status == EntryCompleted {
 		return w.takenOutcome(v.Entry)

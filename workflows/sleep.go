@@ -29,16 +29,9 @@ func (w *W) SleepUntil(name string, t time.Time) error {
 // sleep is Sleep and SleepUntil; deadline is called once, for a sleep the
 // journal does not record yet.
 func (w *W) sleep(name string, deadline func() time.Time) error {
-	if err := w.failed(); err != nil {
+	p, v, err := w.enter(KindSleep, name)
+	if err != nil {
 		return err
-	}
-	p, err := w.scope.Child(name)
-	if err != nil {
-		return w.fail(err)
-	}
-	v, err := w.replay.Visit(KindSleep, p)
-	if err != nil {
-		return w.fail(w.nondeterminism(err))
 	}
 	if v.Found && v.Entry.Status == EntryCompleted {
 		w.visited(v.Entry)

@@ -149,16 +149,9 @@ func (s *StepContext) Attempt() int { return s.attempt }
 // *NondeterminismError naming both.
 func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext) (R, error), opts ...StepOptions) (R, error) {
 	var zero R
-	if err := w.failed(); err != nil {
+	p, v, err := w.enter(KindStep, name)
+	if err != nil {
 		return zero, err
-	}
-	p, err := w.scope.Child(name)
-	if err != nil {
-		return zero, w.fail(err)
-	}
-	v, err := w.replay.Visit(KindStep, p)
-	if err != nil {
-		return zero, w.fail(w.nondeterminism(err))
 	}
 	var o StepOptions
 	if len(opts) > 0 {
