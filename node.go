@@ -83,6 +83,9 @@ type Config struct {
 	// workflow engine (Node.Workflows) and serves them at /v1/workflows.
 	// Defaults to none.
 	Workflows []workflows.Definition
+	// NoListen serves no HTTP port: the routes are reachable only through
+	// Node.Handler (an in-process node for tests, rivetflowtest).
+	NoListen bool
 	// Insecure allows a non-loopback HTTPAddr without an API token.
 	Insecure bool
 	// Logger defaults to slog.Default().
@@ -265,7 +268,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.ready.Store(true)
-	n.log.Info("rivet-flow ready", "http", "http://"+n.listener.Addr().String(), "data_dir", cfg.DataDir,
+	n.log.Info("rivet-flow ready", "http", "http://"+n.Addr(), "data_dir", cfg.DataDir,
 		"nats", natsMode(logCfg), "fsync", string(logCfg.Fsync), "version", cfg.Version,
 		"startup", time.Since(n.started).Round(time.Millisecond).String())
 	return n, nil
@@ -410,6 +413,10 @@ func (n *Node) rebuildIfNeeded(ctx context.Context) error {
 }
 
 func (n *Node) listen() error {
+	if n.cfg.NoListen {
+		n.routes()
+		return nil
+	}
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -434,8 +441,18 @@ func (n *Node) listen() error {
 	return nil
 }
 
-// Addr is the address HTTP listens on (useful with port 0).
-func (n *Node) Addr() string { return n.listener.Addr().String() }
+// Addr is the address HTTP listens on (useful with port 0); empty with
+// Config.NoListen.
+func (n *Node) Addr() string {
+	if n.listener == nil {
+		return ""
+	}
+	return n.listener.Addr().String()
+}
+
+// Handler serves the node's HTTP routes (the API, /healthz, /readyz,
+// /metrics), with or without a listener.
+func (n *Node) Handler() http.Handler { return n.mux }
 
 // Events is the node's event log.
 func (n *Node) Events() *eventlog.Log { return n.events }

@@ -7,7 +7,8 @@ import (
 
 // Registry is the set of actor types a runtime serves.
 type Registry struct {
-	types map[string]Definition
+	types  map[string]Definition
+	checks map[string]HistoryCheck // replay checks of whole histories (SetHistoryCheck)
 }
 
 // NewRegistry returns a registry holding defs.

@@ -142,6 +142,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	s.registerGateway()
 	s.registerTail()
 	s.registerExport()
+	s.registerFork()
 	s.registerSchedules()
 	s.registerQueues()
 	if opts.Workflows != nil {
@@ -149,6 +150,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	}
 	if s.projs != nil {
 		s.registerProjections()
+		s.registerVersions()
 	}
 	return s
 }

@@ -3,81 +3,23 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/history"
 )
 
 // ExportEvent is one event of an actor's history with everything a replay
-// needs: the fields of GET /v1/actors/{id}/events plus the event's seed,
-// call and idempotency IDs, KV writes, recorded steps and effects.
-type ExportEvent struct {
-	Event
-	Seed           uint64         `json:"seed"`
-	CallID         string         `json:"callId,omitempty"`
-	IdempotencyKey string         `json:"idempotencyKey,omitempty"`
-	KV             []ExportKV     `json:"kv,omitempty"`
-	Steps          []ExportRecord `json:"steps,omitempty"`
-	Effects        []ExportRecord `json:"effects,omitempty"`
-}
+// needs (history.ExportEvent).
+type ExportEvent = history.ExportEvent
 
-// ExportKV is a KV write of an event. Key and value are JSON text when
-// they are valid UTF-8 (a value: valid JSON), else base64 in keyBase64 or
-// valueBase64.
-type ExportKV struct {
-	Key         string          `json:"key,omitempty"`
-	KeyBase64   []byte          `json:"keyBase64,omitempty"`
-	Value       json.RawMessage `json:"value,omitempty"`
-	ValueBase64 []byte          `json:"valueBase64,omitempty"`
-	Delete      bool            `json:"delete,omitempty"`
-}
+// ExportKV is a KV write of an exported event.
+type ExportKV = history.ExportKV
 
-// ExportRecord is a recorded step (a call's result, now, rand) or an
-// effect (a send, a schedule) of an event: its name or type, and its data
-// (JSON, else base64 in dataBase64).
-type ExportRecord struct {
-	Name       string          `json:"name"`
-	Data       json.RawMessage `json:"data,omitempty"`
-	DataBase64 []byte          `json:"dataBase64,omitempty"`
-}
-
-// exportOf is the export form of an event.
-func exportOf(ev *eventlog.Event) ExportEvent {
-	out := ExportEvent{Event: eventOf(ev), Seed: ev.Seed, CallID: ev.CallID, IdempotencyKey: ev.IdempotencyKey}
-	for _, kv := range ev.KV {
-		x := ExportKV{Delete: kv.Delete}
-		if utf8.Valid(kv.Key) {
-			x.Key = string(kv.Key)
-		} else {
-			x.KeyBase64 = kv.Key
-		}
-		if !kv.Delete {
-			if json.Valid(kv.Value) {
-				x.Value = kv.Value
-			} else {
-				x.ValueBase64 = kv.Value
-			}
-		}
-		out.KV = append(out.KV, x)
-	}
-	for _, st := range ev.Steps {
-		out.Steps = append(out.Steps, record(st.Name, st.Data))
-	}
-	for _, ef := range ev.Effects {
-		out.Effects = append(out.Effects, record(ef.Type, ef.Data))
-	}
-	return out
-}
-
-func record(name string, data []byte) ExportRecord {
-	if len(data) == 0 || json.Valid(data) {
-		return ExportRecord{Name: name, Data: data}
-	}
-	return ExportRecord{Name: name, DataBase64: data}
-}
+// ExportRecord is a recorded step or an effect of an exported event.
+type ExportRecord = history.ExportRecord
 
 func (s *Server) registerExport() {
 	s.mux.HandleFunc("GET /v1/actors/{id}/export", s.export)
@@ -129,7 +71,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 			started = true
 		}
 		for _, ev := range evs {
-			if err := enc.Encode(exportOf(ev)); err != nil {
+			if err := enc.Encode(history.Export(id, ev)); err != nil {
 				return // the client went away
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/eventlog"
+	"github.com/rivet-flow/rivet-flow/history"
 	"github.com/rivet-flow/rivet-flow/projections"
 )
 
@@ -82,43 +83,13 @@ type actionOutput struct {
 }
 
 // Event is one event of an actor's history.
-type Event struct {
-	Seq          uint64          `json:"seq" doc:"Log sequence"`
-	Kind         string          `json:"kind" enum:"action,create,destroy,system"`
-	Action       string          `json:"action,omitempty"`
-	Args         json.RawMessage `json:"args,omitempty"`
-	Output       json.RawMessage `json:"output,omitempty"`
-	Caller       string          `json:"caller,omitempty"`
-	Time         time.Time       `json:"time" doc:"The action's recorded clock"`
-	Stored       time.Time       `json:"stored" doc:"When the log stored it"`
-	Generation   uint64          `json:"generation"`
-	StateChanged bool            `json:"stateChanged"`
-	Patch        json.RawMessage `json:"patch,omitempty" doc:"The state change, as an RFC 6902 JSON Patch from the state before the event"`
-	State        json.RawMessage `json:"state,omitempty" doc:"The whole state after the event: where the event stored it (a create, or a change larger than a patch), or on every event with ?state=true"`
-	Broadcasts   []BroadcastJSON `json:"broadcasts,omitempty"`
-	CodeVersion  string          `json:"codeVersion,omitempty"`
-}
+// Event is one event of an actor's history (history.Event).
+type Event = history.Event
 
 // BroadcastJSON is a realtime event.
-type BroadcastJSON struct {
-	Name string          `json:"name"`
-	Args json.RawMessage `json:"args"`
-}
+type BroadcastJSON = history.BroadcastJSON
 
-func eventOf(ev *eventlog.Event) Event {
-	out := Event{Seq: ev.Seq, Kind: ev.Kind.String(), Action: ev.Action, Args: ev.Args, Output: ev.Output, Caller: ev.Caller,
-		Time: ev.Time, Stored: ev.Stored, Generation: ev.Generation, StateChanged: ev.HasState || ev.Patch != nil,
-		CodeVersion: ev.CodeVersion}
-	if ev.HasState && json.Valid(ev.State) {
-		out.State = ev.State
-	} else if ev.Patch != nil && json.Valid(ev.Patch) {
-		out.Patch = ev.Patch
-	}
-	for _, b := range ev.Broadcasts {
-		out.Broadcasts = append(out.Broadcasts, BroadcastJSON{Name: b.Name, Args: b.Args})
-	}
-	return out
-}
+func eventOf(ev *eventlog.Event) Event { return history.EventOf(ev) }
 
 var actorErrors = []int{400, 401, 404, 409, 413, 422, 429, 500, 503, 504}
 
