@@ -1,6 +1,6 @@
 // Package projections folds the event log into read models: checkpointed
 // consumers that tail the log and write rows (key -> JSON) to a local Pebble
-// database, among them the built-in actor directory.
+// database, among them the built-in actor directory and the code versions projection.
 //
 // A projection is a name, a Filter (actor types and event kinds) and a fold.
 // Define builds a typed one over rows of any JSON type; the non-generic core

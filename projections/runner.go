@@ -50,7 +50,8 @@ type Runner struct {
 var _ startstop.Service = (*Runner)(nil)
 
 // Open opens (creating if needed) the projections' database in dir
-// (<data-dir>/projections) over log, and registers the actor directory.
+// (<data-dir>/projections) over log, and registers the actor directory and
+// the code versions projection (Versions).
 // Pebble locks dir: a second Open of it fails until Close.
 func Open(dir string, log *eventlog.Log, opts *Options) (*Runner, error) {
 	o, err := opts.withDefaults()
@@ -75,6 +76,10 @@ func Open(dir string, log *eventlog.Log, opts *Options) (*Runner, error) {
 	}
 	r.dir = &Directory{r: r}
 	if err := r.Register(r.dir); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	if err := r.Register(r.Versions()); err != nil {
 		_ = r.Close()
 		return nil, err
 	}

@@ -384,8 +384,8 @@ func TestMetrics(t *testing.T) {
 	if got := testutil.ToFloat64(r.m.failures.WithLabelValues("bad")); got != 1 {
 		t.Errorf("failures = %v, want 1", got)
 	}
-	if n, err := testutil.GatherAndCount(b.reg, "rivetflow_projection_lag"); err != nil || n != 2 {
-		t.Errorf("lag series = %d, %v; want 2", n, err)
+	if n, err := testutil.GatherAndCount(b.reg, "rivetflow_projection_lag"); err != nil || n != 3 {
+		t.Errorf("lag series = %d, %v; want 3 (directory, versions, bad)", n, err)
 	}
 }
 
