@@ -125,6 +125,9 @@ func (h *typed[S]) migrate(from string, b []byte) (bool, error) {
 func (h *typed[S]) encode() ([]byte, error) { return json.Marshal(h.state) }
 
 func (h *typed[S]) create(r *run, input json.RawMessage) error {
+	if p := forkOf(r); p != nil {
+		return h.fork(r, p) // a fork's create: no CreateState, no OnCreate
+	}
 	if err := h.load(h.t.initial); err != nil {
 		return err
 	}

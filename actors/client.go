@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/rivet-flow/rivet-flow/eventlog"
@@ -119,10 +118,17 @@ func (c *Client) resolve(ctx context.Context, typ string, key []string, mode int
 		if _, err := c.rec.callIDsFor(idOf(subj)); err != nil {
 			return nil, false, err
 		}
+		if c.rec.replay != nil { // a replay answers from the history: nothing is called
+			created, gen, err := c.rec.replay.resolve(idOf(subj))
+			if err != nil {
+				return nil, false, err
+			}
+			return &Handle{client: c, def: def, ref: ref, subj: subj, ID: idOf(subj), Generation: gen}, created, nil
+		}
 	}
 	res, err := c.rt.submit(ctx, def, ref, subj, &op{kind: opResolve, mode: mode, args: input, caller: c.caller})
 	if c.rec != nil {
-		c.record("resolve", map[string]any{"type": typ, "key": key, "mode": mode, "created": res.created}, err)
+		c.record("resolve", map[string]any{"type": typ, "key": key, "mode": mode, "created": res.created, "generation": res.generation}, err)
 	}
 	if err != nil {
 		return nil, false, err
@@ -161,6 +167,10 @@ func (c *Client) submitAction(ctx context.Context, h *Handle, name string, args 
 			c.record("call", map[string]any{"actor": h.ID, "action": name}, err)
 			return nil, err
 		}
+		if c.rec.replay != nil {
+			o.recycle()
+			return c.rec.replay.call(h.ID, name)
+		}
 		o.ids = ids
 	} else {
 		o.ids.idemKey = IdempotencyKey(ctx)
@@ -174,6 +184,9 @@ func (c *Client) submitAction(ctx context.Context, h *Handle, name string, args 
 
 // Destroy destroys the actor (see Context.Destroy).
 func (h *Handle) Destroy(ctx context.Context) error {
+	if rec := h.client.rec; rec != nil && rec.replay != nil {
+		return rec.replay.destroy(h.ID)
+	}
 	_, err := h.client.rt.submit(ctx, h.def, h.ref, h.subj, &op{kind: opDestroy, caller: h.client.caller})
 	h.client.record("destroy", map[string]any{"actor": h.ID}, err)
 	return err
@@ -226,11 +239,18 @@ func (c *Client) record(what string, detail map[string]any, err error) {
 		return
 	}
 	if err != nil {
-		detail["error"] = PublicError(err).Error()
-		var ue *UserError
-		if errors.As(err, &ue) {
-			detail["code"] = ue.Code
+		pub := PublicError(err)
+		detail["error"] = pub.Error()
+		switch pub := pub.(type) {
+		case *UserError:
+			detail["code"] = pub.Code
+		case *Error: // "runtime" tells a replay which of the two to rebuild
+			detail["code"], detail["runtime"] = pub.Code, true
 		}
+	}
+	if c.rec.replay != nil {
+		c.rec.replay.seen(what, detail)
+		return
 	}
 	data, _ := json.Marshal(detail)
 	c.rec.mu.Lock()

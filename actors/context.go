@@ -58,6 +58,7 @@ type run struct {
 	sleep      bool
 	destroy    bool
 	waits      []func(context.Context)
+	replay     *replayFeed // during a replay: the recorded results of calls to other actors (replay_feed.go)
 }
 
 func newRun(ctx context.Context, inst *instance, caller string, conn *Conn) *run {
@@ -109,7 +110,8 @@ func (c *Context[S]) Rand() *rand.Rand {
 	return c.run.rng
 }
 
-// Log returns a logger tagged with the actor.
+// Log returns a logger tagged with the actor (a Replayer's logger while it
+// re-runs the call).
 func (c *Context[S]) Log() *slog.Logger {
 	return c.run.inst.rt.logger.With("actor", c.run.inst.id)
 }
@@ -117,7 +119,8 @@ func (c *Context[S]) Log() *slog.Logger {
 // Caller says who made this call ("http:...", "actor:<id>", "go", ...).
 func (c *Context[S]) Caller() string { return c.run.caller }
 
-// Conn returns the connection the call came through, or nil.
+// Conn returns the connection the call came through, or nil (always nil
+// while a Replayer re-runs the call).
 func (c *Context[S]) Conn() *Conn { return c.run.conn }
 
 // Broadcast sends a realtime event to the actor's subscribers once the call's

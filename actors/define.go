@@ -28,6 +28,13 @@ type Options[S any] struct {
 	OnWake    func(c *Context[S]) error
 	OnSleep   func(c *Context[S]) error
 	OnDestroy func(c *Context[S]) error
+	// OnFork runs in the create event of a fork of an actor of this type
+	// (Client.Fork), instead of CreateState and OnCreate, once the state,
+	// KV, alarms and crons are the source's (from is its ID); what it
+	// changes joins that event, and an error fails the fork (nothing is
+	// appended). Vars do not exist yet. For an engine's bookkeeping (a
+	// workflow run takes its new run ID); most types need none.
+	OnFork func(c *Context[S], from string) error
 	// OnStateChange runs after an action changed the state, before the event is
 	// built (changes it makes are part of the same event).
 	OnStateChange func(c *Context[S])

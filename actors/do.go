@@ -72,7 +72,7 @@ func (e *doError) Unwrap() error { return e.err }
 
 // runtimeEvents are the system event names the runtime records itself.
 var runtimeEvents = map[string]bool{"$create": true, "$destroy": true, "$wake": true, "$sleep": true, "$migrate": true,
-	FireAction: true, "$connect": true, "$disconnect": true, "$request": true, "$websocket": true}
+	FireAction: true, ForkAction: true, "$connect": true, "$disconnect": true, "$request": true, "$websocket": true}
 
 // checkDo validates what Do checks before it reaches the mailbox.
 func checkDo(h *Handle, name string, args json.RawMessage) error {

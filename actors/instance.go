@@ -60,7 +60,11 @@ func (inst *instance) doResolve(o *op) result {
 		return result{err: errorf(ErrArgsTooLarge, "create input is %d bytes, limit %d", len(o.args), inst.lim.maxArgs)}
 	}
 	inst.h = inst.def.newHolder()
-	if _, err := inst.execute(o.ctx, eventlog.KindCreate, "$create", o.args, o.caller, nil, true, func(r *run) (any, error) {
+	action := "$create"
+	if o.action != "" { // a fork's create is "$fork" (ForkAction): a replay folds it
+		action = o.action
+	}
+	if _, err := inst.execute(o.ctx, eventlog.KindCreate, action, o.args, o.caller, nil, true, func(r *run) (any, error) {
 		return nil, inst.h.create(r, o.args)
 	}); err != nil {
 		inst.h = nil

@@ -24,6 +24,7 @@ import (
 type Replayer struct {
 	reg    *Registry
 	logger *slog.Logger
+	opts   RuntimeOptions // the limits the code runs under (WithOptions)
 }
 
 // NewReplayer returns a replayer of the types in reg.
@@ -36,6 +37,17 @@ func NewReplayer(reg *Registry) *Replayer {
 func (rp *Replayer) WithLogger(lg *slog.Logger) *Replayer {
 	c := *rp
 	c.logger = lg
+	return &c
+}
+
+// WithOptions returns rp replaying under the limits of opts (MaxStateBytes,
+// MaxArgsBytes, MaxAlarms, ... and the types' own options over them), those
+// of the runtime that recorded the histories; the default is
+// RuntimeOptions' defaults. Only the limits are used: a replay runs no
+// runtime.
+func (rp *Replayer) WithOptions(opts RuntimeOptions) *Replayer {
+	c := *rp
+	c.opts = opts
 	return &c
 }
 
@@ -141,8 +153,65 @@ var ErrReplayInput = errors.New("replay: unusable history")
 
 // ReplayHistory replays the recorded history of actor actorID (oldest
 // first, from its first event; Seq set on each) with this build's code.
+//
+// Each event's code runs with the event's recorded time, seed and caller;
+// calls to other actors (Context.Client) are answered from the event's
+// recorded results and made nowhere; sends, enqueues, alarms and crons are
+// only compared as effects. Context.Conn is nil, WaitUntil and KeepAwake
+// functions do not run, and Sleep and Destroy requests are ignored (their
+// events are in the history). Connection hooks, raw requests and Do events
+// cannot be re-run: they are folded as recorded (counted in Events, not in
+// Rerun) and a type's HistoryCheck covers them. The wake hooks of an actor
+// that woke without changing anything recorded nothing, so they re-run only
+// after the create and at each recorded "$wake": Vars live from one to the
+// next. A history may hold several generations (destroy, then create); a
+// fork's create (ForkAction) copies another actor and is folded. A failed
+// fire's action runs again and must fail with the recorded code; its calls
+// to other actors were not kept, so they fail in the replay.
+//
+// A Replayer is safe for concurrent use; the events are only read.
+//
+// The error is ErrReplayInput for a history that cannot be replayed; a
+// divergence is a result, not an error.
 func (rp *Replayer) ReplayHistory(ctx context.Context, actorID string, events []*eventlog.Event) (*ReplayResult, error) {
-	return nil, fmt.Errorf("%w: not built yet", ErrReplayInput)
+	typ, key, err := ParseID(actorID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrReplayInput, err)
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("%w: no events for %s: export the actor's history first", ErrReplayInput, actorID)
+	}
+	def, ok := rp.reg.types[typ]
+	if !ok {
+		return nil, fmt.Errorf("%w: actor type %q of %s is not registered in this build (registered: %s)", ErrReplayInput, typ, actorID, strings.Join(rp.reg.Types(), ", "))
+	}
+	ref := eventlog.ActorRef{Type: typ, Key: key}
+	subject, err := ref.Subject()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrReplayInput, err)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	w := &replaying{rp: rp, ctx: ctx, inst: rp.standIn(def, ref, subject), kvSeq: map[string]uint64{},
+		res: &ReplayResult{ActorID: actorID, Type: typ, Key: key}}
+	if err := w.walk(events); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	check := rp.reg.checks[typ]
+	if w.res.Divergence != nil || check == nil {
+		return w.res, nil
+	}
+	w.inst.image.Settle()
+	div, err := check(ctx, &ReplayedActor{ID: actorID, Type: typ, Key: key, Events: events, Final: w.inst.image, KVSeq: w.kvSeq})
+	if err != nil {
+		return nil, fmt.Errorf("history check of %s: %w", actorID, err)
+	}
+	w.res.Divergence = div
+	return w.res, nil
 }
 
 // ReplayExport replays an exported history (history.ReadFile, GET

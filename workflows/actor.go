@@ -137,6 +137,23 @@ func newRunType(c *core) *actors.Type[RunState] {
 			c.startIfIdle(ac)
 			return nil
 		},
+		// A fork (POST /v1/actors/{id}/fork) copies a run at one of its
+		// events: it becomes run key[0], with no parent waiting on it; its
+		// alarms keep their IDs, so Waiting still matches them, and OnWake
+		// starts its runner, which reuses the copied journal.
+		OnFork: func(ac *actors.Context[RunState], from string) error {
+			key := ac.Key()
+			if len(key) != 1 {
+				return actors.NewUserError(string(CodeInvalidRunID), fmt.Sprintf("a fork of workflow run %s is keyed [runId], got %d key parts", from, len(key)), nil)
+			}
+			if err := ValidateRunID(key[0]); err != nil {
+				return actors.NewUserError(string(CodeInvalidRunID), err.Error(), nil)
+			}
+			st, now := ac.State, ac.Now()
+			st.RunID, st.Parent = key[0], nil
+			st.CreatedAt, st.UpdatedAt = now, now
+			return nil
+		},
 		CodeVersion:   c.opts.CodeVersion,
 		MaxStateBytes: c.opts.MaxStateBytes,
 	})

@@ -23,6 +23,7 @@ Commands:
   get ID                          show one actor
   call ID ACTION [ARGS_JSON]      call an action; ARGS_JSON is a JSON array, e.g. '[5]'
   destroy ID                      destroy an actor
+  fork ID --at-seq N --key K ...  create a copy of an actor as of one of its events
 
 Every command takes --addr (default ` + defaultAddr + `, or RIVETFLOW_ADDR), --token
 (or RIVETFLOW_API_TOKEN) and --json; see rivet-flow actors <command> --help.
@@ -45,6 +46,8 @@ func actorsCmd(args []string, stdout, stderr io.Writer) int {
 		return actorsCall(args[1:], stdout, stderr)
 	case "destroy", "rm":
 		return actorsDestroy(args[1:], stdout, stderr)
+	case "fork":
+		return actorsFork(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, actorsUsage)
 		return 0
@@ -262,6 +265,39 @@ func actorsDestroy(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintln(stdout, "destroyed", pos[0])
+		return 0
+	})
+}
+
+func actorsFork(args []string, stdout, stderr io.Writer) int {
+	cmd := newClientCommand("actors fork", "ID",
+		"Create a new actor of ID's type with --key (repeat --key for each part) whose state, KV, and pending alarms and crons are ID's as of "+
+			"its event --at-seq (a seq from `rivet-flow history export ID`), folded from the log without running any action. ID is untouched. "+
+			"A workflow run forks by its actor ID (shown by `rivet-flow workflows get NAME RUN_ID`) with --key NEW_RUN_ID: the fork resumes, reusing the steps journaled up to --at-seq.", stderr)
+	atSeq := cmd.fs.Uint64("at-seq", 0, "the log sequence of one of ID's events (required)")
+	var key stringList
+	cmd.fs.Var(&key, "key", "a part of the fork's key; repeat for each part, in order (required)")
+	pos, err := cmd.parse(args, 1, 1)
+	if err != nil {
+		return cmd.usageError(err)
+	}
+	switch {
+	case *atSeq == 0:
+		return cmd.usageError(fmt.Errorf("--at-seq is required: the seq of one of %s's events (rivet-flow history export %s)", pos[0], pos[0]))
+	case len(key) == 0:
+		return cmd.usageError(fmt.Errorf("--key is required: the fork's key, a new actor of the same type"))
+	}
+	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+		a, err := c.Fork(ctx, pos[0], *atSeq, key)
+		if err != nil {
+			return cmd.fail(err)
+		}
+		if cmd.cf.json {
+			_ = writeJSON(stdout, map[string]any{"actor": a, "created": true, "from": pos[0], "atSeq": *atSeq})
+			return 0
+		}
+		printActor(stdout, a)
+		fmt.Fprintf(stderr, "(forked from %s at seq %d)\n", pos[0], *atSeq)
 		return 0
 	})
 }
