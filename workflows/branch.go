@@ -116,14 +116,16 @@ func join[T any](w *W, p Path, scopes []Path, v Visit, branches []Branch[T], opt
 	results := make([]T, len(branches))
 	errs := make([]error, len(branches))
 	var mu sync.Mutex
-	first, parked := -1, false
+	first, parked, frontier := -1, false, false
 	runParked := fanOut(w, ctx, branches, scopes, limit, func(i int, r T, err error) {
 		results[i], errs[i] = r, err
-		if errors.Is(err, errParked) {
+		if errors.Is(err, errParked) || errors.Is(err, errFrontier) {
 			// A parked branch unwinds the join once the others are done
-			// (or parked too); it does not cancel them.
+			// (or parked too); it does not cancel them. A replay-only
+			// branch at its frontier is one still at work.
 			mu.Lock()
-			parked = true
+			parked = parked || errors.Is(err, errParked)
+			frontier = frontier || errors.Is(err, errFrontier)
 			mu.Unlock()
 			return
 		}
@@ -157,6 +159,9 @@ func join[T any](w *W, p Path, scopes []Path, v Visit, branches []Branch[T], opt
 			}
 		}
 		return nil, w.fail(je)
+	}
+	if frontier {
+		return nil, w.fail(errFrontier)
 	}
 	if done {
 		w.visited(v.Entry) // journaled without its results: replayed from the branches
@@ -229,14 +234,16 @@ func Race[T any](w *W, name string, branches []Branch[T]) (winner string, value 
 	ctx, cancel := context.WithCancel(w.ctx)
 	defer cancel()
 	var mu sync.Mutex
-	first, firstErr, parked := -1, error(nil), false
+	first, firstErr, parked, frontier := -1, error(nil), false, false
 	var firstVal T
 	runParked := fanOut(w, ctx, branches, scopes, len(branches), func(i int, r T, err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		// A parked branch has not finished: the others may still win.
+		// A parked branch has not finished: the others may still win. Nor
+		// has a replay-only branch at its frontier.
 		parked = parked || errors.Is(err, errParked)
-		if first < 0 && !errors.Is(err, errParked) {
+		frontier = frontier || errors.Is(err, errFrontier)
+		if first < 0 && !errors.Is(err, errParked) && !errors.Is(err, errFrontier) {
 			first, firstVal, firstErr = i, r, err
 			cancel()
 		}
@@ -244,6 +251,8 @@ func Race[T any](w *W, name string, branches []Branch[T]) (winner string, value 
 	switch {
 	case w.ctx.Err() != nil:
 		return "", zero, w.fail(errStop)
+	case frontier && first < 0:
+		return "", zero, w.fail(errFrontier)
 	case runParked || first < 0 || (parked && unwinding(firstErr)): // the run parked
 		return "", zero, w.fail(errParked)
 	case unwinding(firstErr):
@@ -322,8 +331,10 @@ func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Pat
 	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
 	for i, b := range branches {
-		if w.cancelling {
-			sem <- struct{}{} // ctx is ended on purpose: the branches only replay
+		if w.cancelling || w.ro != nil {
+			// The branches only replay: every one of them runs (a
+			// cancelling execution's ctx is ended on purpose).
+			sem <- struct{}{}
 		} else {
 			if ctx.Err() != nil {
 				break

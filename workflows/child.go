@@ -77,6 +77,9 @@ func Child[In, Out any](w *W, name string, wf *Workflow[In, Out], input In) (Out
 	if e.Status == EntryWaiting {
 		// Start the child (idempotent) and name the parent to it: both are
 		// repeated by a replay that finds the entry still waiting.
+		if w.ro != nil {
+			return zero, w.frontier(p)
+		}
 		if w.ctx.Err() != nil {
 			return zero, w.fail(errStop)
 		}
@@ -127,6 +130,9 @@ func Child[In, Out any](w *W, name string, wf *Workflow[In, Out], input In) (Out
 // $child), in memory up to Options.ParkAfter, then parked (status
 // waiting) until the action wakes the run. It returns the done entry.
 func (w *W) waitEntry(p Path, what string) (Entry, error) {
+	if w.ro != nil {
+		return Entry{}, w.frontier(p)
+	}
 	key := EntryKey(w.epoch, p)
 	clk := w.e.rt.Clock()
 	start := clk.Now()

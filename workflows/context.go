@@ -45,6 +45,10 @@ type W struct {
 	// cancelling: this execution only replays, to rebuild the
 	// compensation stack (its ctx is ended; new work ends it).
 	cancelling bool
+	// ro is set on a replay-only execution (a HistoryCheck): there is no
+	// runtime (e and h are nil) and the first call that would do new work
+	// ends it with errFrontier.
+	ro *replayOnly
 	// fatal ends the execution: a failure of the run (a step's final
 	// failure, nondeterminism) or errStop (the runner must exit without
 	// committing: the runtime stops, or another writer owns the run).
@@ -119,6 +123,9 @@ func (w *W) failed() error {
 func (w *W) nondeterminism(err error) error {
 	if nd, ok := err.(*NondeterminismError); ok {
 		nd.RunID, nd.Workflow = w.runID, w.c.name
+		if w.ro != nil {
+			w.ro.diverged(nd)
+		}
 	}
 	return err
 }
@@ -131,6 +138,7 @@ func (w *W) branch(ctx context.Context, scope Path) *W {
 	return &W{
 		ctx: ctx, c: w.c, e: w.e, h: w.h, runID: w.runID, actorID: w.actorID, epoch: w.epoch, seed: w.seed,
 		replay: w.replay, scope: scope, now: w.Now(), comp: w.comp, pausedFlag: w.pausedFlag, cancelling: w.cancelling,
+		ro: w.ro,
 	}
 }
 
@@ -148,6 +156,9 @@ func (w *W) enter(kind Kind, name string) (Path, Visit, error) {
 	v, err := w.replay.Visit(kind, p)
 	if err != nil {
 		return Path{}, Visit{}, w.fail(w.nondeterminism(err))
+	}
+	if w.ro != nil && !replayable(kind, v) {
+		return Path{}, Visit{}, w.frontier(p)
 	}
 	return p, v, nil
 }

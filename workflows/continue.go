@@ -37,6 +37,11 @@ func (w *W) ContinueAsNew(input any) error {
 	if len(in) > MaxEntryBytes {
 		return w.fail(&SizeError{Err: ErrEntryTooLarge, Path: inKey(w.epoch + 1), Size: len(in), Limit: MaxEntryBytes})
 	}
+	if w.ro != nil {
+		// Replay only: the history shows whether the run continued here.
+		w.ro.continuedAs(in)
+		return w.fail(errContinued)
+	}
 	old := w.epoch
 	more := false
 	err = do(w.ctx, w.h, wfArgs{Op: "continue", Status: StatusRunning}, func(ac *actors.Context[RunState]) error {

@@ -71,4 +71,19 @@
 // adds the frontier rule of the design: a renamed or inserted call fails
 // before it runs, instead of running and failing only when its scope
 // completes.
+//
+// # Checking new code against recorded runs
+//
+// Register sets a history check on each run type, so actors.NewReplayer
+// over that registry (`rivet-flow replay`) replays run histories offline:
+// the workflow function re-executes over each recorded epoch's journal,
+// journaled calls return their recorded outcomes, no step runs and
+// nothing is written, and the first call that would do new work (the
+// run's frontier) ends it. It reports the rules above broken, at the
+// event that recorded the contradicted entry; code that returns where the
+// run still sleeps or waits, or reaches its frontier where it finished; a
+// result or failure code other than the recorded one; and an epoch that
+// does not end in ContinueAsNew with the recorded input. A cancelled run
+// is checked up to its frontier only, and a run recorded running or
+// paused has no outcome to compare yet.
 package workflows

@@ -42,12 +42,17 @@ func ValidateRunID(id string) error {
 	return nil
 }
 
-// Register adds the run actor types of defs to reg. Call it before
-// actors.NewRuntime; a name clashing with another actor type is the
-// registry's "registered twice" error.
+// Register adds the run actor types of defs to reg, each with the
+// workflow's history check, so that an actors.Replayer of reg replays run
+// histories by re-executing the workflow function over their journals.
+// Call it before actors.NewRuntime; a name clashing with another actor
+// type is the registry's "registered twice" error.
 func Register(reg *actors.Registry, defs ...Definition) error {
 	for _, d := range defs {
 		if err := reg.Register(d.ActorType()); err != nil {
+			return fmt.Errorf("workflow %s: %w", d.Name(), err)
+		}
+		if err := reg.SetHistoryCheck(d.Name(), historyCheck(d.core())); err != nil {
 			return fmt.Errorf("workflow %s: %w", d.Name(), err)
 		}
 	}

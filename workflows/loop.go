@@ -167,6 +167,9 @@ func replayLoop[T any](w *W, p Path, e Entry) (T, error) {
 // when prune > 0, deletes the journal keys of the loop's iterations before
 // prune, at most maxPruneKeys of them.
 func (w *W) loopDo(p Path, e Entry, prune int) (Entry, error) {
+	if w.ro != nil {
+		return e, w.frontier(p)
+	}
 	key := EntryKey(w.epoch, p)
 	iterPrefix := key + "#"
 	err := do(w.ctx, w.h, wfArgs{Op: "loop", Entry: p.String(), Status: StatusRunning}, func(ac *actors.Context[RunState]) error {

@@ -95,6 +95,10 @@ func (w *W) park(ac *actors.Context[RunState], st Status, wt *Waiting) bool {
 // branch ended, a poke another branch received: every waiter re-checks),
 // and returns false, failing w with errParked, when the run parked.
 func (w *W) memWait(d time.Duration, wake <-chan struct{}) bool {
+	if w.ro != nil {
+		w.frontier(Path{})
+		return false
+	}
 	t := trackerOf(w)
 	var nudge, parked <-chan struct{}
 	if t != nil {

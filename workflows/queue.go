@@ -146,7 +146,8 @@ func (m *Message) Complete(response any) error {
 	if !m.completed.CompareAndSwap(false, true) {
 		return fmt.Errorf("workflows: message %d of queue %s is already completed", m.ID, m.Name)
 	}
-	if !m.Completable {
+	if !m.Completable || w.ro != nil {
+		// Replay only: a completion is no journal entry, nothing to check.
 		return nil
 	}
 	raw, err := json.Marshal(response)

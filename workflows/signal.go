@@ -350,6 +350,9 @@ const takeBudget = MaxEntryBytes - 16<<10
 // senders told after the commit. It returns the entry and the actor's
 // wake channel.
 func (w *W) takeDo(p Path, ord int, spec takeSpec, until time.Time, parkIt bool) (Entry, bool, <-chan struct{}, error) {
+	if w.ro != nil {
+		return Entry{}, false, nil, w.frontier(p)
+	}
 	key := EntryKey(w.epoch, p)
 	var e Entry
 	var wake <-chan struct{}

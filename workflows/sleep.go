@@ -68,6 +68,9 @@ func (w *W) sleep(name string, deadline func() time.Time) error {
 // due (cancelling the alarm), and otherwise parks the run when parkIt. It
 // returns the entry as it stands.
 func (w *W) sleepDo(p Path, ord int, until time.Time, parkIt bool) (Entry, bool, error) {
+	if w.ro != nil {
+		return Entry{}, false, w.frontier(p)
+	}
 	key := EntryKey(w.epoch, p)
 	// The closure may still run after do returned early (the execution's
 	// context ended while it was in the mailbox): it publishes what it

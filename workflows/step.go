@@ -229,6 +229,9 @@ func Step[R any](w *W, name string, fn func(ctx context.Context, s *StepContext)
 // cancelled and only replays) or the run is paused (errStop too: the
 // runner exits and resume starts another).
 func (w *W) mayStart() error {
+	if w.ro != nil {
+		return w.frontier(Path{})
+	}
 	if w.ctx.Err() != nil {
 		return w.fail(errStop)
 	}
@@ -242,6 +245,9 @@ func (w *W) mayStart() error {
 // again after d: a retrying entry whose NextAt is the next attempt's time.
 // It returns the entry as committed.
 func (w *W) retrying(p Path, ord, attempt int, fe *EntryError, d time.Duration) (Entry, error) {
+	if w.ro != nil {
+		return Entry{}, w.frontier(p)
+	}
 	next := alarmTime(w.e.rt.Clock().Now().Add(d))
 	e, err := w.commit(p, Entry{Kind: KindStep, Ord: ord, Status: EntryRetrying, Error: fe, Attempts: attempt, NextAt: next})
 	if err != nil {
@@ -255,6 +261,9 @@ func (w *W) retrying(p Path, ord, attempt int, fe *EntryError, d time.Duration) 
 // alarm for it and parks the run (status sleeping) in one Do; the alarm's
 // $timer runs the run again.
 func (w *W) retryWait(p Path, ord int, e Entry) error {
+	if w.ro != nil {
+		return w.frontier(p)
+	}
 	clk := w.e.rt.Clock()
 	left := e.NextAt.Sub(clk.Now())
 	if left <= 0 {
@@ -397,6 +406,9 @@ func replayStep[R any](w *W, p Path, e Entry, o StepOptions, sc *StepContext) (R
 // a run no longer running (or of another epoch) is errStop. It returns the
 // entry as committed, At being the event's time.
 func (w *W) commit(p Path, e Entry) (Entry, error) {
+	if w.ro != nil {
+		return e, w.frontier(p)
+	}
 	key := EntryKey(w.epoch, p)
 	status := StatusRunning
 	paused := false
