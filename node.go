@@ -193,21 +193,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.openProjections(); err != nil {
 		return nil, err
 	}
-	// The node adds the built-in dead-letter actor type to cfg.Registry: the
-	// outbox records the sends it gives up on there, in the log.
-	if err := projections.RegisterDeadLetters(cfg.Registry); err != nil {
-		return nil, err
-	}
-	// And the server schedule type (scheduler.ScheduleType): a schedule is
-	// an actor keyed by its name, served at /v1/schedules.
-	if err := scheduler.RegisterType(cfg.Registry); err != nil {
+	if err := RegisterNodeTypes(cfg.Registry, cfg.Workflows...); err != nil {
 		return nil, err
 	}
 	if err := scheduler.RegisterMetrics(n.registry); err != nil {
-		return nil, err
-	}
-	// And the run actor types of the workflows (one per workflow).
-	if err := workflows.Register(cfg.Registry, cfg.Workflows...); err != nil {
 		return nil, err
 	}
 	rtOpts := cfg.Actors
@@ -272,6 +261,22 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		"nats", natsMode(logCfg), "fsync", string(logCfg.Fsync), "version", cfg.Version,
 		"startup", time.Since(n.started).Round(time.Millisecond).String())
 	return n, nil
+}
+
+// RegisterNodeTypes adds to reg the actor types a node adds to its
+// Config.Registry: the dead letters (the outbox records the sends it gives
+// up on there, in the log), the server schedule type (a schedule is an
+// actor keyed by its name, served at /v1/schedules) and the run actor type
+// of each workflow. A replay of a node's histories (actors.NewReplayer)
+// needs the same registry the node ran: build it with this.
+func RegisterNodeTypes(reg *actors.Registry, wfs ...workflows.Definition) error {
+	if err := projections.RegisterDeadLetters(reg); err != nil {
+		return err
+	}
+	if err := scheduler.RegisterType(reg); err != nil {
+		return err
+	}
+	return workflows.Register(reg, wfs...)
 }
 
 // openProjections opens the projection runner under <data-dir>/projections

@@ -26,10 +26,12 @@ const benchUsage = `Usage: rivet-flow bench <command> [flags]
 
 Commands:
   http       actions over HTTP vs a raw net/http handler, measured in the same run
+  replay     replay --all over N actors vs reading the same histories, in the same run
   queue      enqueue -> claim -> ack vs a raw JetStream publish -> pull -> ack loop, in the same run
   workflows  runs of N no-op workflow steps (start -> completed) vs one actor action, in the same run
 
-See rivet-flow bench http --help, rivet-flow bench queue --help, rivet-flow bench workflows --help.
+See rivet-flow bench http --help, rivet-flow bench queue --help, rivet-flow bench workflows --help,
+rivet-flow bench replay --help.
 `
 
 // Bounds of bench http, so that a typo cannot start an unbounded load.
@@ -55,6 +57,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return benchQueue(args[1:], stdout, stderr)
 	case "workflows":
 		return benchWorkflows(args[1:], stdout, stderr)
+	case "replay":
+		return benchReplay(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, benchUsage)
 		return 0

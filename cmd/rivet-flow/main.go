@@ -3,13 +3,15 @@
 //	rivet-flow serve      run the server (embedded JetStream + Pebble under --data-dir)
 //	rivet-flow rebuild    rebuild every snapshot from the event log, offline
 //	rivet-flow healthcheck exit 0 if a running server is ready
-//	rivet-flow actors     list, get, call and destroy actors on a running server
+//	rivet-flow actors     list, get, call, destroy and fork actors on a running server
 //	rivet-flow events     tail the event log of a running server
 //	rivet-flow projections list, rebuild or read the projections (read models) of a running server
 //	rivet-flow schedules  set, list, get, preview, pause, resume, trigger and delete server schedules
 //	rivet-flow queues     list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters and redrive durable queues
 //	rivet-flow workflows  list, start, get, events, signal, cancel, pause and resume the runs of the server's workflows
 //	rivet-flow history    export an actor's or a workflow run's whole history as JSON Lines
+//	rivet-flow replay     replay recorded histories against this binary's code (one file, or every open actor: a deploy gate)
+//	rivet-flow versions   list the code versions that still have open actors and workflow runs
 //	rivet-flow bench      benchmark actions over HTTP against a raw net/http handler
 //	rivet-flow version    print the build's version
 package main
@@ -54,6 +56,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return workflowsCmd(args[1:], stdout, stderr)
 	case "history":
 		return historyCmd(args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(args[1:], stdout, stderr)
+	case "versions":
+		return versionsCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -75,18 +81,21 @@ Usage:
   rivet-flow serve [flags]     run the server (try: rivet-flow serve --help)
   rivet-flow rebuild [flags]   rebuild every snapshot from the event log (server stopped)
   rivet-flow healthcheck       exit 0 if the server is ready (for container probes)
-  rivet-flow actors <command>  list, get, call or destroy actors on a running server
+  rivet-flow actors <command>  list, get, call, destroy or fork actors on a running server
   rivet-flow events tail       stream the event log of a running server
   rivet-flow projections       list, rebuild or read the projections (read models) of a server
   rivet-flow schedules         set, list, get, preview, pause, resume, trigger or delete server schedules
   rivet-flow queues            list, get, create, update, send, claim, ack, nack, extend, purge, history, dead-letters or redrive durable queues
   rivet-flow workflows         list, start, get, events, signal, cancel, pause or resume the runs of the server's workflows
   rivet-flow history export    write an actor's or a workflow run's whole history as JSON Lines (for replay)
+  rivet-flow replay            replay a history file (--history) or every open actor and run (--all) against this binary's code
+  rivet-flow versions          list the code versions with open actors and runs (and, with --all, those that can be retired)
   rivet-flow bench http        benchmark actions over HTTP vs a raw net/http handler
+  rivet-flow bench replay      benchmark replay --all over a data dir of N actors vs reading the same histories
   rivet-flow version           print the version
 
 Every flag can also be set with an environment variable, shown in each command's --help.
-actors, events, projections, schedules, workflows and history read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
+actors, events, projections, schedules, workflows, history, replay and versions read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.
 `)
 }
 

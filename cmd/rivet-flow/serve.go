@@ -14,10 +14,12 @@ import (
 
 	rivetflow "github.com/rivet-flow/rivet-flow"
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/actors/builtin"
 	"github.com/rivet-flow/rivet-flow/api"
 	"github.com/rivet-flow/rivet-flow/projections"
 	"github.com/rivet-flow/rivet-flow/queues"
 	"github.com/rivet-flow/rivet-flow/scheduler"
+	"github.com/rivet-flow/rivet-flow/workflows"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -89,11 +91,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	reg, wfs := serveApp()
 	n, err := rivetflow.Start(ctx, rivetflow.Config{
 		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
 		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
 		API: apiOpts, Insecure: *insecure, Outbox: outbox, Scheduler: sched, Queues: qOpts, Deliver: deliver,
-		Workflows: serveWorkflows(),
+		Registry: reg, Workflows: wfs,
 	})
 	if err != nil {
 		// A plain line, not a log record: this is the message a person acts on.
@@ -115,6 +118,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	_ = os.Stdout.Sync()
 	return code
+}
+
+// serveApp is the code serve runs: its actor types (the node adds the dead
+// letters, the schedule type and the workflows' run types to them) and its
+// workflows. replay builds its registry from it (binaryRegistry), so the
+// deploy gate replays exactly what serve would run.
+func serveApp() (*actors.Registry, []workflows.Definition) {
+	return builtin.Registry(), serveWorkflows()
 }
 
 // checkQueueFlags checks the queue flags' bounds.
