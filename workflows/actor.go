@@ -188,5 +188,9 @@ func (c *core) startIfIdle(ac *actors.Context[RunState]) {
 	}
 	v.active = true
 	runID, epoch := ac.State.RunID, ac.State.Epoch
-	ac.KeepAwake(func(ctx context.Context) { e.runRunner(ctx, c, runID, epoch) })
+	e.busy.add(1)
+	ac.KeepAwake(func(ctx context.Context) {
+		defer e.busy.add(-1)
+		e.runRunner(ctx, c, runID, epoch)
+	})
 }

@@ -352,7 +352,9 @@ func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Pat
 			break
 		}
 		bw := w.branch(ctx, scopes[i])
+		w.working(1) // the branch works; counted before the caller stops
 		wg.Go(func() {
+			defer w.working(-1)
 			defer func() { <-sem }()
 			r, err := runBranch(bw, b)
 			done(i, r, err) // first: a Race's winner cancels the others
@@ -360,7 +362,9 @@ func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Pat
 		})
 	}
 	t.stopStarting(g)
+	w.working(-1) // the caller only waits for its branches now
 	wg.Wait()
+	w.working(1)
 	return t.runParked()
 }
 

@@ -101,6 +101,9 @@ type Engine struct {
 	// runs is the runs projection List reads (UseRunsProjection).
 	runs atomic.Pointer[runsIndex]
 
+	// busy counts the working runners (WaitIdle).
+	busy busy
+
 	mu sync.Mutex
 	// finished holds, per run actor ID, the channels of Await calls to
 	// close when the run finishes on this node.

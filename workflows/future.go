@@ -61,8 +61,10 @@ func Go[T any](w *W, name string, fn func(w *W) (T, error)) *Future[T] {
 	}
 	fw := w.branch(w.ctx, w.scope) // its own Now and failure; the caller's scope
 	fw.future = f.hook
+	w.working(1)
 	go func() {
 		defer close(f.done)
+		defer w.working(-1)
 		rs, err := join(fw, p, scopes, v, branches, JoinOptions{Concurrency: 1})
 		if t, g := f.hook.get(); t != nil {
 			t.endFuture(g)
@@ -94,11 +96,13 @@ func (f *Future[T]) Await() (T, error) {
 			}
 			t.mu.Unlock()
 		}
+		f.w.working(-1) // blocked on the branch, which counts itself
 		select {
 		case <-f.done:
 		case <-f.w.ctx.Done():
 			<-f.done // the branch unwinds with the execution
 		}
+		f.w.working(1)
 	}
 	if f.err != nil {
 		if f.w.ctx.Err() != nil && !f.w.cancelling {

@@ -108,8 +108,23 @@ func (w *W) memWait(d time.Duration, wake <-chan struct{}) bool {
 		}
 		defer t.unblock(w.scope)
 	}
+	// Waiting for the clock or a poke is not working (Engine.WaitIdle).
+	// The timer counts the runner back in from its callback, which a fake
+	// clock runs before Set returns: whoever moved the clock then sees the
+	// runner working, not idle before it woke.
+	counted := d > 0
+	if counted {
+		w.working(-1)
+	}
+	var back sync.Once
+	up := func() {
+		if counted {
+			back.Do(func() { w.working(1) })
+		}
+	}
+	defer up()
 	fired := make(chan struct{})
-	tm := w.e.rt.Clock().AfterFunc(d, func() { close(fired) })
+	tm := w.e.rt.Clock().AfterFunc(d, func() { up(); close(fired) })
 	defer tm.Stop()
 	select {
 	case <-fired:
