@@ -102,6 +102,7 @@ func (s *Scheduler) finish(f *fire, result string) {
 		f.removed = true
 		s.purge = append(s.purge, f.key)
 	}
+	s.changedLocked()
 	if result == ResultCancelled {
 		s.resetResume() // still pending: fire it again
 	}

@@ -49,6 +49,9 @@ type Scheduler struct {
 	// read: the read in progress may hold a page from before the deletion.
 	purge []string
 	fires sync.WaitGroup
+	// idle is closed at each change a WaitIdle may be waiting for (a fire
+	// finished, the index's notes applied, a read); nil when none waits.
+	idle chan struct{}
 
 	// resume is the cursor of the first index page the next read needs:
 	// every row before it was due and is fired or tracked. Rows that may
@@ -237,6 +240,7 @@ func (s *Scheduler) arm(next time.Time) {
 	}
 	s.mu.Lock()
 	s.armedAll, s.armedAt = next.IsZero(), next
+	s.changedLocked() // the loop read the index: a WaitIdle looks again
 	var full time.Time
 	if s.done > 0 {
 		full = s.fullAt.Add(doneTTL)
@@ -279,6 +283,7 @@ func (s *Scheduler) dispatch(ctx context.Context, draining <-chan struct{}) (tim
 	}
 	clear(s.purge)
 	s.purge = s.purge[:0]
+	s.changedLocked()
 	if time.Since(s.fullAt) >= doneTTL {
 		s.resetResume() // fire again the rows of finished fires that outlived doneTTL
 	}
@@ -423,6 +428,7 @@ func (s *Scheduler) wake(ctx context.Context) {
 		if n.hasDue && (s.armedAll || n.due.Before(s.armedAt)) {
 			poke = true
 		}
+		s.changedLocked()
 		s.mu.Unlock()
 		if poke {
 			s.pokeLoop()
