@@ -335,17 +335,7 @@ func (inst *instance) doFire(o *op) result {
 		}
 	}
 	out, logFailed, err := inst.executeStage(o.ctx, eventlog.KindAction, a.Action, a.Args, SchedulerCaller, nil, true, func(r *run) (any, error) {
-		r.startFire(a)
-		if !inst.def.hasAction(a.Action) {
-			return nil, errorf(ErrActionNotFound, "actor type %s has no action %q", inst.ref.Type, a.Action)
-		}
-		output, err := inst.h.invoke(r, a.Action, a.Args)
-		if err == nil {
-			output, err = inst.h.beforeResponse(r, a.Action, output)
-		}
-		if err == nil {
-			r.cronFired(a, nil)
-		}
+		output, err := inst.fire(r, a)
 		crashInFireAt(crashBeforeRecord)
 		return output, err
 	})
@@ -387,6 +377,24 @@ func (inst *instance) doFire(o *op) result {
 		return result{err: err}
 	}
 	return result{fired: true, output: output}
+}
+
+// fire runs alarm a's action in r as its fire: the alarm removed (and a
+// cron's next fire armed) first, then the action, and on success the
+// cron's record of the fire. A replay of a fire runs this very code.
+func (inst *instance) fire(r *run, a actorstate.Alarm) (any, error) {
+	r.startFire(a)
+	if !inst.def.hasAction(a.Action) {
+		return nil, errorf(ErrActionNotFound, "actor type %s has no action %q", inst.ref.Type, a.Action)
+	}
+	output, err := inst.h.invoke(r, a.Action, a.Args)
+	if err == nil {
+		output, err = inst.h.beforeResponse(r, a.Action, output)
+	}
+	if err == nil {
+		r.cronFired(a, nil)
+	}
+	return output, err
 }
 
 // startFire begins a fire's run: the fired alarm is removed (the run's first

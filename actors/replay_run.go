@@ -204,17 +204,11 @@ func (w *replaying) action(ev *eventlog.Event) (*Divergence, error) {
 	a, fire := w.firedAlarm(ev)
 	return w.rerun(ev, func(r *run) (any, error) {
 		if fire {
-			r.startFire(a)
-			if !inst.def.hasAction(a.Action) {
-				return nil, errorf(ErrActionNotFound, "actor type %s has no action %q", inst.ref.Type, a.Action)
-			}
+			return inst.fire(r, a)
 		}
 		output, err := inst.h.invoke(r, ev.Action, ev.Args)
 		if err == nil {
 			output, err = inst.h.beforeResponse(r, ev.Action, output)
-		}
-		if err == nil && fire {
-			r.cronFired(a, nil)
 		}
 		return output, err
 	})
@@ -263,15 +257,7 @@ func (w *replaying) failedFire(ev *eventlog.Event) (*Divergence, error) {
 	act := &eventlog.Event{Seq: ev.Seq, Kind: eventlog.KindAction, Action: a.Action, Args: a.Args, Caller: SchedulerCaller, Time: ev.Time, Seed: ev.Seed}
 	got := w.run(act, func(r *run) (any, error) {
 		r.replay.lenient = true
-		r.startFire(a)
-		if !inst.def.hasAction(a.Action) {
-			return nil, errorf(ErrActionNotFound, "actor type %s has no action %q", inst.ref.Type, a.Action)
-		}
-		output, err := inst.h.invoke(r, a.Action, a.Args)
-		if err == nil {
-			output, err = inst.h.beforeResponse(r, a.Action, output)
-		}
-		return output, err
+		return inst.fire(r, a)
 	})
 	w.restore()
 	if got.feed.div != nil {
