@@ -101,8 +101,10 @@ func Join[T any](w *W, name string, branches []Branch[T], opts ...JoinOptions) (
 func join[T any](w *W, p Path, scopes []Path, v Visit, branches []Branch[T], opts ...JoinOptions) ([]T, error) {
 	done := v.Found && v.Entry.Status == EntryCompleted
 	// A replay for compensation runs the branches (replays only) so that
-	// their completed steps' compensations are on the stack.
-	if done && len(v.Entry.Output) > 0 && !w.cancelling {
+	// their completed steps' compensations are on the stack; a replay-only
+	// check runs them to check their journal.
+	check := done && w.ro != nil
+	if done && len(v.Entry.Output) > 0 && !w.cancelling && !check {
 		w.comp.skip()
 		w.replay.Skip(p)
 		return replayJoin[T](w, p, v.Entry)
@@ -129,7 +131,7 @@ func join[T any](w *W, p Path, scopes []Path, v Visit, branches []Branch[T], opt
 			mu.Unlock()
 			return
 		}
-		if err != nil {
+		if err != nil && !check { // a check runs every branch to its end
 			mu.Lock()
 			if first < 0 {
 				first = i
@@ -145,6 +147,9 @@ func join[T any](w *W, p Path, scopes []Path, v Visit, branches []Branch[T], opt
 		// The run parked: every branch was blocked; all of it resumes at
 		// the wake.
 		return nil, w.fail(errParked)
+	}
+	if check {
+		return checkJoin(w, p, v.Entry, branches, scopes, results, errs)
 	}
 	if first >= 0 && unwinding(errs[first]) {
 		return nil, w.fail(errs[first])
@@ -181,6 +186,26 @@ func join[T any](w *W, p Path, scopes []Path, v Visit, branches []Branch[T], opt
 	if len(e.Output) == 0 {
 		w.visited(e)
 		return results, nil
+	}
+	return replayJoin[T](w, p, e)
+}
+
+// checkJoin ends a replay-only execution's visit of a completed join,
+// whose branches it ran: each must end where its journal does, and their
+// results be the recorded ones, which it returns as the runtime does.
+func checkJoin[T any](w *W, p Path, e Entry, branches []Branch[T], scopes []Path, results []T, errs []error) ([]T, error) {
+	for i, err := range errs {
+		if err := w.checkInside(p, scopes[i], fmt.Sprintf("branch %q", branches[i].Name), err); err != nil {
+			return nil, err
+		}
+	}
+	w.replay.Skip(p)
+	if len(e.Output) == 0 {
+		w.visited(e) // journaled without its results
+		return results, nil
+	}
+	if err := w.checkValue(p, "result set", results, e.Output); err != nil {
+		return nil, err
 	}
 	return replayJoin[T](w, p, e)
 }
@@ -228,7 +253,12 @@ func Race[T any](w *W, name string, branches []Branch[T]) (winner string, value 
 		return "", zero, w.fail(w.nondeterminism(err))
 	}
 	if v.Found && v.Entry.Status == EntryCompleted {
-		w.replay.Skip(p)
+		if w.ro != nil {
+			if err := checkRace(w, p, v.Entry, branches, scopes); err != nil {
+				return "", zero, err
+			}
+		}
+		w.replay.Skip(p) // the losers'
 		return replayRace[T](w, p, v.Entry)
 	}
 	ctx, cancel := context.WithCancel(w.ctx)
@@ -277,6 +307,41 @@ func Race[T any](w *W, name string, branches []Branch[T]) (winner string, value 
 		return "", zero, w.fail(err)
 	}
 	return replayRace[T](w, p, e)
+}
+
+// checkRace runs, in a replay-only execution, every branch of a
+// completed race to check their journal: the winner must end where its
+// journal does with the recorded value; a loser, which the runtime
+// cancelled, only replays what it recorded (its end is not checked).
+func checkRace[T any](w *W, p Path, e Entry, branches []Branch[T], scopes []Path) error {
+	var x raceExtra
+	if json.Unmarshal(e.Extra, &x) != nil {
+		return nil // replayRace reports it
+	}
+	results := make([]T, len(branches))
+	errs := make([]error, len(branches))
+	fanOut(w, w.ctx, branches, scopes, len(branches), func(i int, r T, err error) {
+		results[i], errs[i] = r, err
+	})
+	if w.ctx.Err() != nil {
+		return w.fail(errStop)
+	}
+	for i, err := range errs {
+		if branches[i].Name == x.Winner {
+			if err := w.checkInside(p, scopes[i], fmt.Sprintf("winning branch %q", x.Winner), err); err != nil {
+				return err
+			}
+			if err := w.checkValue(p, "winning value", results[i], e.Output); err != nil {
+				return err
+			}
+			continue
+		}
+		var nd *NondeterminismError
+		if errors.As(err, &nd) || errors.Is(err, errDivergedInside) || unwinding(err) && !errors.Is(err, errFrontier) {
+			return w.fail(err)
+		}
+	}
+	return nil
 }
 
 // replayRace returns the winner and value a completed race entry records.

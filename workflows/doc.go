@@ -83,7 +83,12 @@
 // event that recorded the contradicted entry; code that returns where the
 // run still sleeps or waits, or reaches its frontier where it finished; a
 // result or failure code other than the recorded one; and an epoch that
-// does not end in ContinueAsNew with the recorded input. A cancelled run
-// is checked up to its frontier only, and a run recorded running or
+// does not end in ContinueAsNew with the recorded input. Completed Joins,
+// Races, Gos and Loop iterations, which the runtime takes from their
+// entries, are run too: their branches and iterations must replay their
+// journal (entries a Loop pruned are restored from the history) and end
+// where it does, with the recorded results; a Race's cancelled losers are
+// checked only up to what they recorded. A cancelled run is checked up to
+// its frontier only, and a run recorded running or
 // paused has no outcome to compare yet.
 package workflows

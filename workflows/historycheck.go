@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/actorstate"
@@ -35,6 +36,94 @@ type replayOnly struct {
 	// that it was called.
 	next      json.RawMessage
 	continued bool
+	// inside are what the code does otherwise inside completed joins,
+	// races and loops, which the runtime takes from their entries (design
+	// §2): a branch or iteration that goes past its journal, fails, or
+	// returns other results. Journal rules broken there are in nds.
+	inside []insideDivergence
+	// fronts are the calls that reached the journal's end, in any scope.
+	fronts []Path
+	// loopAt is when each loop entry recorded the end of an iteration:
+	// the next one started at that W.Now (read-only once set).
+	loopAt map[loopIter]time.Time
+}
+
+// loopIter is iteration i of the loop at path.
+type loopIter struct {
+	path string
+	i    int
+}
+
+// iterationStart is the Now that iteration i of the loop at p started
+// with in the recorded run, if the history tells.
+func (ro *replayOnly) iterationStart(p Path, i int) (time.Time, bool) {
+	t, ok := ro.loopAt[loopIter{p.String(), i}]
+	return t, ok
+}
+
+// insideDivergence is a difference inside the completed scope entry.
+type insideDivergence struct {
+	entry                 Path
+	msg, expected, actual string
+}
+
+// errDivergedInside ends a replay-only execution that met a difference
+// inside a completed scope (recorded in replayOnly.inside). It wraps
+// errFrontier: Joins and Races unwind on it as on a frontier.
+var errDivergedInside = fmt.Errorf("%w (a completed scope differs)", errFrontier)
+
+// divergedInside records a difference inside the completed scope at
+// entry and ends the execution.
+func (w *W) divergedInside(entry Path, msg, expected, actual string) error {
+	w.ro.mu.Lock()
+	w.ro.inside = append(w.ro.inside, insideDivergence{entry: entry, msg: msg, expected: expected, actual: actual})
+	w.ro.mu.Unlock()
+	return w.fail(errDivergedInside)
+}
+
+// frontierWithin names the first call within scope that reached the
+// journal's end.
+func (ro *replayOnly) frontierWithin(scope Path) string {
+	ro.mu.Lock()
+	defer ro.mu.Unlock()
+	for _, p := range ro.fronts {
+		if p.Within(scope) {
+			return "new work at " + p.String()
+		}
+	}
+	return "new work"
+}
+
+// checkInside checks, in a replay-only execution, the outcome err of a
+// branch or iteration (what) of the completed scope entry, which the
+// runtime does not run again: its journal rules were checked as it ran;
+// it must also end where its journal ends, without failing. It returns
+// nil, or what ends the execution (its failure, or a divergence found).
+func (w *W) checkInside(entry, scope Path, what string, err error) error {
+	var nd *NondeterminismError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &nd) || errors.Is(err, errDivergedInside) || unwinding(err) && !errors.Is(err, errFrontier):
+		return w.fail(err) // recorded where it was met, or the check ends
+	case errors.Is(err, errFrontier):
+		at := w.ro.frontierWithin(scope)
+		return w.divergedInside(entry, fmt.Sprintf("%s goes on past its journal (%s)", what, at), "its recorded calls only", at)
+	}
+	return w.divergedInside(entry, what+" fails in this code", "completed", failureText(err))
+}
+
+// checkValue compares, in a replay-only execution, the JSON value
+// computed inside the completed scope entry with the one recorded.
+func (w *W) checkValue(entry Path, what string, v any, rec json.RawMessage) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return w.divergedInside(entry, what+" does not encode as JSON", indentJSON(rec), err.Error())
+	}
+	if !sameJSON(b, rec) {
+		return w.divergedInside(entry, "the code computes another "+what+" than the recorded run", indentJSON(rec), indentJSON(b))
+	}
+	return nil
 }
 
 func (ro *replayOnly) diverged(nd *NondeterminismError) {
@@ -53,8 +142,11 @@ func (ro *replayOnly) continuedAs(in json.RawMessage) {
 // unknown): the run's journal ends there.
 func (w *W) frontier(p Path) error {
 	w.ro.mu.Lock()
-	if w.ro.front == "" && !p.IsRoot() {
-		w.ro.front = p.String()
+	if !p.IsRoot() {
+		if w.ro.front == "" {
+			w.ro.front = p.String()
+		}
+		w.ro.fronts = append(w.ro.fronts, p)
 	}
 	w.ro.mu.Unlock()
 	return w.fail(errFrontier)
@@ -107,7 +199,10 @@ type epochView struct {
 // the run, in replay-only mode (journaled calls return their recorded
 // outcomes, no step runs, nothing is written, the first call that would
 // do new work ends the execution), and compares what the code does with
-// what the history recorded. It needs no runtime and no engine.
+// what the history recorded. Unlike the runtime, it also runs the insides
+// of completed Joins, Races, Gos and Loop iterations (restoring from the
+// history the iterations' entries a Loop pruned), which must replay their
+// journal and end where it does. It needs no runtime and no engine.
 func checkHistory(ctx context.Context, c *core, a *actors.ReplayedActor) (*actors.Divergence, error) {
 	im := a.Final
 	im.Settle()
@@ -171,6 +266,67 @@ func earlierEpochs(a *actors.ReplayedActor) ([]epochView, error) {
 	return out, nil
 }
 
+// prunedEntry is a journal entry deleted before the epoch's end, as the
+// last event that wrote it left it.
+type prunedEntry struct {
+	value []byte
+	seq   uint64
+}
+
+// prunedEntries returns the entries of ev's journal that events up to its
+// end deleted (only a Loop deletes entries of the current epoch's
+// journal: its old iterations'), and when each loop entry recorded the
+// end of each iteration.
+func prunedEntries(a *actors.ReplayedActor, ev epochView) (map[string]prunedEntry, map[loopIter]time.Time) {
+	prefix := JournalPrefix(ev.epoch)
+	loopAt := map[loopIter]time.Time{}
+	written := map[string]prunedEntry{}
+	pruned := map[string]prunedEntry{}
+	for _, e := range a.Events {
+		if e.Seq >= ev.last && ev.continued || e.Seq > ev.last {
+			break
+		}
+		for _, kw := range e.KV {
+			k := string(kw.Key)
+			if !strings.HasPrefix(k, prefix) {
+				continue
+			}
+			if kw.Delete {
+				if p, ok := written[k]; ok {
+					pruned[k] = p
+					delete(written, k)
+				}
+				continue
+			}
+			written[k] = prunedEntry{value: kw.Value, seq: e.Seq}
+			if li, at, ok := loopCommit(ev.epoch, k, kw.Value); ok {
+				loopAt[li] = at
+			}
+			delete(pruned, k)
+		}
+	}
+	for k := range pruned {
+		if _, kept := ev.kv[k]; kept {
+			delete(pruned, k)
+		}
+	}
+	return pruned, loopAt
+}
+
+// loopCommit reads a loop entry written at key: the iteration it starts
+// and its commit time.
+func loopCommit(epoch int, key string, value []byte) (loopIter, time.Time, bool) {
+	rec, err := DecodeRecord(epoch, key, value)
+	if err != nil || rec.Entry.Kind != KindLoop {
+		return loopIter{}, time.Time{}, false
+	}
+	var x loopExtra
+	if json.Unmarshal(rec.Entry.Extra, &x) != nil {
+		return loopIter{}, time.Time{}, false
+	}
+	return loopIter{rec.Path.String(), x.I}, rec.Entry.At, true
+}
+
 // wfOp is the op of a $wf event's args, "" for any other event.
 func wfOp(action string, args []byte) string {
 	if action != wfEvent || len(args) == 0 {
@@ -186,12 +342,23 @@ func wfOp(action string, args []byte) string {
 // checkEpoch re-executes the workflow function over one epoch's journal.
 func checkEpoch(ctx context.Context, c *core, a *actors.ReplayedActor, ev epochView) (*actors.Divergence, error) {
 	prefix := JournalPrefix(ev.epoch)
+	// Loops delete the journal of their old iterations (all of it when
+	// they finish): the history still holds it, so the check replays
+	// every iteration, as the code ran them.
+	pruned, loopAt := prunedEntries(a, ev)
+	journal := ev.kv
+	if len(pruned) > 0 {
+		journal, ev.kvSeq = maps.Clone(ev.kv), maps.Clone(ev.kvSeq)
+		for k, p := range pruned {
+			journal[k], ev.kvSeq[k] = p.value, p.seq
+		}
+	}
 	var records []Record
-	for _, k := range slices.Sorted(maps.Keys(ev.kv)) {
+	for _, k := range slices.Sorted(maps.Keys(journal)) {
 		if !strings.HasPrefix(k, prefix) {
 			continue
 		}
-		rec, err := DecodeRecord(ev.epoch, k, ev.kv[k])
+		rec, err := DecodeRecord(ev.epoch, k, journal[k])
 		if err != nil {
 			return nil, fmt.Errorf("workflow %s run %s: damaged journal: %w", c.name, ev.st.RunID, err)
 		}
@@ -208,7 +375,7 @@ func checkEpoch(ctx context.Context, c *core, a *actors.ReplayedActor, ev epochV
 	// The check's own context: the execution's, which nothing cancels but
 	// the caller (a cancelled one would end replays as a stop does).
 	w := &W{ctx: ctx, c: c, runID: ev.st.RunID, actorID: a.ID, epoch: ev.epoch, seed: ev.st.Seed,
-		now: ev.st.CreatedAt, comp: &compensations{}, replay: replay, ro: &replayOnly{}}
+		now: ev.st.CreatedAt, comp: &compensations{}, replay: replay, ro: &replayOnly{loopAt: loopAt}}
 	cancelled := !ev.continued && (ev.st.Status == StatusCancelled || ev.st.CancelRequested)
 	out, runErr := execute(w, input)
 	if f := w.failed(); f != nil {
@@ -221,7 +388,11 @@ func checkEpoch(ctx context.Context, c *core, a *actors.ReplayedActor, ev epochV
 		return nil, err
 	}
 	k := &epochCheck{c: c, a: a, ev: ev, ro: w.ro}
-	if nd := k.firstNondeterminism(runErr); nd != nil {
+	nd := k.firstNondeterminism(runErr)
+	if in, seq := k.firstInside(); in != nil && (nd == nil || seq < nd.Seq) {
+		return k.diverge(seq, fmt.Sprintf("%s %s: %s", kindAt(ev, in.entry), in.entry, in.msg), in.expected, in.actual), nil
+	}
+	if nd != nil {
 		if !ev.continued && ev.st.Status == StatusFailed && ev.st.Error != nil &&
 			ev.st.Error.Code == string(CodeNondeterminism) && ev.st.Error.Entry == nd.Path {
 			return nil, nil // the recorded run failed the same way
@@ -278,6 +449,31 @@ func (k *epochCheck) firstNondeterminism(runErr error) *NondeterminismError {
 	return slices.MinFunc(nds, func(x, y *NondeterminismError) int {
 		return cmp.Or(cmp.Compare(x.Seq, y.Seq), cmp.Compare(x.WantPath, y.WantPath), cmp.Compare(x.Path, y.Path))
 	})
+}
+
+// firstInside returns the difference inside a completed scope whose entry
+// the earliest event recorded, and that event's sequence.
+func (k *epochCheck) firstInside() (*insideDivergence, uint64) {
+	k.ro.mu.Lock()
+	defer k.ro.mu.Unlock()
+	var first *insideDivergence
+	var seq uint64
+	for i := range k.ro.inside {
+		in := &k.ro.inside[i]
+		s := k.entrySeq(in.entry.String())
+		if first == nil || s < seq || s == seq && in.entry.s < first.entry.s {
+			first, seq = in, s
+		}
+	}
+	return first, seq
+}
+
+// kindAt names the kind of the entry at p ("completed" with it).
+func kindAt(ev epochView, p Path) string {
+	if e, err := DecodeEntry(ev.kv[EntryKey(ev.epoch, p)]); err == nil {
+		return "completed " + string(e.Kind)
+	}
+	return "completed scope"
 }
 
 // entrySeq is the sequence of the event that wrote the entry at path (the

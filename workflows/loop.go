@@ -79,6 +79,11 @@ func Loop[S, T any](w *W, name string, init S, fn func(w *W, s S) (LoopResult[S,
 		o = opts[0]
 	}
 	o = o.withDefaults()
+	if w.ro != nil && v.Found {
+		if err := checkIterations(w, p, name, init, fn, v.Entry); err != nil {
+			return zero, err
+		}
+	}
 	if v.Found && v.Entry.Status == EntryCompleted {
 		w.replay.SkipIterations(p, math.MaxInt)
 		w.replay.forgetIterations(p, math.MaxInt)
@@ -150,6 +155,63 @@ func Loop[S, T any](w *W, name string, init S, fn func(w *W, s S) (LoopResult[S,
 			return zero, w.fail(fmt.Errorf("%w: loop %s: state does not decode: %w", ErrInvalidPath, p, err))
 		}
 	}
+}
+
+// checkIterations runs, in a replay-only execution, the iterations the
+// loop entry e records as done (all of them for a completed loop), which
+// the runtime does not run again, to check their journal (a HistoryCheck
+// restores the entries pruning deleted from the history): each must end
+// where its journal does, continue or break as recorded, and the loop
+// reach the recorded state or value. It does not advance w's Now or Rand,
+// as the runtime does not visit them.
+func checkIterations[S, T any](w *W, p Path, name string, init S, fn func(w *W, s S) (LoopResult[S, T], error), e Entry) error {
+	var x loopExtra
+	if json.Unmarshal(e.Extra, &x) != nil {
+		return nil // the loop's own decoding reports it
+	}
+	completed := e.Status == EntryCompleted
+	state := init
+	for i := 0; i < x.I; i++ {
+		scope, err := w.scope.Iteration(name, i)
+		if err != nil {
+			return w.fail(err)
+		}
+		what := fmt.Sprintf("iteration %d", i)
+		iw := w.branch(w.ctx, scope)
+		if at, ok := w.ro.iterationStart(p, i); ok && at.After(iw.now) {
+			iw.now = at // the commit of the iteration before
+		}
+		res, err := fn(iw, state)
+		if f := iw.failed(); f != nil {
+			err = f
+		}
+		if err == nil {
+			err = iw.nondeterminism(w.replay.Complete(scope))
+		}
+		if err := w.checkInside(p, scope, what, err); err != nil {
+			return err
+		}
+		last := i == x.I-1
+		switch {
+		case res.done && !(last && completed):
+			return w.divergedInside(p, fmt.Sprintf("%s breaks the loop", what), fmt.Sprintf("the loop goes on (it ran %d iterations)", x.I), "Break")
+		case !res.done && last && completed:
+			return w.divergedInside(p, fmt.Sprintf("%s continues the loop", what), "Break (the loop's last iteration)", "Continue")
+		case res.done:
+			return w.checkValue(p, "loop value", res.value, e.Output)
+		}
+		b, err := json.Marshal(res.state)
+		if err != nil {
+			return w.divergedInside(p, what+": state does not encode as JSON", "", err.Error())
+		}
+		if err := json.Unmarshal(b, &state); err != nil {
+			return w.divergedInside(p, what+": state does not decode", "", err.Error())
+		}
+	}
+	if completed {
+		return nil // recorded with no iteration: replayLoop reports it
+	}
+	return w.checkValue(p, "state to resume with", state, x.State)
 }
 
 // replayLoop returns the value a completed loop entry records.

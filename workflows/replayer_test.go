@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,10 @@ type shopVariant struct {
 	skipSleep bool   // the sleep "cool" is gone
 	failRun   bool   // the workflow fails at its end
 	noWait    bool   // it returns after the Join, without the signal wait
+	fold      string // the name of the step in the Join's branch "box"
+	noFold    bool   // the branch "box" no longer calls its step
+	refold    bool   // the branch "box" calls a second step after it
+	boxed     string // appended to the branch "box"'s result
 }
 
 // shopWorkflow is a workflow of steps, a short sleep, a Join, a signal
@@ -50,7 +55,14 @@ func shopWorkflow(v shopVariant) *workflows.Workflow[order, receipt] {
 		}
 		parts, err := workflows.Join(w, "pack", []workflows.Branch[string]{
 			{Name: "box", Run: func(bw *workflows.W) (string, error) {
-				return workflows.Step(bw, "fold", func(ctx context.Context, s *workflows.StepContext) (string, error) { return "box", nil })
+				if v.noFold {
+					return "box", nil
+				}
+				r, err := workflows.Step(bw, cmp.Or(v.fold, "fold"), func(ctx context.Context, s *workflows.StepContext) (string, error) { return "box", nil })
+				if err != nil || !v.refold {
+					return r + v.boxed, err
+				}
+				return workflows.Step(bw, "refold", func(ctx context.Context, s *workflows.StepContext) (string, error) { return r, nil })
 			}},
 			{Name: "label", Run: func(bw *workflows.W) (string, error) {
 				return workflows.Step(bw, "print", func(ctx context.Context, s *workflows.StepContext) (string, error) { return "label", nil })
@@ -465,6 +477,64 @@ func TestHistoryCheckAgentWorkflow(t *testing.T) {
 	if d := check(t, agent.Workflow(agent.Local{}), done); d != nil {
 		t.Fatalf("a fresh definition diverges:\n%s", d.Report())
 	}
+	// A build whose tool step (inside the completed Join "tools") is
+	// renamed diverges in both, at the first tool step's event.
+	for _, a := range []*actors.ReplayedActor{waiting, done} {
+		if d := check(t, agentCopy("call"), a); d != nil {
+			t.Fatalf("the copy of the agent workflow diverges:\n%s", d.Report())
+		}
+		d := check(t, agentCopy("invoke"), a)
+		if d == nil {
+			t.Fatal("a renamed tool step replays without divergence")
+		}
+		t.Log(d.Report())
+		var want uint64
+		for k, seq := range a.KVSeq {
+			if strings.HasPrefix(k, workflows.JournalPrefix(0)+"tools/") && strings.HasSuffix(k, "/call") && (want == 0 || seq < want) {
+				want = seq
+			}
+		}
+		if want == 0 || d.Seq != want || !strings.Contains(d.Message, `"invoke"`) || !strings.Contains(d.Expected, `"call"`) {
+			t.Errorf("divergence at seq %d, want %d (the first tool step's event):\n%s", d.Seq, want, d.Report())
+		}
+	}
+}
+
+// agentCopy is the agent example's workflow as a changed build has it,
+// its tool step named toolStep (the example's is "call"). A check replays
+// the recorded results of its steps, which never run.
+func agentCopy(toolStep string) *workflows.Workflow[agent.Input, agent.Output] {
+	unrun := errors.New("a check runs no step")
+	return workflows.Define(agent.WorkflowName, func(w *workflows.W, in agent.Input) (agent.Output, error) {
+		plan, err := workflows.Step(w, "plan", func(ctx context.Context, s *workflows.StepContext) (agent.Plan, error) { return agent.Plan{}, unrun })
+		if err != nil {
+			return agent.Output{}, err
+		}
+		branches := make([]workflows.Branch[agent.ToolResult], len(plan.Calls))
+		for i, c := range plan.Calls {
+			branches[i] = workflows.Branch[agent.ToolResult]{Name: fmt.Sprintf("%d-%s", i, c.Tool), Run: func(bw *workflows.W) (agent.ToolResult, error) {
+				return workflows.Step(bw, toolStep, func(ctx context.Context, _ *workflows.StepContext) (agent.ToolResult, error) {
+					return agent.ToolResult{}, unrun
+				})
+			}}
+		}
+		results, err := workflows.Join(w, "tools", branches)
+		if err != nil {
+			return agent.Output{}, err
+		}
+		out := agent.Output{Tools: results}
+		payload, _, err := w.WaitSignal("approval", agent.ApprovalSignal, 24*time.Hour)
+		if err != nil {
+			return agent.Output{}, err
+		}
+		var a agent.Approval
+		if err := json.Unmarshal(payload, &a); err != nil || !a.Approved {
+			return agent.Output{}, errors.New("the test approves its run")
+		}
+		out.Approved, out.Note = a.Approved, a.Note
+		out.Summary, err = workflows.Step(w, "summarize", func(ctx context.Context, s *workflows.StepContext) (string, error) { return "", unrun })
+		return out, err
+	})
 }
 
 // End to end: actors.NewReplayer over a registry where workflows.Register
@@ -510,10 +580,16 @@ func TestReplayerChecksWorkflowRuns(t *testing.T) {
 // loopyWorkflow counts in a Loop named loop, then waits at a WaitAny (a
 // Race) named gate for the signal go or an hour.
 func loopyWorkflow(loop, gate string) *workflows.Workflow[int, string] {
+	return loopyStep(loop, gate, "add", 3)
+}
+
+// loopyStep is loopyWorkflow with the iteration's step named step, the
+// loop breaking once the count reaches upTo.
+func loopyStep(loop, gate, step string, upTo int) *workflows.Workflow[int, string] {
 	return workflows.Define("loopy", func(w *workflows.W, n int) (string, error) {
 		total, err := workflows.Loop(w, loop, n, func(iw *workflows.W, s int) (workflows.LoopResult[int, int], error) {
-			v, err := workflows.Step(iw, "add", func(ctx context.Context, _ *workflows.StepContext) (int, error) { return s + 1, nil })
-			if err != nil || v >= 3 {
+			v, err := workflows.Step(iw, step, func(ctx context.Context, _ *workflows.StepContext) (int, error) { return s + 1, nil })
+			if err != nil || v >= upTo {
 				return workflows.Break[int](v), err
 			}
 			return workflows.Continue[int, int](v), nil
@@ -589,4 +665,22 @@ func TestHistoryCheckLoopRaceAndCancel(t *testing.T) {
 			t.Errorf("%s: divergence at seq %d, want %d:\n%s", c.a.ID, d.Seq, want, d.Report())
 		}
 	}
+}
+
+// recordedKey is the sequence of the last event of evs that wrote a value
+// at key (a Loop's prune may delete it later).
+func recordedKey(t *testing.T, evs []*eventlog.Event, key string) uint64 {
+	t.Helper()
+	var seq uint64
+	for _, ev := range evs {
+		for _, kw := range ev.KV {
+			if string(kw.Key) == key && !kw.Delete {
+				seq = ev.Seq
+			}
+		}
+	}
+	if seq == 0 {
+		t.Fatalf("no event writes %s", key)
+	}
+	return seq
 }
