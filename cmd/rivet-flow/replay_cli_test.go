@@ -145,8 +145,9 @@ func TestCLIReplayAllNode(t *testing.T) {
 	addr := "--addr=http://" + p.addr
 	sum := replayAllJSON(t, cli(t, testWorkflowsOn, "replay", "--all", addr, "--json"), 0)
 	// The node's directory lists only live actors: the destroyed counter is
-	// not even skipped; the finished run is left out by the runs listing.
-	wantReplayRows(t, sum, map[string][3]int{"counter": {2, 0, 0}, "crashy": {1, 0, 0}})
+	// not even skipped; the finished run is left out by the runs listing,
+	// and counted as skipped.
+	wantReplayRows(t, sum, map[string][3]int{"counter": {2, 0, 0}, "crashy": {1, 0, 1}})
 	if sum.Events < 6 {
 		t.Errorf("replayed %d events, want the counters' and the run's", sum.Events)
 	}

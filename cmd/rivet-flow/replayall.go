@@ -154,6 +154,14 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted after %d of %d actors: %w", sum.Actors+sum.Skipped+len(sum.Failed), len(ids), err)
 	}
+	// A node's listing leaves out what is not open before any history is
+	// read: count those as skipped too.
+	if ls, ok := src.(interface{ listedOut() map[string]int }); ok {
+		for typ, n := range ls.listedOut() {
+			sum.Skipped += n
+			row(typ).Skipped += n
+		}
+	}
 	for _, r := range types {
 		sum.Types = append(sum.Types, *r)
 	}

@@ -23,8 +23,13 @@ import (
 // directory lists the live actors, the runs listing the finished runs
 // (left out), and each history is exported (GET /v1/actors/{id}/export).
 type nodeSource struct {
-	c *client.Client
+	c       *client.Client
+	skipped map[string]int // finished runs targets left out, per type
 }
+
+// listedOut is how many of each type's listed actors targets left out:
+// the finished workflow runs (destroyed actors are not listed at all).
+func (s *nodeSource) listedOut() map[string]int { return s.skipped }
 
 func (s *nodeSource) name() string { return s.c.BaseURL() }
 
@@ -56,9 +61,12 @@ func (s *nodeSource) targets(ctx context.Context, typ string) ([]string, error) 
 		}
 	}
 	open := ids[:0]
+	s.skipped = map[string]int{}
 	for _, id := range ids {
 		if !finished[id] {
 			open = append(open, id)
+		} else if typ, _, err := actors.ParseID(id); err == nil {
+			s.skipped[typ]++
 		}
 	}
 	sort.Strings(open)
