@@ -269,6 +269,9 @@ func (inst *instance) safely(what string, fn func() (any, error)) (out any, err 
 
 // after runs what a committed call asked for: background work, sleep, destroy.
 func (inst *instance) after(r *run) {
+	for _, fn := range r.commits {
+		fn()
+	}
 	for _, fn := range r.waits {
 		inst.busy.Add(1)
 		inst.rt.work.Add(1)

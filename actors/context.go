@@ -59,6 +59,7 @@ type run struct {
 	destroy    bool
 	waits      []func(context.Context)
 	replay     *replayFeed // during a replay: the recorded results of calls to other actors (replay_feed.go)
+	commits    []func()    // OnCommit's, run in the mailbox once the event is committed
 }
 
 func newRun(ctx context.Context, inst *instance, caller string, conn *Conn) *run {
@@ -151,6 +152,18 @@ func (c *Context[S]) Destroy() { c.run.destroy = true }
 // keeping the actor awake until fn returns. fn's context ends when the
 // runtime stops. fn must not touch c; use a Client to call the actor.
 func (c *Context[S]) WaitUntil(fn func(ctx context.Context)) { c.run.waits = append(c.run.waits, fn) }
+
+// OnCommit runs fn in the actor's mailbox once the call's event is
+// committed (or, for a call that records nothing, once it succeeded),
+// before the caller is answered and before WaitUntil's functions start;
+// never when the call fails, and never in a replay. It is for in-process
+// bookkeeping that must follow the log, not the code's intent.
+func (c *Context[S]) OnCommit(fn func()) { c.run.commits = append(c.run.commits, fn) }
+
+// Replaying reports whether the code runs in a replay (Replayer): it then
+// sees the recorded time, seed and call results, and nothing it asks for
+// after the event (WaitUntil, OnCommit, Sleep, Destroy) happens.
+func (c *Context[S]) Replaying() bool { return c.run.replay != nil }
 
 // KeepAwake is WaitUntil by RivetKit's name.
 func (c *Context[S]) KeepAwake(fn func(ctx context.Context)) { c.WaitUntil(fn) }

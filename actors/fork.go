@@ -28,6 +28,7 @@ type ForkArgs struct {
 // forkPlan is what a fork's create event copies: the source's image as of
 // atSeq and the code version that wrote it.
 type forkPlan struct {
+	target      string // the fork's subject: a create of any other actor in the same call is no fork
 	from        string
 	atSeq       uint64
 	codeVersion string
@@ -44,6 +45,9 @@ func forkOf(r *run) *forkPlan {
 		return nil
 	}
 	p, _ := r.parent.Value(forkKey{}).(*forkPlan)
+	if p == nil || p.target != r.inst.subject {
+		return nil
+	}
 	return p
 }
 
@@ -89,6 +93,7 @@ func (c *Client) Fork(ctx context.Context, srcID string, atSeq uint64, key []str
 	if err != nil {
 		return nil, withCause(ErrInternal, err)
 	}
+	plan.target = subj
 	res, err := c.rt.submit(context.WithValue(ctx, forkKey{}, plan), def, ref, subj,
 		&op{kind: opResolve, mode: resolveCreate, action: ForkAction, args: args, caller: c.caller})
 	if err != nil {

@@ -52,6 +52,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	var after uint64
 	started := false
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "<" stays "<": KV values read back as written
 	for {
 		evs, more, err := s.log.ReadActorPage(ctx, subject, after, s.opts.MaxHistory)
 		if err != nil {

@@ -9,6 +9,7 @@ package history
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,7 +108,7 @@ func Export(actorID string, ev *eventlog.Event) ExportEvent {
 			x.KeyBase64 = kv.Key
 		}
 		if !kv.Delete {
-			if json.Valid(kv.Value) {
+			if compactJSON(kv.Value) {
 				x.Value = kv.Value
 			} else {
 				x.ValueBase64 = kv.Value
@@ -122,6 +123,21 @@ func Export(actorID string, ev *eventlog.Event) ExportEvent {
 		out.Effects = append(out.Effects, record(ef.Type, ef.Data))
 	}
 	return out
+}
+
+// compactJSON reports whether v is JSON that an encoder writes back byte
+// for byte (compact: an encoder compacts a json.RawMessage), so a KV value
+// exported as JSON reads back as the very bytes the actor wrote; any other
+// value goes out as base64.
+func compactJSON(v []byte) bool {
+	if !json.Valid(v) {
+		return false
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, v); err != nil {
+		return false
+	}
+	return bytes.Equal(b.Bytes(), v)
 }
 
 func record(name string, data []byte) ExportRecord {
@@ -256,6 +272,7 @@ func ReadFile(path string) ([]ExportEvent, error) {
 // Write writes evs to w, one per line.
 func Write(w io.Writer, evs ...ExportEvent) error {
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "<" stays "<": values read back as written
 	for i := range evs {
 		if err := enc.Encode(&evs[i]); err != nil {
 			return err

@@ -23,9 +23,10 @@ func TestExportRoundTrip(t *testing.T) {
 			Time: at.Add(time.Second), Seed: 1<<63 + 5, Patch: json.RawMessage(`[{"op":"replace","path":"/count","value":5}]`),
 			Output: json.RawMessage(`5`), CodeVersion: "2", CallID: "a/1/0", IdempotencyKey: "k1",
 			Broadcasts: []eventlog.Broadcast{{Name: "changed", Args: json.RawMessage(`[5]`)}},
-			KV:         []eventlog.KVWrite{{Key: []byte("text"), Value: []byte(`"v"`)}, {Key: []byte{0xff, 0}, Value: []byte{1, 2}}, {Key: []byte("gone"), Delete: true}},
-			Steps:      []eventlog.Step{{Name: "call", Data: json.RawMessage(`{"output":1}`)}, {Name: "raw", Data: []byte{0xfe}}},
-			Effects:    []eventlog.Effect{{Type: "send", Data: json.RawMessage(`{"to":"x"}`)}}},
+			KV: []eventlog.KVWrite{{Key: []byte("text"), Value: []byte(`"v"`)}, {Key: []byte{0xff, 0}, Value: []byte{1, 2}}, {Key: []byte("gone"), Delete: true},
+				{Key: []byte("spaced"), Value: []byte(`{"a": "x<y"}`)}, {Key: []byte("html"), Value: []byte(`{"a":"x<y&z"}`)}},
+			Steps:   []eventlog.Step{{Name: "call", Data: json.RawMessage(`{"output":1}`)}, {Name: "raw", Data: []byte{0xfe}}},
+			Effects: []eventlog.Effect{{Type: "send", Data: json.RawMessage(`{"to":"x"}`)}}},
 		{Seq: 9, Kind: eventlog.KindDestroy, Generation: 1, Action: "$destroy", Time: at.Add(2 * time.Second)},
 	}
 	var buf bytes.Buffer

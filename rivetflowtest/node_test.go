@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +232,43 @@ func TestAdvanceWaitsForSlowStep(t *testing.T) {
 	run, err := n.Workflows().Get(ctx, "slow", "r1")
 	if err != nil || run.Status != workflows.StatusCompleted || string(run.Result) != `"called bo"` {
 		t.Fatalf("run %+v (%v), want completed with \"called bo\"", run, err)
+	}
+}
+
+// A replay re-runs a run's wake hooks but starts no runner: replaying a
+// run's history in the middle of a test leaves Advance working. And a
+// Join whose branches sleep in memory settles, then completes at its time.
+func TestReplayMidRunAndJoinOfSleeps(t *testing.T) {
+	t.Parallel()
+	pair := workflows.Define("pair", func(w *workflows.W, in string) (string, error) {
+		naps := []workflows.Branch[string]{
+			{Name: "a", Run: func(w *workflows.W) (string, error) { return "a", w.Sleep("nap", time.Second) }},
+			{Name: "b", Run: func(w *workflows.W) (string, error) { return "b", w.Sleep("nap", 2*time.Second) }},
+		}
+		rs, err := workflows.Join(w, "both", naps)
+		if err != nil {
+			return "", err
+		}
+		return in + rs[0] + rs[1], nil
+	})
+	n := rivetflowtest.Start(t, rivetflowtest.Config{Workflows: []workflows.Definition{pair}})
+	ctx := n.Context()
+	if _, _, err := workflows.Start(ctx, n.Workflows(), pair, "r1", "x"); err != nil {
+		t.Fatal(err)
+	}
+	n.Settle()
+	run, err := n.Workflows().Get(ctx, "pair", "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "pair.jsonl")
+	n.Export(t, run.ActorID, file)
+	rivetflowtest.RequireReplays(t, n.Registry(), file)
+	n.Advance(2 * time.Second)
+	if run, err = n.Workflows().Get(ctx, "pair", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != workflows.StatusCompleted || string(run.Result) != `"xab"` {
+		t.Fatalf("run %s with result %s, want completed with \"xab\"", run.Status, run.Result)
 	}
 }

@@ -188,7 +188,9 @@ func (c *core) startIfIdle(ac *actors.Context[RunState]) {
 	}
 	v.active = true
 	runID, epoch := ac.State.RunID, ac.State.Epoch
-	e.busy.add(1)
+	// Counted working once the start is committed (a failed call starts
+	// no runner; a replay neither), before the caller is answered.
+	ac.OnCommit(func() { e.busy.add(1) })
 	ac.KeepAwake(func(ctx context.Context) {
 		defer e.busy.add(-1)
 		e.runRunner(ctx, c, runID, epoch)

@@ -395,6 +395,7 @@ func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Pat
 	defer t.leaveGroup(g)
 	sem := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
+	fan := &fanIn{w: w} // Engine.WaitIdle's count of the branches
 	for i, b := range branches {
 		if w.cancelling || w.ro != nil {
 			// The branches only replay: every one of them runs (a
@@ -417,9 +418,9 @@ func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Pat
 			break
 		}
 		bw := w.branch(ctx, scopes[i])
-		w.working(1) // the branch works; counted before the caller stops
+		fan.start()
 		wg.Go(func() {
-			defer w.working(-1)
+			defer fan.done()
 			defer func() { <-sem }()
 			r, err := runBranch(bw, b)
 			done(i, r, err) // first: a Race's winner cancels the others
@@ -427,9 +428,7 @@ func fanOut[T any](w *W, ctx context.Context, branches []Branch[T], scopes []Pat
 		})
 	}
 	t.stopStarting(g)
-	w.working(-1) // the caller only waits for its branches now
-	wg.Wait()
-	w.working(1)
+	fan.wait(wg.Wait) // the caller only waits for its branches now
 	return t.runParked()
 }
 

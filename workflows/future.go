@@ -26,6 +26,7 @@ func (h *futureHook) get() (*tracker, *group) {
 type Future[T any] struct {
 	w    *W
 	hook *futureHook
+	fan  *fanIn // Engine.WaitIdle's count of the branch and its awaiter
 	done chan struct{}
 	r    T
 	err  error
@@ -61,10 +62,11 @@ func Go[T any](w *W, name string, fn func(w *W) (T, error)) *Future[T] {
 	}
 	fw := w.branch(w.ctx, w.scope) // its own Now and failure; the caller's scope
 	fw.future = f.hook
-	w.working(1)
+	f.fan = &fanIn{w: w}
+	f.fan.start()
 	go func() {
 		defer close(f.done)
-		defer w.working(-1)
+		defer f.fan.done()
 		rs, err := join(fw, p, scopes, v, branches, JoinOptions{Concurrency: 1})
 		if t, g := f.hook.get(); t != nil {
 			t.endFuture(g)
@@ -96,13 +98,15 @@ func (f *Future[T]) Await() (T, error) {
 			}
 			t.mu.Unlock()
 		}
-		f.w.working(-1) // blocked on the branch, which counts itself
-		select {
-		case <-f.done:
-		case <-f.w.ctx.Done():
-			<-f.done // the branch unwinds with the execution
-		}
-		f.w.working(1)
+		// Blocked on the branch, which counts itself and hands its count
+		// back when it ends.
+		f.fan.wait(func() {
+			select {
+			case <-f.done:
+			case <-f.w.ctx.Done():
+				<-f.done // the branch unwinds with the execution
+			}
+		})
 	}
 	if f.err != nil {
 		if f.w.ctx.Err() != nil && !f.w.cancelling {

@@ -64,3 +64,57 @@ func (w *W) working(d int) {
 		w.e.busy.add(d)
 	}
 }
+
+// fanIn counts the branches a caller waits for, so that the caller's
+// working count is handed over, not dropped and taken again: the caller
+// stops counting when it starts to wait, and the last branch to end then
+// keeps its own count as the caller's. Between the two, the count never
+// reads 0 while the caller has work to do.
+type fanIn struct {
+	w       *W
+	mu      sync.Mutex
+	running int
+	waiting bool
+}
+
+// start counts a branch in; call it before the branch's goroutine starts.
+func (f *fanIn) start() {
+	f.mu.Lock()
+	f.running++
+	f.mu.Unlock()
+	f.w.working(1)
+}
+
+// done counts a branch out, or hands its count to the waiting caller.
+func (f *fanIn) done() {
+	f.mu.Lock()
+	f.running--
+	handover := f.waiting && f.running == 0
+	f.mu.Unlock()
+	if !handover {
+		f.w.working(-1)
+	}
+}
+
+// wait runs block (the caller's wait for its branches) with the caller
+// not counted; once block returns the caller counts again (handed over
+// by the last branch, or taken back here if none was running).
+func (f *fanIn) wait(block func()) {
+	f.mu.Lock()
+	if f.running == 0 {
+		f.mu.Unlock()
+		block()
+		return
+	}
+	f.waiting = true
+	f.mu.Unlock()
+	f.w.working(-1)
+	block()
+	f.mu.Lock()
+	handed := f.running == 0
+	f.waiting = false
+	f.mu.Unlock()
+	if !handed {
+		f.w.working(1) // the wait ended early (the execution unwinds)
+	}
+}
