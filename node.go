@@ -257,7 +257,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.ready.Store(true)
-	n.log.Info("rivet-flow ready", "http", "http://"+n.Addr(), "data_dir", cfg.DataDir,
+	httpAt := "http://" + n.Addr()
+	if n.cfg.NoListen {
+		httpAt = "none (in-process handler)"
+	}
+	n.log.Info("rivet-flow ready", "http", httpAt, "data_dir", cfg.DataDir,
 		"nats", natsMode(logCfg), "fsync", string(logCfg.Fsync), "version", cfg.Version,
 		"startup", time.Since(n.started).Round(time.Millisecond).String())
 	return n, nil
