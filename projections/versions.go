@@ -88,6 +88,8 @@ const (
 	workflowMarkPfx   = "w/"
 	// wfEvent is the system event a workflow runner records (workflows.wfEvent).
 	wfEvent = "$wf"
+	// forkEvent names a fork's create (actors.ForkAction).
+	forkEvent = "$fork"
 )
 
 // verActor is an actor's row as the fold keeps it.
@@ -129,6 +131,16 @@ func (v *Versions) Apply(tx *RawTx, ev *eventlog.Event) error {
 	switch ev.Kind {
 	case eventlog.KindCreate:
 		now.flags = now.flags&^verFinished | verAlive
+		if ev.Action == forkEvent && ev.HasState {
+			// A fork of a workflow run copies its state: a finished run's
+			// copy is finished too (no $wf finish will ever follow).
+			if st, isRun := forkedRunStatus(ev.State); isRun {
+				now.flags |= verWorkflow
+				if st == "completed" || st == "failed" || st == "cancelled" {
+					now.flags |= verFinished
+				}
+			}
+		}
 	case eventlog.KindDestroy:
 		now.flags &^= verAlive
 	case eventlog.KindSystem:
@@ -175,6 +187,21 @@ func (v *Versions) Apply(tx *RawTx, ev *eventlog.Event) error {
 
 // wfStatus is the run's status after a "$wf" event, from its args
 // ({"op":...,"status":...}); "" when they say none.
+// forkedRunStatus reads the status of a forked workflow run's state (a
+// workflows.RunState: it names its workflow and run), and reports whether
+// the state is one.
+func forkedRunStatus(state []byte) (string, bool) {
+	var st struct {
+		Workflow string `json:"workflow"`
+		RunID    string `json:"runId"`
+		Status   string `json:"status"`
+	}
+	if json.Unmarshal(state, &st) != nil || st.Workflow == "" || st.RunID == "" {
+		return "", false
+	}
+	return st.Status, true
+}
+
 func wfStatus(args []byte) string {
 	if len(args) == 0 || !bytes.Contains(args, []byte(`"status"`)) {
 		return ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -378,5 +379,43 @@ func BenchmarkVersionsFold(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// A fork of a workflow run copies its state: a copy of a finished run is
+// closed at once (no $wf finish will follow), a copy of a waiting one is
+// open, and both are workflow runs; a fork of a plain actor stays an
+// actor.
+func TestVersionsForkedRuns(t *testing.T) {
+	t.Parallel()
+	r, b := setup(t)
+	start(t, r)
+	fork := func(typ, key, state string) uint64 {
+		t.Helper()
+		subj, err := eventlog.ActorRef{Type: typ, Key: []string{key}}.Subject()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &eventlog.Event{Kind: eventlog.KindCreate, Generation: 1, Action: forkEvent, Args: []byte(`{"from":"x","atSeq":1}`),
+			CodeVersion: "1", Time: time.Unix(1_700_000_000, 0).UTC(), HasState: true, State: []byte(state)}
+		seq, err := b.log.Append(context.Background(), subj, 0, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	fork("runa", "done", `{"workflow":"runa","runId":"done","status":"completed","epoch":0,"steps":2}`)
+	fork("runb", "open", `{"workflow":"runb","runId":"open","status":"waiting","epoch":0,"steps":1}`)
+	seq := fork("doc", "copy", `{"status":"completed"}`)
+	wait(t, r, VersionsName, seq)
+	got := map[string]string{}
+	for _, v := range mustVersions(t, r, VersionsQuery{All: true}) {
+		got[v.Type] = fmt.Sprintf("%s/%d", v.Kind, v.Open)
+	}
+	want := map[string]string{"runa": "workflow/0", "runb": "workflow/1", "doc": "actor/1"}
+	for typ, w := range want {
+		if got[typ] != w {
+			t.Errorf("%s: %q, want %q (all: %v)", typ, got[typ], w, got)
+		}
 	}
 }
