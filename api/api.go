@@ -28,7 +28,9 @@ type Options struct {
 	// Token, when set, is required on every route as a bearer token (the
 	// gateway also accepts it the way the RivetKit client sends it).
 	Token string
-	// CORSOrigins lists the origins allowed by CORS ("*" for any). Defaults to none.
+	// CORSOrigins lists the origins allowed by CORS ("*" for any); a request
+	// with an Origin that is neither listed nor the server's own gets 403
+	// origin_not_allowed. Defaults to none.
 	CORSOrigins []string
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Defaults to 1 MiB.
 	MaxBodyBytes int64
@@ -155,7 +157,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	return s
 }
 
-// Handler returns the API with authentication and CORS applied.
+// Handler returns the API with the origin check, CORS and authentication applied.
 func (s *Server) Handler() http.Handler {
 	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.fastAction(w, r) {
@@ -167,7 +169,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.mux.ServeHTTP(w, r)
 	})
-	return s.cors(s.auth(jsonByDefault(routes)))
+	return s.originCheck(s.cors(s.auth(jsonByDefault(routes))))
 }
 
 // jsonByDefault reads a body sent without a JSON content type (curl -d sends

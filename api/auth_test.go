@@ -154,7 +154,7 @@ func TestCORS(t *testing.T) {
 		{"preflight, allowed", "OPTIONS", "https://app.example", true, "https://app.example", http.StatusNoContent},
 		{"preflight, other origin", "OPTIONS", "https://evil.example", true, "", 0},
 		{"request, allowed", "GET", "https://app.example", false, "https://app.example", http.StatusOK},
-		{"request, other origin", "GET", "https://evil.example", false, "", http.StatusOK},
+		{"request, other origin", "GET", "https://evil.example", false, "", http.StatusForbidden},
 		{"request, no origin", "GET", "", false, "", http.StatusOK},
 	}
 	for _, tc := range tests {

@@ -106,6 +106,9 @@ const (
 	CodeStopping = string(errcode.Stopping)
 	// CodeUnauthorized (401): the API token is missing or wrong (Options.Token).
 	CodeUnauthorized = string(errcode.Unauthorized)
+	// CodeOriginNotAllowed (403): a browser page's origin is not allowed
+	// (the server's --cors-origins).
+	CodeOriginNotAllowed = string(errcode.OriginNotAllowed)
 	// CodeMalformedJSON (400): the request body is not valid JSON.
 	CodeMalformedJSON = string(errcode.MalformedJSON)
 	// CodeInvalidRequest (400 or 422): a parameter or field is invalid; see Error.Details.

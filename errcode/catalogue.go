@@ -58,6 +58,7 @@ var catalogue = []Entry{
 	{NotFound, 404, GroupAPI, "No route matches the path (see /docs); the RivetKit gateway also sends it, in group actor, for actor_not_found."},
 	{MethodNotAllowed, 405, GroupAPI, "The route exists, but not for this method; the Allow header lists those it takes."},
 	{Unauthorized, 401, GroupAPI, "The API token is missing or wrong; send it as a bearer token."},
+	{OriginNotAllowed, 403, GroupAPI, "A browser sent the request from a web page whose origin is neither the server's own nor in --cors-origins; nothing was done; add the page's origin to --cors-origins to allow it (clients that send no Origin header, such as curl, are not affected)."},
 	{MalformedRequest, 400, GroupAPI, "The request cannot be read (a broken body or parameter)."},
 	{MalformedJSON, 400, GroupAPI, "A request body, parameter or WebSocket message is not valid JSON."},
 	{InvalidRequest, 422, GroupAPI, "A parameter or field is invalid; errors lists which (400 for the log tail's query parameters)."},

@@ -84,7 +84,7 @@ func TestStatuses(t *testing.T) {
 		errcode.ArgsTooLarge: 413, errcode.StateTooLarge: 422, errcode.Overloaded: 429,
 		errcode.TooManyConnections: 429, errcode.ActionTimeout: 504, errcode.Stopping: 503,
 		errcode.ConnectionClosed: 410, errcode.InternalError: 500,
-		errcode.NotFound: 404, errcode.MethodNotAllowed: 405, errcode.Unauthorized: 401,
+		errcode.NotFound: 404, errcode.MethodNotAllowed: 405, errcode.Unauthorized: 401, errcode.OriginNotAllowed: 403,
 		errcode.MalformedRequest: 400, errcode.MalformedJSON: 400, errcode.InvalidRequest: 422,
 		errcode.BodyTooLarge: 413, errcode.UnsupportedMediaType: 415, errcode.RequestTimeout: 408,
 		errcode.ClientClosed: 499, errcode.LogUnavailable: 503,

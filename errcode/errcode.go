@@ -113,6 +113,9 @@ const (
 	MethodNotAllowed Code = "method_not_allowed"
 	// Unauthorized (401): the API token is missing or wrong.
 	Unauthorized Code = "unauthorized"
+	// OriginNotAllowed (403): a browser request came from an origin that is
+	// neither the server's own nor in its CORS origins.
+	OriginNotAllowed Code = "origin_not_allowed"
 	// MalformedRequest (400): the request cannot be read.
 	MalformedRequest Code = "malformed_request"
 	// MalformedJSON (400): a body, parameter or message is not valid JSON.

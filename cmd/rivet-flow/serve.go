@@ -33,7 +33,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("api-token", "", "require this bearer token on every route but /healthz and /readyz")
 	tokenFile := fs.String("api-token-file", "", "read the API token from this file (first line)")
 	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without an API token")
-	cors := fs.String("cors-origins", "", "comma-separated origins allowed by CORS (\"*\" for any)")
+	cors := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser (CORS; \"*\" for any); other origins get 403")
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest request body; larger ones get 413")
 	bodyTimeout := fs.Duration("body-read-timeout", 30*time.Second, "longest a request body may take to arrive; slower clients get 408")
 	maxTails := fs.Int("max-tails", 64, "event log tails (GET /v1/events/tail) open at once; more get 429")
