@@ -50,7 +50,7 @@ func TokenFromRequest(r *http.Request) string {
 			return t
 		}
 	}
-	if rest, ok := strings.CutPrefix(r.URL.Path, "/gateway/"); ok {
+	if rest, ok := strings.CutPrefix(strings.TrimPrefix(r.URL.Path, GatewayPrefix), "/gateway/"); ok {
 		seg, _, _ := strings.Cut(rest, "/")
 		if _, tok, ok := strings.Cut(seg, "@"); ok {
 			return tok

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,14 +27,14 @@ import (
 // ["a,b","c"] arrive identical; keys with commas need the native /v1 API.
 
 func (s *Server) registerGateway() {
-	s.mux.HandleFunc("GET /metadata", s.gwMetadata)
-	s.mux.HandleFunc("GET /actors", s.gwListActors)
-	s.mux.HandleFunc("PUT /actors", s.gwResolveActor(true))
-	s.mux.HandleFunc("POST /actors", s.gwResolveActor(false))
-	s.mux.HandleFunc("DELETE /actors/{id}", s.gwDestroyActor)
-	s.mux.HandleFunc("POST /gateway/{target}/action/{action}", s.gwAction)
-	s.mux.HandleFunc("GET /gateway/{target}/connect", s.gwConnect)
-	s.mux.HandleFunc("POST /gateway/{target}/queue/{name}", s.gwQueue)
+	s.handleGateway("GET /metadata", s.gwMetadata)
+	s.handleGateway("GET /actors", s.gwListActors)
+	s.handleGateway("PUT /actors", s.gwResolveActor(true))
+	s.handleGateway("POST /actors", s.gwResolveActor(false))
+	s.handleGateway("DELETE /actors/{id}", s.gwDestroyActor)
+	s.handleGateway("POST /gateway/{target}/action/{action}", s.gwAction)
+	s.handleGateway("GET /gateway/{target}/connect", s.gwConnect)
+	s.handleGateway("POST /gateway/{target}/queue/{name}", s.gwQueue)
 }
 
 // gwError is the RivetKit error body.
@@ -406,13 +408,21 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn, err := h.Connect(r.Context(), params)
+	if err != nil && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeGatewayError(w, fromActors(err)) // not a WebSocket: nothing to close
+		return
+	}
+	ws, acceptErr := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"rivet"}, InsecureSkipVerify: true})
 	if err != nil {
-		writeGatewayError(w, fromActors(err))
+		if acceptErr == nil {
+			// The client reads a typed error only from a close reason, as
+			// RivetKit's own server sends it; an HTTP error is just 1006.
+			s.closeRejected(ws, fromActors(err))
+		}
 		return
 	}
 	defer conn.Close()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"rivet"}, InsecureSkipVerify: true})
-	if err != nil {
+	if acceptErr != nil {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxBodyBytes)
@@ -467,6 +477,24 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 	}, func(b actors.Broadcast) any {
 		return frame("Event", map[string]any{"name": b.Name, "args": toRivetJSON(b.Args)})
 	})
+}
+
+// closeRejected ends a refused connection the way RivetKit does: close 1011
+// with the reason "group.code#rayId", which the client turns into an
+// ActorError with that group and code.
+func (s *Server) closeRejected(ws *websocket.Conn, e *Error) {
+	group, code := gwCode(e)
+	ray := rayID()
+	s.lg.Debug("refused a gateway connection", "group", group, "code", code, "message", e.Message, "ray_id", ray)
+	reason := group + "." + code + "#" + ray
+	_ = ws.Close(websocket.StatusInternalError, reason)
+}
+
+// rayID is a short random id that ties a close reason to the server's log.
+func rayID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func websocketProtocols(r *http.Request) []string {

@@ -1,14 +1,17 @@
 package api_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/fxamacker/cbor/v2"
@@ -274,4 +277,98 @@ func TestGatewayJSONCompat(t *testing.T) {
 	if want := []string{`[["$USD",5]]`, `[{"n":["$$x",[1]]}]`}; !reflect.DeepEqual(args, want) {
 		t.Errorf("the actor received %v, want %v", args, want)
 	}
+}
+
+// A connection the actor's OnBeforeConnect refuses is accepted, then closed
+// with 1011 and the reason "group.code#rayId": the only place the RivetKit
+// client reads a typed error from (an HTTP answer to the upgrade is just 1006).
+func TestGatewayConnectRejectedCloseReason(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	for _, prefix := range []string{"", "/api/rivet"} {
+		params := url.QueryEscape(`{"token":"bad"}`)
+		ws, _, err := b.dial(t, prefix+"/gateway/tester/connect?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=refused",
+			&websocket.DialOptions{Subprotocols: []string{"rivet", "rivet_encoding.json", "rivet_conn_params." + params}})
+		if err != nil {
+			t.Fatalf("%q: the upgrade must be accepted: %v", prefix, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, data, err := ws.Read(ctx)
+		cancel()
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) {
+			t.Fatalf("%q: read %q, %v; want a close", prefix, data, err)
+		}
+		group, rest, _ := strings.Cut(ce.Reason, ".")
+		code, ray, hasRay := strings.Cut(rest, "#")
+		if ce.Code != websocket.StatusInternalError || group != "user" || code != "forbidden" || !hasRay || ray == "" {
+			t.Errorf("%q: close %d %q, want 1011 \"user.forbidden#<rayId>\"", prefix, ce.Code, ce.Reason)
+		}
+	}
+	// Without an upgrade there is no socket to close: the error is the answer.
+	resp, data := b.do(t, http.MethodGet, "/gateway/tester/connect?rvt-method=getOrCreate&rvt-key=refused", nil,
+		"Sec-WebSocket-Protocol", "rivet, rivet_conn_params."+url.QueryEscape(`{"token":"bad"}`))
+	var e gwError
+	if err := json.Unmarshal(data, &e); err != nil || resp.StatusCode != http.StatusBadRequest || e.Code != "forbidden" {
+		t.Errorf("plain GET refused: %d %s, want 400 forbidden", resp.StatusCode, data)
+	}
+}
+
+// The seed's clients use the endpoint http://host:port/api/rivet: the whole
+// gateway answers there too.
+func TestGatewayUnderAPIRivet(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	var meta struct {
+		ActorNames map[string]any `json:"actorNames"`
+	}
+	b.call(t, http.MethodGet, "/api/rivet/metadata?namespace=default", nil, http.StatusOK, &meta)
+	if _, ok := meta.ActorNames["counter"]; !ok {
+		t.Errorf("/api/rivet/metadata lacks counter: %+v", meta)
+	}
+	status, data := b.gwAction(t, "counter", "increment", "rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=prefixed", "[2]")
+	if status != http.StatusOK || string(data) != "{\"output\":2}\n" {
+		t.Fatalf("root action: %d %s", status, data)
+	}
+	req := b.request(t, http.MethodPost, "/api/rivet/gateway/counter/action/increment?rvt-namespace=default&rvt-method=get&rvt-key=prefixed", nil)
+	req.Body = io.NopCloser(strings.NewReader(`{"args":[3]}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := b.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data := readAll(t, resp); resp.StatusCode != http.StatusOK || string(data) != "{\"output\":5}\n" {
+		t.Errorf("/api/rivet action: %d %s, want the same actor (output 5)", resp.StatusCode, data)
+	}
+	var listed struct {
+		Actors []struct {
+			ActorID string `json:"actor_id"`
+		} `json:"actors"`
+	}
+	b.call(t, http.MethodGet, "/api/rivet/actors?name=counter&key=prefixed", nil, http.StatusOK, &listed)
+	if len(listed.Actors) != 1 || listed.Actors[0].ActorID != mustID(t, "counter", "prefixed") {
+		t.Errorf("/api/rivet/actors: %+v", listed)
+	}
+	resp, _ = b.do(t, http.MethodGet, "/api/rivet/nope", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/api/rivet/nope: %d, want 404", resp.StatusCode)
+	}
+}
+
+// get() of a missing actor is answered at once with actor/not_found, as
+// RivetKit's own servers answer it, and creates nothing.
+func TestGatewayGetMissingActor(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	start := time.Now()
+	status, data := b.gwAction(t, "counter", "increment", "rvt-namespace=default&rvt-method=get&rvt-key=missing", "[1]")
+	var e gwError
+	if err := json.Unmarshal(data, &e); err != nil || status != http.StatusNotFound || e.Group != "actor" || e.Code != "not_found" {
+		t.Errorf("get of a missing actor: %d %s, want 404 actor/not_found", status, data)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("answered in %v, want at once", d)
+	}
+	resp, data := b.do(t, http.MethodGet, "/v1/actors/"+mustID(t, "counter", "missing"), nil)
+	wantProblem(t, resp, data, http.StatusNotFound, "actor_not_found")
 }

@@ -125,7 +125,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // workflows. replay builds its registry from it (binaryRegistry), so the
 // deploy gate replays exactly what serve would run.
 func serveApp() (*actors.Registry, []workflows.Definition) {
-	return builtin.Registry(), serveWorkflows()
+	return testActors(builtin.Registry()), serveWorkflows()
 }
 
 // checkQueueFlags checks the queue flags' bounds.
