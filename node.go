@@ -50,7 +50,7 @@ type Config struct {
 	// Version is reported by /healthz and the rivetflow_build_info metric.
 	Version string
 	// Registry holds the actor types served. Defaults to the built-in ones
-	// (counter, chatRoom, reminder).
+	// (counter, chatRoom, reminder, rawCounter).
 	Registry *actors.Registry
 	// Actors configures the actor runtime (limits, timeouts); Logger and
 	// Registerer are set by the node.

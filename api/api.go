@@ -176,11 +176,25 @@ func (s *Server) Handler() http.Handler {
 // application/x-www-form-urlencoded) as JSON: the API takes nothing else.
 func jsonByDefault(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ct := r.Header.Get("Content-Type"); ct == "" || ct == "application/x-www-form-urlencoded" {
+		// A raw request goes to the actor's OnRequest as it was sent.
+		if ct := r.Header.Get("Content-Type"); (ct == "" || ct == "application/x-www-form-urlencoded") && !rawRequestPath(r.URL.Path) {
 			r.Header.Set("Content-Type", "application/json")
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// rawRequestPath reports whether path is a raw request to an actor
+// (/v1/actors/{id}/request/..., [/api/rivet]/gateway/{target}/request/...).
+func rawRequestPath(path string) bool {
+	path = strings.TrimPrefix(path, GatewayPrefix)
+	for _, pre := range []string{"/v1/actors/", "/gateway/"} {
+		if rest, ok := strings.CutPrefix(path, pre); ok {
+			_, after, _ := strings.Cut(rest, "/")
+			return after == "request" || strings.HasPrefix(after, "request/")
+		}
+	}
+	return false
 }
 
 // OpenAPI returns the API's OpenAPI document.

@@ -35,6 +35,7 @@ func (s *Server) registerGateway() {
 	s.handleGateway("POST /gateway/{target}/action/{action}", s.gwAction)
 	s.handleGateway("GET /gateway/{target}/connect", s.gwConnect)
 	s.handleGateway("POST /gateway/{target}/queue/{name}", s.gwQueue)
+	s.registerGatewayRaw()
 }
 
 // gwError is the RivetKit error body.

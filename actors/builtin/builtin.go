@@ -1,5 +1,6 @@
 // Package builtin holds the actor types `rivet-flow serve` ships with, so the
-// binary does something useful with no code: counter, chatRoom and reminder.
+// binary does something useful with no code: counter, chatRoom, reminder
+// and rawCounter (raw HTTP and WebSocket handlers).
 package builtin
 
 import (
@@ -79,7 +80,7 @@ var ChatRoom = actors.NewType("chatRoom", actors.Options[ChatState]{State: ChatS
 
 // Registry returns a registry with the built-in types.
 func Registry() *actors.Registry {
-	r, err := actors.NewRegistry(Counter, ChatRoom, Reminder)
+	r, err := actors.NewRegistry(Counter, ChatRoom, Reminder, RawCounter)
 	if err != nil {
 		panic(err) // the built-in definitions are fixed; a failure is a bug here
 	}
