@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 )
 
@@ -20,17 +21,19 @@ type Definition interface {
 
 // limits are a type's effective limits, its options over the runtime's defaults.
 type limits struct {
-	idle          time.Duration
-	actionTimeout time.Duration
-	maxState      int
-	maxArgs       int
-	mailbox       int
-	snapshotEvery int
-	maxConns      int
-	codeVersion   string
-	hasRequest    bool
-	hasWebSocket  bool
-	metrics       *typeMetrics
+	idle           time.Duration
+	actionTimeout  time.Duration
+	maxState       int
+	maxArgs        int
+	mailbox        int
+	snapshotEvery  int
+	maxConns       int
+	codeVersion    string
+	hasRequest     bool
+	connectHooks   bool // OnBeforeConnect, CreateConnState, ConnState or OnConnect
+	disconnectHook bool
+	hasWebSocket   bool
+	metrics        *typeMetrics
 }
 
 // holder is one actor's typed state and vars and the type's code around them.
@@ -55,6 +58,22 @@ type holder interface {
 }
 
 func (t *Type[S]) definitionError() error { return t.err }
+
+// cloneValue returns a deep copy of v, of v's type, through JSON: each
+// connection (ConnState) and each wake (Vars) starts from its own copy of a
+// static value, as RivetKit's structuredClone gives. NewType checked that v
+// encodes; what JSON does not carry (unexported fields, funcs) is not copied.
+func cloneValue(v any) any {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	p := reflect.New(reflect.TypeOf(v))
+	if err := json.Unmarshal(raw, p.Interface()); err != nil {
+		return v
+	}
+	return p.Elem().Interface()
+}
 
 func (t *Type[S]) hasAction(name string) bool { _, ok := t.actions[name]; return ok }
 
@@ -86,6 +105,8 @@ func (t *Type[S]) limits(d RuntimeOptions) limits {
 		mailbox: pick(o.MailboxSize, d.MailboxSize), snapshotEvery: pick(o.SnapshotEvery, d.SnapshotEvery),
 		maxConns: pick(o.MaxConnections, d.MaxConnections), codeVersion: o.CodeVersion,
 		hasRequest: o.OnRequest != nil, hasWebSocket: o.OnWebSocket != nil,
+		connectHooks:   o.OnBeforeConnect != nil || o.CreateConnState != nil || o.ConnState != nil || o.OnConnect != nil,
+		disconnectHook: o.OnDisconnect != nil,
 	}
 }
 
@@ -146,6 +167,9 @@ func (h *typed[S]) create(r *run, input json.RawMessage) error {
 
 func (h *typed[S]) wake(r *run) error {
 	h.vars = nil
+	if v := h.t.opts.Vars; v != nil {
+		h.vars = cloneValue(v)
+	}
 	if f := h.t.opts.CreateVars; f != nil {
 		v, err := f(h.ctx(r))
 		if err != nil {
@@ -204,12 +228,15 @@ func (h *typed[S]) connect(r *run, conn *Conn) error {
 			return err
 		}
 	}
-	if o.CreateConnState != nil {
+	switch {
+	case o.CreateConnState != nil:
 		st, err := o.CreateConnState(h.ctx(r), conn.params)
 		if err != nil {
 			return err
 		}
 		conn.state = st
+	case o.ConnState != nil:
+		conn.state = cloneValue(o.ConnState)
 	}
 	if o.OnConnect != nil {
 		o.OnConnect(h.ctx(r), conn)

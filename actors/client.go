@@ -193,13 +193,14 @@ func (h *Handle) Destroy(ctx context.Context) error {
 }
 
 // Connect opens a realtime connection with params (JSON), running the
-// OnBeforeConnect, CreateConnState and OnConnect hooks.
+// OnBeforeConnect, CreateConnState and OnConnect hooks. The request attached
+// to ctx with WithRequest is the connection's Request.
 func (h *Handle) Connect(ctx context.Context, params json.RawMessage) (*Conn, error) {
 	if len(params) > 0 && !json.Valid(params) {
 		return nil, errorf(ErrInvalidArgs, "connection parameters are not valid JSON")
 	}
 	rt := h.client.rt
-	conn := &Conn{id: rt.connIDs.Add(1), rt: rt, handle: h, params: params,
+	conn := &Conn{id: rt.connIDs.Add(1), rt: rt, handle: h, params: params, req: requestOf(ctx),
 		events: make(chan Broadcast, rt.opts.ConnBuffer), done: make(chan struct{})}
 	if _, err := rt.submit(ctx, h.def, h.ref, h.subj, &op{kind: opConnect, conn: conn, caller: h.client.caller}); err != nil {
 		conn.shut(err)

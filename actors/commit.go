@@ -44,7 +44,7 @@ func (inst *instance) executeStage(ctx context.Context, kind eventlog.Kind, acti
 	var state []byte
 	var changed bool
 	if err == nil && inst.h != nil {
-		state, changed, err = inst.newState(r, kind)
+		state, changed, err = inst.newState(r, kind, action)
 	}
 	var out json.RawMessage
 	if err == nil && kind == eventlog.KindAction {
@@ -171,13 +171,13 @@ func (inst *instance) patchState(ev *eventlog.Event) error {
 
 // newState encodes the state after fn and reports whether it changed,
 // running OnStateChange (whose changes join the same event) when it did.
-func (inst *instance) newState(r *run, kind eventlog.Kind) ([]byte, bool, error) {
+func (inst *instance) newState(r *run, kind eventlog.Kind, action string) ([]byte, bool, error) {
 	state, err := inst.h.encode()
 	if err != nil {
 		return nil, false, withCause(ErrInternal, fmt.Errorf("state does not encode as JSON: %w", err))
 	}
 	changed := kind == eventlog.KindCreate || !bytes.Equal(state, inst.image.State)
-	if changed && kind == eventlog.KindAction {
+	if changed && notifiesStateChange(kind, action) {
 		var hooked bool
 		if _, err := inst.safely("OnStateChange", func() (any, error) { hooked = inst.h.stateChanged(r); return nil, nil }); err != nil {
 			return nil, false, err
@@ -191,6 +191,20 @@ func (inst *instance) newState(r *run, kind eventlog.Kind) ([]byte, bool, error)
 		}
 	}
 	return state, changed, nil
+}
+
+// notifiesStateChange says whether a state change in an event of this kind
+// and name runs OnStateChange: every change the actor's work makes (actions,
+// fires, connection hooks, raw requests and WebSockets, Do), not the
+// lifecycle's (create, fork, OnWake, OnSleep, a migration, destroy).
+func notifiesStateChange(kind eventlog.Kind, action string) bool {
+	switch kind {
+	case eventlog.KindAction:
+		return true
+	case eventlog.KindSystem:
+		return action != "$wake" && action != "$sleep" && action != "$migrate"
+	}
+	return false
 }
 
 // checkSize enforces MaxStateBytes on the state plus KV plus the arguments

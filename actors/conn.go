@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -25,6 +28,10 @@ type Conn struct {
 	handle *Handle
 	params json.RawMessage
 	state  any // set by CreateConnState; touched only in the mailbox
+	req    *http.Request
+	// stateless: the connection of one HTTP call (Handle.StatelessAction),
+	// closed when the call ends; it receives no events.
+	stateless bool
 
 	events chan Broadcast
 
@@ -52,6 +59,42 @@ func (c *Conn) SetState(v any) { c.state = v }
 
 // Actor returns the handle of the actor the connection is to.
 func (c *Conn) Actor() *Handle { return c.handle }
+
+// Request returns the HTTP request that opened the connection (the WebSocket
+// upgrade, the SSE request, or the call of a stateless connection), or nil
+// (a connection opened from Go without WithRequest). Read it, never change it.
+func (c *Conn) Request() *http.Request { return c.req }
+
+// Stateless reports whether the connection lives for one HTTP call
+// (Handle.StatelessAction): its hooks ran for that call and it receives no
+// events.
+func (c *Conn) Stateless() bool { return c.stateless }
+
+// Send sends a realtime event to this connection alone, whatever it
+// subscribed to; args are encoded as JSON. It is not recorded and goes out at
+// once, as Handle.Publish does: from an action, send from c.OnCommit to send
+// only what the log took. A closed connection, or a stateless one, takes
+// nothing; one that fell too far behind is closed. The error is only for args
+// that do not encode.
+func (c *Conn) Send(name string, args ...any) error {
+	if name == "" {
+		return errorf(ErrInvalidArgs, "send: an event needs a name")
+	}
+	if args == nil {
+		args = []any{}
+	}
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return errorf(ErrInvalidArgs, "send %s: arguments do not encode as JSON: %v", name, err)
+	}
+	if c.stateless {
+		return nil
+	}
+	if !c.deliver(Broadcast{Name: name, Args: raw}) {
+		c.shut(errorf(ErrConnClosed, "connection fell more than %d events behind", cap(c.events)))
+	}
+	return nil
+}
 
 // AllEvents subscribes a connection to every broadcast.
 const AllEvents = "*"
@@ -318,7 +361,7 @@ func (inst *instance) dropConn(conn *Conn) bool {
 	_, ok := inst.conns[conn.id]
 	delete(inst.conns, conn.id)
 	inst.mu.Unlock()
-	if ok {
+	if ok && !conn.stateless {
 		inst.rt.metrics.conns.Dec()
 		close(conn.events)
 	}
@@ -332,6 +375,13 @@ func (inst *instance) connList() []*Conn {
 	for _, c := range inst.conns {
 		out = append(out, c)
 	}
+	return out
+}
+
+// openConns returns the open connections, oldest first.
+func (inst *instance) openConns() []*Conn {
+	out := slices.DeleteFunc(inst.connList(), (*Conn).isClosed)
+	slices.SortFunc(out, func(a, b *Conn) int { return cmp.Compare(a.id, b.id) })
 	return out
 }
 
@@ -355,8 +405,8 @@ func (inst *instance) publish(bs []eventlog.Broadcast) {
 		return
 	}
 	for _, c := range inst.connList() {
-		if c.isClosed() {
-			continue // its disconnect is queued
+		if c.stateless || c.isClosed() {
+			continue // receives no events, or its disconnect is queued
 		}
 		for _, b := range bs {
 			if !c.subscribed(b.Name) {

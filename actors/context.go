@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,7 @@ type run struct {
 	rng        *rand.Rand
 	caller     string
 	conn       *Conn
+	req        *http.Request // the HTTP request behind the call: its connection's, or OnRequest's
 	broadcasts []eventlog.Broadcast
 	kv         kvOverlay
 	steps      []eventlog.Step
@@ -63,8 +65,12 @@ type run struct {
 }
 
 func newRun(ctx context.Context, inst *instance, caller string, conn *Conn) *run {
-	return &run{parent: ctx, inst: inst, now: inst.rt.clock.Now().UTC(), seed: rand.Uint64(), caller: caller, conn: conn,
+	r := &run{parent: ctx, inst: inst, now: inst.rt.clock.Now().UTC(), seed: rand.Uint64(), caller: caller, conn: conn,
 		kv: kvOverlay{base: inst.image.KV}, chain: inst.ids.chain, callBase: inst.lastSeq}
+	if conn != nil {
+		r.req = conn.req
+	}
+	return r
 }
 
 // Context returns the call's context: cancelled at the action timeout or when
@@ -123,6 +129,23 @@ func (c *Context[S]) Caller() string { return c.run.caller }
 // Conn returns the connection the call came through, or nil (always nil
 // while a Replayer re-runs the call).
 func (c *Context[S]) Conn() *Conn { return c.run.conn }
+
+// Conns returns the actor's open connections, oldest first: WebSocket and
+// SSE streams, and the stateless connection of an HTTP call while it runs.
+// Each has its ID, Params and State. Empty in a replay.
+func (c *Context[S]) Conns() []*Conn {
+	if c.run.replay != nil {
+		return nil
+	}
+	return c.run.inst.openConns()
+}
+
+// Request returns the HTTP request behind the call, or nil: the request of
+// the connection the call came through (in OnBeforeConnect,
+// CreateConnState, OnConnect and the actions of a connection opened with
+// WithRequest, as the API does) and, in OnRequest, the raw request. Read
+// its headers and URL; nil in a replay, which must not depend on it.
+func (c *Context[S]) Request() *http.Request { return c.run.req }
 
 // Broadcast sends a realtime event to the actor's subscribers once the call's
 // event is appended (never if the call fails). args are encoded as JSON.

@@ -20,6 +20,9 @@ type Options[S any] struct {
 	CreateState func(c *Context[S], input json.RawMessage) (S, error)
 	// CreateVars builds the in-memory, never persisted vars on every wake.
 	CreateVars func(c *Context[S]) (any, error)
+	// Vars is the vars every wake starts from when CreateVars is not set: a
+	// static value, copied (through JSON) for each wake. Set one or the other.
+	Vars any
 
 	// Lifecycle hooks. OnCreate runs once, in the create event; OnWake on every
 	// wake (after create too); OnSleep before the actor leaves memory; OnDestroy
@@ -35,19 +38,28 @@ type Options[S any] struct {
 	// appended). Vars do not exist yet. For an engine's bookkeeping (a
 	// workflow run takes its new run ID); most types need none.
 	OnFork func(c *Context[S], from string) error
-	// OnStateChange runs after an action changed the state, before the event is
-	// built (changes it makes are part of the same event).
+	// OnStateChange runs after a call changed the state, before the event is
+	// built (changes it makes are part of the same event): actions, alarm and
+	// schedule fires, connection hooks, OnRequest, WebSocket sessions' Do. Not
+	// for the lifecycle's (create, fork, OnWake, OnSleep, Migrate).
 	OnStateChange func(c *Context[S])
 	// OnBeforeActionResponse may replace an action's output before it is
 	// recorded and returned.
 	OnBeforeActionResponse func(c *Context[S], action string, output any) (any, error)
 
-	// Connection hooks, run in the actor's mailbox. OnBeforeConnect may refuse
-	// a connection (return a *UserError); CreateConnState builds its state.
+	// Connection hooks, run in the actor's mailbox for every connection: a
+	// WebSocket or SSE stream, and the stateless connection of each HTTP
+	// action call (Handle.StatelessAction). OnBeforeConnect may refuse a
+	// connection (return a *UserError); CreateConnState builds its state.
+	// c.Request() is the HTTP request the connection came with, if any.
 	OnBeforeConnect func(c *Context[S], params json.RawMessage) error
 	CreateConnState func(c *Context[S], params json.RawMessage) (any, error)
-	OnConnect       func(c *Context[S], conn *Conn)
-	OnDisconnect    func(c *Context[S], conn *Conn)
+	// ConnState is the state every connection starts with when
+	// CreateConnState is not set: a static value, copied (through JSON) for
+	// each connection. Set one or the other.
+	ConnState    any
+	OnConnect    func(c *Context[S], conn *Conn)
+	OnDisconnect func(c *Context[S], conn *Conn)
 
 	// OnRequest serves raw HTTP requests sent to the actor, in its mailbox.
 	OnRequest func(c *Context[S], w http.ResponseWriter, r *http.Request)
@@ -105,6 +117,17 @@ func NewType[S any](name string, opts Options[S]) *Type[S] {
 	}
 	if opts.CodeVersion == "" {
 		t.opts.CodeVersion = "1"
+	}
+	if opts.ConnState != nil && opts.CreateConnState != nil {
+		t.err = fmt.Errorf("actor type %s: set ConnState or CreateConnState, not both", name)
+	}
+	if opts.Vars != nil && opts.CreateVars != nil {
+		t.err = fmt.Errorf("actor type %s: set Vars or CreateVars, not both", name)
+	}
+	for what, v := range map[string]any{"ConnState": opts.ConnState, "Vars": opts.Vars} {
+		if _, err := json.Marshal(v); err != nil {
+			t.err = fmt.Errorf("actor type %s: %s does not encode as JSON (it is copied through JSON): %w", name, what, err)
+		}
 	}
 	return t
 }

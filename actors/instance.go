@@ -79,6 +79,14 @@ func (inst *instance) doResolve(o *op) result {
 }
 
 func (inst *instance) doAction(o *op) result {
+	if o.conn != nil && o.conn.stateless {
+		return inst.doStatelessAction(o)
+	}
+	return inst.doConnAction(o)
+}
+
+// doConnAction runs an action, over o.conn if it has one.
+func (inst *instance) doConnAction(o *op) result {
 	start := time.Now()
 	if o.ids.callID != "" || o.ids.idemKey != "" {
 		if res, done := inst.repeat(o); done {

@@ -424,7 +424,7 @@ func (w *replaying) run(ev *eventlog.Event, fn func(r *run) (any, error)) *repla
 	got.state = inst.image.State
 	if err == nil && inst.h != nil {
 		var state []byte
-		if state, got.changed, err = inst.newState(r, ev.Kind); err == nil && got.changed {
+		if state, got.changed, err = inst.newState(r, ev.Kind, ev.Action); err == nil && got.changed {
 			got.state = state
 		}
 	}

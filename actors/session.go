@@ -28,6 +28,12 @@ type sessionCore struct {
 // Context ends when the socket's request ends.
 func (s *Session[S]) Context() context.Context { return s.core.ctx }
 
+// Request returns the WebSocket's upgrade request, its URL's path the part
+// after /websocket (as the API hands it over: "/chat" for
+// .../websocket/chat?room=1, the query kept), or nil when the socket came
+// from Go without WithRequest. Read it, never change it.
+func (s *Session[S]) Request() *http.Request { return requestOf(s.core.ctx) }
+
 // ActorID returns the actor's ID.
 func (s *Session[S]) ActorID() string { return s.core.h.ID }
 
@@ -137,6 +143,7 @@ func (inst *instance) doRequest(o *op) error {
 		return errorf(ErrNotFound, "actor %s does not exist", inst.id)
 	}
 	_, err := inst.execute(o.ctx, eventlog.KindSystem, "$request", nil, o.caller, nil, false, func(r *run) (any, error) {
+		r.req = o.req
 		return nil, inst.h.request(r, o.resp, o.req)
 	})
 	return err

@@ -64,16 +64,21 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 			args = trimmed
 		}
 	}
+	params, apiErr := connParams(r)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return true
+	}
 	h, err := s.client(r.Context()).Ref(id)
 	if err != nil {
 		writeError(w, fromActors(err))
 		return true
 	}
-	ctx := r.Context()
+	ctx := actors.WithRequest(r.Context(), r)
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		ctx = actors.WithIdempotencyKey(ctx, key)
 	}
-	out, err := h.ActionJSON(ctx, action, args)
+	out, err := h.StatelessAction(ctx, params, action, args)
 	if err != nil {
 		writeError(w, fromActors(err))
 		return true

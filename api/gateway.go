@@ -337,6 +337,11 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, bodyError(err))
 		return
 	}
+	params, apiErr := connParams(r)
+	if apiErr != nil {
+		writeGatewayError(w, apiErr)
+		return
+	}
 	h, apiErr := s.gwTarget(r)
 	if apiErr != nil {
 		writeGatewayError(w, apiErr)
@@ -346,11 +351,12 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 	if body.Args != nil {
 		args, _ = json.Marshal(body.Args)
 	}
-	ctx := r.Context()
+	ctx := actors.WithRequest(r.Context(), r)
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		ctx = actors.WithIdempotencyKey(ctx, key)
 	}
-	out, err := h.ActionJSON(ctx, r.PathValue("action"), fromRivetJSON(args))
+	// A stateless call: the connection hooks run for it with the params.
+	out, err := h.StatelessAction(ctx, params, r.PathValue("action"), fromRivetJSON(args))
 	if err != nil {
 		writeGatewayError(w, fromActors(err))
 		return
@@ -408,7 +414,7 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, apiErr)
 		return
 	}
-	conn, err := h.Connect(r.Context(), params)
+	conn, err := h.Connect(actors.WithRequest(r.Context(), r), params)
 	if err != nil && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		writeGatewayError(w, fromActors(err)) // not a WebSocket: nothing to close
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
@@ -54,18 +55,26 @@ func (s *Server) gwRawRequest(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, apiErr)
 		return
 	}
+	req := s.rawRequestFor(r)
+	req.Body, req.ContentLength, req.TransferEncoding = io.NopCloser(bytes.NewReader(body)), int64(len(body)), nil
+	if err := h.ServeHTTP(w, req); err != nil {
+		writeGatewayError(w, fromActors(err))
+	}
+}
+
+// rawRequestFor is the request a raw handler sees for a gateway request: the
+// path after /request or /websocket, without the rvt-* parameters and the
+// server's token (header or query).
+func (s *Server) rawRequestFor(r *http.Request) *http.Request {
 	req := r.Clone(r.Context())
 	req.URL.Path, req.URL.RawPath = "/"+r.PathValue("path"), ""
 	req.URL.RawQuery = withoutRivetParams(r.URL.RawQuery)
 	req.RequestURI = req.URL.RequestURI()
-	req.Body, req.ContentLength, req.TransferEncoding = io.NopCloser(bytes.NewReader(body)), int64(len(body)), nil
 	req.Header.Del("X-Rivet-Token")
 	if s.opts.Token != "" && req.Header.Get("Authorization") == "Bearer "+s.opts.Token {
 		req.Header.Del("Authorization")
 	}
-	if err := h.ServeHTTP(w, req); err != nil {
-		writeGatewayError(w, fromActors(err))
-	}
+	return req
 }
 
 // gwRawWebSocket hands the socket to the actor's OnWebSocket. The client
@@ -94,7 +103,7 @@ func (s *Server) gwRawWebSocket(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(s.opts.MaxBodyBytes)
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	if err := h.ServeWebSocket(ctx, rawSocket{ws}); err != nil {
+	if err := h.ServeWebSocket(actors.WithRequest(ctx, s.rawRequestFor(r)), rawSocket{ws}); err != nil {
 		e := fromActors(err)
 		_ = ws.Close(websocket.StatusInternalError, closeReason(errcode.Code(e.Code), truncate(e.Message, 80)))
 		return

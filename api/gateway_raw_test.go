@@ -56,6 +56,12 @@ func rawType() *actors.Type[rawState] {
 				if err != nil {
 					return
 				}
+				if string(data) == "where" { // the upgrade request as the actor sees it
+					if err := ws.Write(s.Context(), true, []byte(s.Request().URL.RequestURI())); err != nil {
+						return
+					}
+					continue
+				}
 				var n int
 				if err := s.Do(func(c *actors.Context[rawState]) error { c.State.Echoes++; n = c.State.Echoes; return nil }); err != nil {
 					return
@@ -261,13 +267,13 @@ func TestGatewayRawWebSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := "ws" + strings.TrimPrefix(rs.base, "http")
-	for i, tc := range []struct{ name, url string }{
+	for i, tc := range []struct{ name, url, where string }{
 		// What handle.webSocket("/") sends: the token as rvt-token, the
 		// subprotocols rivet and rivet_encoding.bare.
-		{"by name", ws + "/gateway/rawtester/websocket/?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=ws&rvt-crash-policy=sleep&rvt-token=" + rawToken},
-		{"by id", ws + "/gateway/" + id + "@" + rawToken + "/websocket/chat?room=1"},
-		{"without a trailing slash", ws + "/gateway/" + id + "/websocket?rvt-token=" + rawToken},
-		{"under the gateway prefix", ws + GatewayPrefix + "/gateway/" + id + "/websocket/?rvt-token=" + rawToken},
+		{"by name", ws + "/gateway/rawtester/websocket/?rvt-namespace=default&rvt-method=getOrCreate&rvt-runner=default&rvt-key=ws&rvt-crash-policy=sleep&rvt-token=" + rawToken, "/"},
+		{"by id", ws + "/gateway/" + id + "@" + rawToken + "/websocket/chat?room=1", "/chat?room=1"},
+		{"without a trailing slash", ws + "/gateway/" + id + "/websocket?rvt-token=" + rawToken, "/"},
+		{"under the gateway prefix", ws + GatewayPrefix + "/gateway/" + id + "/websocket/?rvt-token=" + rawToken, "/"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		c, resp, err := websocket.Dial(ctx, tc.url, &websocket.DialOptions{Subprotocols: []string{"rivet", "rivet_encoding.bare"}})
@@ -277,6 +283,12 @@ func TestGatewayRawWebSocket(t *testing.T) {
 		}
 		if c.Subprotocol() != "rivet" {
 			t.Errorf("%s: subprotocol %q, want rivet", tc.name, c.Subprotocol())
+		}
+		if err := c.Write(ctx, websocket.MessageText, []byte("where")); err != nil {
+			t.Fatalf("%s: write: %v", tc.name, err)
+		}
+		if _, data, err := c.Read(ctx); err != nil || string(data) != tc.where {
+			t.Fatalf("%s: the session's request is %q %v, want %q (path after /websocket, no rvt-* or token)", tc.name, data, err, tc.where)
 		}
 		for j, m := range []struct {
 			typ  websocket.MessageType

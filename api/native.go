@@ -73,6 +73,7 @@ type actionInput struct {
 	Action string `path:"action" doc:"Action name" example:"increment"`
 	// IdempotencyKey makes a retry safe: documented on the route.
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"256" doc:"Makes retries safe: the actor remembers the first successful call with this key (24 h by default, its last 1,000 keys); a repeat gets that call's output and appends nothing; the same key with another action or other arguments is 422 idempotency_key_reused. Failed calls are not remembered."`
+	ConnParams     string `header:"x-rivet-conn-params" doc:"Connection parameters (JSON) for this call: it runs through a connection of its own, so the actor's onBeforeConnect and createConnState see them (and may refuse the call) before the action runs; the params query parameter does the same"`
 	Body           ActionRequest
 }
 
@@ -156,7 +157,7 @@ func (s *Server) registerActors() {
 	})
 	huma.Register(s.api, huma.Operation{
 		OperationID: "callAction", Method: http.MethodPost, Path: "/v1/actors/{id}/actions/{action}", Tags: tags,
-		Summary: "Call an action", Description: "Runs the action in the actor's mailbox and answers once its event is appended to the log. A full mailbox answers 429 with Retry-After.",
+		Summary: "Call an action", Description: "Runs the action in the actor's mailbox and answers once its event is appended to the log. The call runs through a connection of its own: the actor's connection hooks (onBeforeConnect, createConnState, onConnect) run first with the `x-rivet-conn-params` header as parameters and may refuse it; onDisconnect runs after. A full mailbox answers 429 with Retry-After.",
 		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
 	}, func(ctx context.Context, in *actionInput) (*actionOutput, error) {
 		h, err := s.client(ctx).Ref(in.ID) // the action itself answers actor_not_found
@@ -170,7 +171,14 @@ func (s *Server) registerActors() {
 		if in.IdempotencyKey != "" {
 			ctx = actors.WithIdempotencyKey(ctx, in.IdempotencyKey)
 		}
-		raw, err := h.ActionJSON(ctx, in.Action, args)
+		var params json.RawMessage
+		if in.ConnParams != "" {
+			if !json.Valid([]byte(in.ConnParams)) {
+				return nil, errorOf(errcode.MalformedJSON, "the connection parameters ("+ConnParamsHeader+") are not valid JSON", nil)
+			}
+			params = json.RawMessage(in.ConnParams)
+		}
+		raw, err := h.StatelessAction(ctx, params, in.Action, args)
 		if err != nil {
 			return nil, fromActors(err)
 		}

@@ -34,8 +34,8 @@ func (s *Server) registerRealtime() {
 	}
 	doc(&huma.Operation{OperationID: "actorSSE", Method: http.MethodGet, Path: "/v1/actors/{id}/sse",
 		Summary:     "Stream an actor's broadcasts (Server-Sent Events)",
-		Description: "One SSE event per broadcast (`event:` its name, `data:` its JSON args), sent only after the action's event is appended. `?event=name` (repeatable) filters; none means every broadcast. Comments every heartbeat keep proxies open.",
-		Parameters:  []*huma.Param{{Name: "event", In: "query", Schema: &huma.Schema{Type: "string"}}}})
+		Description: "One SSE event per broadcast (`event:` its name, `data:` its JSON args), sent only after the action's event is appended. `?event=name` (repeatable) filters; none means every broadcast. Comments every heartbeat keep proxies open. The stream is a connection: `?params=<json>` or the `x-rivet-conn-params` header are its parameters (onBeforeConnect, createConnState), and events sent to it alone arrive too.",
+		Parameters:  []*huma.Param{{Name: "event", In: "query", Schema: &huma.Schema{Type: "string"}}, {Name: "params", In: "query", Schema: &huma.Schema{Type: "string"}}}})
 	doc(&huma.Operation{OperationID: "actorConnect", Method: http.MethodGet, Path: "/v1/actors/{id}/connect",
 		Summary:     "Connect over WebSocket",
 		Description: "Text frames of JSON. Server: `{\"type\":\"init\",\"actorId\",\"connectionId\"}` first, then `actionResponse {id, output}`, `event {name, args}`, `error {id?, code, message, metadata?}`. Client: `action {id, name, args}`, `subscribe {event}`, `unsubscribe {event}`. `?params=<json>` are the connection parameters (onBeforeConnect, createConnState).",
@@ -52,11 +52,32 @@ func (s *Server) connect(r *http.Request, params json.RawMessage) (*actors.Conn,
 	if err != nil {
 		return nil, fromActors(err)
 	}
-	conn, err := h.Connect(r.Context(), params)
+	conn, err := h.Connect(actors.WithRequest(r.Context(), r), params)
 	if err != nil {
 		return nil, fromActors(err)
 	}
 	return conn, nil
+}
+
+// ConnParamsHeader carries connection parameters (JSON) on HTTP calls, as
+// the RivetKit client sends them; the native streams also take ?params=.
+const ConnParamsHeader = "x-rivet-conn-params"
+
+// connParams reads a request's connection parameters: the
+// x-rivet-conn-params header, else the params query parameter.
+func connParams(r *http.Request) (json.RawMessage, *Error) {
+	p := r.Header.Get(ConnParamsHeader)
+	from := ConnParamsHeader
+	if p == "" {
+		p, from = r.URL.Query().Get("params"), "params"
+	}
+	if p == "" {
+		return nil, nil
+	}
+	if !json.Valid([]byte(p)) {
+		return nil, errorOf(errcode.MalformedJSON, "the connection parameters ("+from+") are not valid JSON", nil)
+	}
+	return json.RawMessage(p), nil
 }
 
 func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
@@ -65,7 +86,12 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(http.StatusInternalServerError, errcode.GroupAPI, errcode.InternalError, "streaming unsupported", nil))
 		return
 	}
-	conn, apiErr := s.connect(r, nil)
+	params, apiErr := connParams(r)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
+	conn, apiErr := s.connect(r, params)
 	if apiErr != nil {
 		writeError(w, apiErr)
 		return
@@ -137,13 +163,10 @@ type wsMessage struct {
 }
 
 func (s *Server) connectWS(w http.ResponseWriter, r *http.Request) {
-	var params json.RawMessage
-	if p := r.URL.Query().Get("params"); p != "" {
-		if !json.Valid([]byte(p)) {
-			writeError(w, errorOf(errcode.MalformedJSON, "params is not valid JSON", nil))
-			return
-		}
-		params = json.RawMessage(p)
+	params, apiErr := connParams(r)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
 	}
 	conn, apiErr := s.connect(r, params)
 	if apiErr != nil {
@@ -385,7 +408,10 @@ func (s *Server) rawWebSocket(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(s.opts.MaxBodyBytes)
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	if err := h.ServeWebSocket(ctx, rawSocket{ws}); err != nil {
+	req := r.Clone(ctx)
+	req.URL.Path, req.URL.RawPath = "/"+r.PathValue("path"), ""
+	req.RequestURI = req.URL.RequestURI()
+	if err := h.ServeWebSocket(actors.WithRequest(ctx, req), rawSocket{ws}); err != nil {
 		_ = ws.Close(websocket.StatusInternalError, errcode.GroupActor+"."+fromActors(err).Code)
 		return
 	}

@@ -163,9 +163,19 @@ func TestCloseNacksInFlight(t *testing.T) {
 	if _, err := sub.Subscribe(ctx(t), "jobs"); !errors.Is(err, watermillq.ErrClosed) {
 		t.Fatalf("subscribe after Close: %v", err)
 	}
-	msgs, err := e.m.Claim(ctx(t), "jobs", queues.ClaimOptions{Max: n})
-	if err != nil || len(msgs) != n {
-		t.Fatalf("claim after Close: %d %v", len(msgs), err)
+	// Each nack reaches JetStream on its own: claim until all n are back
+	// (each claim long-polls for the next).
+	var msgs []queues.Message
+	deadline := time.Now().Add(waitFor)
+	for len(msgs) < n && time.Now().Before(deadline) {
+		got, err := e.m.Claim(ctx(t), "jobs", queues.ClaimOptions{Max: n - len(msgs), Wait: time.Second})
+		if err != nil {
+			t.Fatalf("claim after Close: %v", err)
+		}
+		msgs = append(msgs, got...)
+	}
+	if len(msgs) != n {
+		t.Fatalf("claim after Close: %d messages back, want %d", len(msgs), n)
 	}
 	for _, m := range msgs {
 		if m.Attempt != 2 {
