@@ -21,6 +21,13 @@ test/rivetkit: ## the unmodified npm rivetkit client against the real binary (ne
 	CGO_ENABLED=0 $(GO) build -o bin/rivet-flow ./cmd/rivet-flow
 	cd test/rivetkit && { [ -d node_modules/rivetkit ] || npm install --no-audit --no-fund; } && RIVETFLOW_BIN=$(CURDIR)/bin/rivet-flow node --test
 
+conformance: ## RivetKit's own driver test suite (npm rivetkit 2.2.1) against the binary, JSON encoding: passed/failed per group
+	@command -v node >/dev/null || { echo "node is missing: install Node.js 20+ (apt-get install nodejs npm)" >&2; exit 1; }
+	CGO_ENABLED=0 $(GO) build -o bin/rivet-flow ./cmd/rivet-flow
+	cd test/conformance && { [ -d node_modules/rivetkit ] || npm install --no-audit --no-fund; } && \
+	  { RIVETFLOW_BIN=$(CURDIR)/bin/rivet-flow npx vitest run -t 'encoding \(json\)' --reporter=dot --reporter=json --outputFile=report.json; rc=$$?; \
+	    node summarize.mjs report.json json; exit $$rc; }
+
 bench: ## benchmarks side by side with raw JetStream (compare ratios, not absolutes)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./eventlog ./internal/snapshot
 
@@ -31,4 +38,4 @@ fuzz: ## fuzz the key encoding and the event codec for a minute each
 verify: ## gofmt, vet and tests: everything CI checks
 	bash .ci/run
 
-.PHONY: help run build test test/go test/rivetkit bench fuzz verify
+.PHONY: help run build test test/go test/rivetkit conformance bench fuzz verify

@@ -101,8 +101,18 @@ func (c *Context[S]) ActorID() string { return c.run.inst.id }
 // Type returns the actor's type name.
 func (c *Context[S]) Type() string { return c.run.inst.ref.Type }
 
-// Key returns the actor's key.
-func (c *Context[S]) Key() []string { return append([]string(nil), c.run.inst.ref.Key...) }
+// Key returns the actor's key, as its namespace sees it (NamespacedKey).
+func (c *Context[S]) Key() []string {
+	_, key := SplitNamespace(c.run.inst.ref.Key)
+	return append([]string(nil), key...)
+}
+
+// Namespace returns the actor's namespace: DefaultNamespace unless a RivetKit
+// client addressed it in another (NamespacedKey).
+func (c *Context[S]) Namespace() string {
+	ns, _ := SplitNamespace(c.run.inst.ref.Key)
+	return ns
+}
 
 // Now returns the time the call started. It is recorded in the event, so a
 // replay sees the same time.

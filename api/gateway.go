@@ -91,7 +91,19 @@ type gwActor struct {
 }
 
 func gwActorOf(id, typ string, key []string) gwActor {
+	_, key = actors.SplitNamespace(key)
 	return gwActor{ActorID: id, Name: typ, Key: serializeKey(key), CreateTS: time.Now().UnixMilli()}
+}
+
+// gwNamespace is a gateway request's RivetKit namespace: rvt-namespace on
+// the gateway's actor paths, namespace on the management routes. Keys are
+// kept apart per namespace (actors.NamespacedKey).
+func gwNamespace(r *http.Request) string {
+	q := r.URL.Query()
+	if ns := q.Get("rvt-namespace"); ns != "" {
+		return ns
+	}
+	return q.Get("namespace")
 }
 
 // serializeKey and parseKey are RivetKit's key encoding for the management
@@ -159,7 +171,7 @@ func (s *Server) gwListActors(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	case q.Has("key"):
-		h, err := s.client(r.Context()).Get(r.Context(), q.Get("name"), parseKey(q.Get("key")))
+		h, err := s.client(r.Context()).Get(r.Context(), q.Get("name"), actors.NamespacedKey(gwNamespace(r), parseKey(q.Get("key"))))
 		if err != nil && !isNotFound(err) {
 			writeGatewayError(w, fromActors(err))
 			return
@@ -169,7 +181,8 @@ func (s *Server) gwListActors(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		// The actor directory's first page of the type's active actors.
-		page, err := s.listActors(r.Context(), &listInput{Type: q.Get("name"), Limit: s.opts.MaxListActors})
+		ns := gwNamespace(r)
+		page, err := s.listActors(r.Context(), &listInput{Type: q.Get("name"), Prefix: actors.NamespacedKey(ns, nil), Limit: s.opts.MaxListActors})
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
@@ -179,7 +192,9 @@ func (s *Server) gwListActors(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, a := range page.Body.Actors {
-			out = append(out, gwActorOf(a.ID, a.Type, a.Key))
+			if got, _ := actors.SplitNamespace(a.Key); got == ns || (ns == "" && got == actors.DefaultNamespace) {
+				out = append(out, gwActorOf(a.ID, a.Type, a.Key))
+			}
 		}
 	}
 	writeJSONStatus(w, http.StatusOK, map[string]any{"actors": out})
@@ -207,10 +222,11 @@ func (s *Server) gwResolveActor(getOrCreate bool) http.HandlerFunc {
 		var h *actors.Handle
 		var created bool
 		var err error
+		key := actors.NamespacedKey(gwNamespace(r), parseKey(req.Key))
 		if getOrCreate {
-			h, created, err = c.GetOrCreate(r.Context(), req.Name, parseKey(req.Key), input)
+			h, created, err = c.GetOrCreate(r.Context(), req.Name, key, input)
 		} else {
-			h, err = c.Create(r.Context(), req.Name, parseKey(req.Key), input)
+			h, err = c.Create(r.Context(), req.Name, key, input)
 			created = err == nil
 		}
 		if err != nil {
@@ -295,6 +311,7 @@ func (s *Server) gwTarget(r *http.Request) (*actors.Handle, *Error) {
 	if q.Has("rvt-key") {
 		key = strings.Split(q.Get("rvt-key"), ",")
 	}
+	key = actors.NamespacedKey(gwNamespace(r), key)
 	var h *actors.Handle
 	var err error
 	switch q.Get("rvt-method") {

@@ -15,8 +15,9 @@ type CounterState struct {
 }
 
 // Counter counts: increment(amount) -> count, add({"amount"}) -> count
-// (the same, with an object: what a queue's deliverTo passes), getCount()
-// -> count; it broadcasts newCount with the new count.
+// (the same, with an object: what a queue's deliverTo passes),
+// setCount(n) -> n, getCount() -> count, getKey() -> its key (the actions of
+// RivetKit's driver-test counter); it broadcasts newCount with each new count.
 var Counter = actors.NewType("counter", actors.Options[CounterState]{}).
 	Action("increment", actors.Act(func(c *actors.Context[CounterState], amount int64) (int64, error) {
 		return addToCounter(c, amount), nil
@@ -24,8 +25,16 @@ var Counter = actors.NewType("counter", actors.Options[CounterState]{}).
 	Action("add", actors.Act(func(c *actors.Context[CounterState], in CounterAdd) (int64, error) {
 		return addToCounter(c, in.Amount), nil
 	})).
+	Action("setCount", actors.Act(func(c *actors.Context[CounterState], n int64) (int64, error) {
+		c.State.Count = n
+		c.Broadcast("newCount", n)
+		return n, nil
+	})).
 	Action("getCount", actors.Act0(func(c *actors.Context[CounterState]) (int64, error) {
 		return c.State.Count, nil
+	})).
+	Action("getKey", actors.Act0(func(c *actors.Context[CounterState]) ([]string, error) {
+		return c.Key(), nil
 	}))
 
 // CounterAdd is the argument of counter.add: an object, so a queue message

@@ -16,6 +16,7 @@ import (
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/actors/builtin"
 	"github.com/rivet-flow/rivet-flow/api"
+	"github.com/rivet-flow/rivet-flow/conformance"
 	"github.com/rivet-flow/rivet-flow/projections"
 	"github.com/rivet-flow/rivet-flow/queues"
 	"github.com/rivet-flow/rivet-flow/scheduler"
@@ -32,6 +33,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful stop may take on SIGINT/SIGTERM")
 	token := fs.String("api-token", "", "require this bearer token on every route but /healthz and /readyz")
 	tokenFile := fs.String("api-token-file", "", "read the API token from this file (first line)")
+	registry := fs.String("registry", "default", "the actor types to serve: default (counter, chatRoom, reminder, rawCounter and the agents workflow) or conformance (the fixtures of RivetKit's driver test suite, for make conformance)")
 	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without an API token")
 	cors := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser (CORS; \"*\" for any); other origins get 403")
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest request body; larger ones get 413")
@@ -91,7 +93,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	reg, wfs := serveApp()
+	reg, wfs, err := serveAppNamed(*registry)
+	if err != nil {
+		fmt.Fprintln(stderr, "rivet-flow serve:", err)
+		return 2
+	}
 	n, err := rivetflow.Start(ctx, rivetflow.Config{
 		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
 		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
@@ -126,6 +132,20 @@ func serve(args []string, stdout, stderr io.Writer) int {
 // deploy gate replays exactly what serve would run.
 func serveApp() (*actors.Registry, []workflows.Definition) {
 	return testActors(builtin.Registry()), serveWorkflows()
+}
+
+// serveAppNamed is serveApp for --registry: "default" is serveApp,
+// "conformance" the driver-test fixtures alone (package conformance).
+func serveAppNamed(name string) (*actors.Registry, []workflows.Definition, error) {
+	switch name {
+	case "default", "":
+		reg, wfs := serveApp()
+		return reg, wfs, nil
+	case "conformance":
+		reg, err := conformance.Registry()
+		return reg, nil, err
+	}
+	return nil, nil, fmt.Errorf("--registry %q: want default or conformance", name)
 }
 
 // checkQueueFlags checks the queue flags' bounds.
