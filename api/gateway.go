@@ -342,7 +342,7 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Args []json.RawMessage `json:"args"`
 	}
-	data, err := s.readBody(w, r)
+	data, err := s.readGatewayBody(w, r)
 	if bodyTimedOut(err) {
 		writeGatewayError(w, s.bodyTimeoutError())
 		return
@@ -378,7 +378,7 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, fromActors(err))
 		return
 	}
-	writeJSONStatus(w, http.StatusOK, map[string]json.RawMessage{"output": toRivetJSON(out)})
+	writeGatewayBody(w, r, http.StatusOK, map[string]json.RawMessage{"output": toRivetJSON(out)})
 }
 
 // gwFrame is one RivetKit JSON frame: {"body":{"tag":T,"val":V}}.
@@ -419,7 +419,11 @@ func (b *bigInt) UnmarshalJSON(data []byte) error {
 
 func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 	var params json.RawMessage
+	encoding := "json"
 	for _, p := range websocketProtocols(r) {
+		if enc, ok := strings.CutPrefix(p, "rivet_encoding."); ok {
+			encoding = enc
+		}
 		if enc, ok := strings.CutPrefix(p, "rivet_conn_params."); ok {
 			if dec, err := url.QueryUnescape(enc); err == nil && json.Valid([]byte(dec)) {
 				params = json.RawMessage(dec)
@@ -453,6 +457,7 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	session := newWSSession(s, ws, conn, ctx)
+	session.cbor = encoding == encodingCBOR
 	session.send(frame("Init", map[string]any{"actorId": h.ID, "connectionId": conn.ID()}))
 	session.run(func(data []byte) {
 		var f gwFrame

@@ -38,7 +38,7 @@ type gwQueueRequest struct {
 
 func (s *Server) gwQueue(w http.ResponseWriter, r *http.Request) {
 	var req gwQueueRequest
-	data, err := s.readBody(w, r)
+	data, err := s.readGatewayBody(w, r)
 	if bodyTimedOut(err) {
 		writeGatewayError(w, s.bodyTimeoutError())
 		return
@@ -92,7 +92,7 @@ func (s *Server) gwQueue(w http.ResponseWriter, r *http.Request) {
 	if res.Status == workflows.SendCompleted && req.Wait {
 		out["response"] = toRivetJSON(res.Response)
 	}
-	writeJSONStatus(w, http.StatusOK, out)
+	writeGatewayBody(w, r, http.StatusOK, out)
 }
 
 // gwTargetType is the actor type /gateway/{target} names: the target

@@ -217,6 +217,9 @@ type wsSession struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	out  chan any
+	// cbor: the RivetKit client chose the CBOR encoding: binary frames of
+	// CBOR both ways, carried inside as RivetKit's JSON form (rivetcbor.go).
+	cbor bool
 }
 
 func newWSSession(s *Server, ws *websocket.Conn, conn *actors.Conn, parent context.Context) *wsSession {
@@ -287,7 +290,12 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 			if err != nil {
 				return
 			}
-			if typ != websocket.MessageText {
+			if ws.cbor {
+				if data, err = cborToRivetJSON(data); err != nil {
+					ws.send(frame("Error", map[string]any{"group": errcode.GroupAPI, "code": string(errcode.MalformedMessage), "message": err.Error(), "actionId": nil}))
+					continue
+				}
+			} else if typ != websocket.MessageText {
 				ws.send(wsMessage{Type: "error", Group: errcode.GroupAPI, Code: string(errcode.BinaryUnsupported), Message: "send JSON text frames"})
 				continue
 			}
@@ -331,7 +339,15 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 				continue // closing: the ctx.Done case sends the close frame
 			}
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ws.ctx), 10*time.Second)
-			err := writeJSON(wctx, ws.ws, m)
+			var err error
+			if ws.cbor {
+				var data []byte
+				if data, err = rivetJSONToCBOR(m); err == nil {
+					err = ws.ws.Write(wctx, websocket.MessageBinary, data)
+				}
+			} else {
+				err = writeJSON(wctx, ws.ws, m)
+			}
 			cancel()
 			if err != nil {
 				ws.closeWith(websocket.StatusPolicyViolation, closeReason(errcode.SlowClient, "write timeout"))

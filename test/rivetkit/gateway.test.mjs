@@ -65,3 +65,24 @@ test("connect: actions over the WebSocket and events", async () => {
   // The same actor over HTTP sees the WebSocket's actions.
   assert.equal(await client.counter.getOrCreate(["ws"]).getCount(), 7);
 });
+
+test("the CBOR encoding: actions, errors and events over a connection", async () => {
+  const cborClient = createClient({ endpoint, encoding: "cbor" });
+  try {
+    const counter = cborClient.counter.getOrCreate(["cbor"]);
+    assert.equal(await counter.increment(3), 3);
+    assert.deepEqual(await counter.getKey(), ["cbor"]);
+    await assert.rejects(cborClient.chatRoom.getOrCreate(["cbor"]).sendMessage(" "), (err) => {
+      assert.ok(err instanceof ActorError, `want ActorError, got ${err}`);
+      assert.equal(err.code, "empty_message");
+      return true;
+    });
+    const conn = counter.connect();
+    const seen = new Promise((resolve) => conn.on("newCount", resolve));
+    assert.equal(await conn.increment(4), 7);
+    assert.equal(await seen, 7);
+    await conn.dispose();
+  } finally {
+    await cborClient.dispose();
+  }
+});
