@@ -169,7 +169,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.mux.ServeHTTP(w, r)
 	})
-	return s.originCheck(s.cors(s.auth(jsonByDefault(routes))))
+	return s.originCheck(s.cors(s.auth(gatewayByHeader(jsonByDefault(routes)))))
 }
 
 // jsonByDefault reads a body sent without a JSON content type (curl -d sends
