@@ -25,7 +25,7 @@ conformance: ## RivetKit's own driver test suite (npm rivetkit 2.2.1) against th
 	@command -v node >/dev/null || { echo "node is missing: install Node.js 20+ (apt-get install nodejs npm)" >&2; exit 1; }
 	CGO_ENABLED=0 $(GO) build -o bin/rivet-flow ./cmd/rivet-flow
 	cd test/conformance && { [ -d node_modules/rivetkit ] || npm install --no-audit --no-fund; } && \
-	  { RIVETFLOW_BIN=$(CURDIR)/bin/rivet-flow npx vitest run -t '^(?!.*(Database|Inline Client|Zod Coercion)).*encoding \(json\)' --reporter=dot --reporter=json --outputFile=report.json; rc=$$?; \
+	  { RIVETFLOW_BIN=$(CURDIR)/bin/rivet-flow NODE_OPTIONS=--experimental-websocket npx vitest run -t '^(?!.*(Database|Inline Client|Zod Coercion)).*encoding \(json\)' --reporter=dot --reporter=json --outputFile=report.json; rc=$$?; \
 	    node summarize.mjs report.json json; exit $$rc; }
 
 bench: ## benchmarks side by side with raw JetStream (compare ratios, not absolutes)

@@ -13,6 +13,9 @@ type UserError struct {
 	Code     string
 	Message  string
 	Metadata any
+	// Group, when set, replaces the group clients see ("user" by default),
+	// as a RivetKit ActorError thrown with a group of its own.
+	Group string
 }
 
 // Error returns the code and message.

@@ -65,6 +65,15 @@ type Options struct {
 	ListWait time.Duration
 	// Version is shown in the OpenAPI document and /metadata.
 	Version string
+	// MaxIncomingMessageBytes bounds one RivetKit gateway message from a
+	// client (an HTTP action body, a WebSocket frame), as RivetKit's
+	// maxIncomingMessageSize: larger ones get message/incoming_too_long.
+	// Defaults to 64 KiB, RivetKit's default.
+	MaxIncomingMessageBytes int
+	// MaxOutgoingMessageBytes bounds one RivetKit gateway answer (an action's
+	// output, encoded), as RivetKit's maxOutgoingMessageSize: a larger one
+	// is answered message/outgoing_too_long. Defaults to 1 MiB.
+	MaxOutgoingMessageBytes int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -75,6 +84,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxHistory <= 0 {
 		o.MaxHistory = 1000
+	}
+	if o.MaxIncomingMessageBytes <= 0 {
+		o.MaxIncomingMessageBytes = DefaultMaxIncomingMessageBytes
+	}
+	if o.MaxOutgoingMessageBytes <= 0 {
+		o.MaxOutgoingMessageBytes = DefaultMaxOutgoingMessageBytes
 	}
 	if o.MaxListActors <= 0 {
 		o.MaxListActors = 100

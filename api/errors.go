@@ -80,7 +80,11 @@ func runtimeStatus(code string) int {
 func fromActors(err error) *Error {
 	var ue *actors.UserError
 	if errors.As(err, &ue) {
-		return newError(http.StatusBadRequest, errcode.GroupUser, errcode.Code(ue.Code), ue.Message, ue.Metadata)
+		group := errcode.GroupUser
+		if ue.Group != "" {
+			group = ue.Group
+		}
+		return newError(http.StatusBadRequest, group, errcode.Code(ue.Code), ue.Message, ue.Metadata)
 	}
 	var re *actors.Error
 	if errors.As(err, &re) {

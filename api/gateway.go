@@ -48,24 +48,40 @@ type gwError struct {
 
 // gwCode renames the runtime's codes to the ones the client knows.
 func gwCode(e *Error) (group, code string) {
+	v := gwView(e)
+	return v.Group, v.Code
+}
+
+// gwInternalMessage is what RivetKit tells a client about an internal error.
+const gwInternalMessage = "Internal error. Read the server logs for more details."
+
+// gwView is an error as RivetKit's server reports it: its group, code and
+// message where they differ from the native API's (RivetKit's
+// deconstructError and its error classes).
+func gwView(e *Error) gwError {
+	v := gwError{Group: e.Group, Code: e.Code, Message: e.Message, Metadata: e.Metadata}
 	switch errcode.Code(e.Code) {
 	case errcode.ActorNotFound:
-		return errcode.GroupActor, string(errcode.NotFound)
+		v.Group, v.Code = errcode.GroupActor, string(errcode.NotFound)
 	case errcode.ActorExists:
-		return errcode.GroupActor, string(errcode.DuplicateKey)
+		v.Group, v.Code = errcode.GroupActor, string(errcode.DuplicateKey)
+	case errcode.ActionTimeout:
+		v.Group, v.Code, v.Message = "action", "timed_out", "Action timed out: "+e.Message
+	case errcode.InternalError:
+		v.Group, v.Code, v.Message, v.Metadata = "rivetkit", "internal_error", gwInternalMessage, map[string]any{}
 	}
-	return e.Group, e.Code
+	return v
 }
 
 func writeGatewayError(w http.ResponseWriter, e *Error) {
-	group, code := gwCode(e)
+	v := gwView(e)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	for k, v := range e.GetHeaders() {
 		h[k] = v
 	}
 	w.WriteHeader(e.Status)
-	_ = jsonEncode(w, gwError{Group: group, Code: code, Message: e.Message, Metadata: e.Metadata})
+	_ = jsonEncode(w, v)
 }
 
 func writeJSONStatus(w http.ResponseWriter, status int, v any) {
@@ -347,6 +363,10 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, s.bodyTimeoutError())
 		return
 	}
+	if err == nil && len(data) > s.opts.MaxIncomingMessageBytes {
+		writeGatewayError(w, s.incomingTooLong(len(data)))
+		return
+	}
 	if err == nil && len(data) > 0 {
 		err = json.Unmarshal(data, &body)
 	}
@@ -376,6 +396,10 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 	out, err := h.StatelessAction(ctx, params, r.PathValue("action"), fromRivetJSON(args))
 	if err != nil {
 		writeGatewayError(w, fromActors(err))
+		return
+	}
+	if len(out) > s.opts.MaxOutgoingMessageBytes {
+		writeGatewayError(w, s.outgoingTooLong(len(out)))
 		return
 	}
 	writeGatewayBody(w, r, http.StatusOK, map[string]json.RawMessage{"output": toRivetJSON(out)})
@@ -457,7 +481,7 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	session := newWSSession(s, ws, conn, ctx)
-	session.cbor = encoding == encodingCBOR
+	session.cbor, session.rivet = encoding == encodingCBOR, true
 	session.send(frame("Init", map[string]any{"actorId": h.ID, "connectionId": conn.ID()}))
 	session.run(func(data []byte) {
 		var f gwFrame
@@ -489,6 +513,11 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			id := v.ID
+			if len(data) > s.opts.MaxIncomingMessageBytes {
+				e := s.incomingTooLong(len(data))
+				session.send(frame("Error", map[string]any{"group": e.Group, "code": e.Code, "message": e.Message, "actionId": id}))
+				return
+			}
 			args := v.Args
 			if len(args) == 0 || string(args) == "null" {
 				args = json.RawMessage("[]")
@@ -496,8 +525,13 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 			// Queued here, in arrival order; only the wait runs apart.
 			session.enqueueAction(v.Name, fromRivetJSON(args), func(out json.RawMessage, e *Error) {
 				if e != nil {
-					group, code := gwCode(e)
-					session.send(frame("Error", map[string]any{"group": group, "code": code, "message": e.Message, "metadata": e.Metadata, "actionId": id}))
+					v := gwView(e)
+					session.send(frame("Error", map[string]any{"group": v.Group, "code": v.Code, "message": v.Message, "metadata": v.Metadata, "actionId": id}))
+					return
+				}
+				if len(out) > s.opts.MaxOutgoingMessageBytes {
+					e := s.outgoingTooLong(len(out))
+					session.send(frame("Error", map[string]any{"group": e.Group, "code": e.Code, "message": e.Message, "actionId": id}))
 					return
 				}
 				session.send(frame("ActionResponse", map[string]any{"id": id, "output": toRivetJSON(out)}))

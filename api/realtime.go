@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -220,6 +221,11 @@ type wsSession struct {
 	// cbor: the RivetKit client chose the CBOR encoding: binary frames of
 	// CBOR both ways, carried inside as RivetKit's JSON form (rivetcbor.go).
 	cbor bool
+	// rivet: a RivetKit gateway session (its close reasons use the codes the
+	// RivetKit client knows).
+	rivet bool
+	// inflight counts actions queued and not yet answered.
+	inflight atomic.Int64
 }
 
 func newWSSession(s *Server, ws *websocket.Conn, conn *actors.Conn, parent context.Context) *wsSession {
@@ -264,7 +270,9 @@ func (ws *wsSession) enqueueAction(name string, args json.RawMessage, answer fun
 		answer(nil, fromActors(err))
 		return
 	}
+	ws.inflight.Add(1)
 	go func() {
+		defer ws.inflight.Add(-1) // after answer has queued the reply
 		out, err := pending.Wait()
 		if err != nil {
 			answer(nil, fromActors(err))
@@ -325,12 +333,7 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 			}
 		case b, ok := <-ws.conn.Events():
 			if !ok {
-				reason := closeReason(errcode.Closed, "connection closed")
-				var re *actors.Error
-				if err := ws.conn.Err(); err != nil && errors.As(err, &re) {
-					reason = closeReason(errcode.Code(re.Code), truncate(re.Message, 80))
-				}
-				ws.closeWith(websocket.StatusGoingAway, reason)
+				ws.closeConnGone()
 				return
 			}
 			ws.send(event(b))
@@ -338,23 +341,82 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 			if ws.ctx.Err() != nil {
 				continue // closing: the ctx.Done case sends the close frame
 			}
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ws.ctx), 10*time.Second)
-			var err error
-			if ws.cbor {
-				var data []byte
-				if data, err = rivetJSONToCBOR(m); err == nil {
-					err = ws.ws.Write(wctx, websocket.MessageBinary, data)
+			// An action's broadcasts reach the connection before its answer
+			// does: send those already delivered first, so a client sees
+			// them before the reply (as RivetKit orders them).
+			gone := false
+			for drained := false; !drained && !gone; {
+				select {
+				case b, ok := <-ws.conn.Events():
+					if !ok {
+						gone = true
+					} else if !ws.write(event(b)) {
+						return
+					}
+				default:
+					drained = true
 				}
-			} else {
-				err = writeJSON(wctx, ws.ws, m)
 			}
-			cancel()
-			if err != nil {
-				ws.closeWith(websocket.StatusPolicyViolation, closeReason(errcode.SlowClient, "write timeout"))
+			if !ws.write(m) {
+				return
+			}
+			if gone {
+				ws.closeConnGone()
 				return
 			}
 		}
 	}
+}
+
+// write sends one message in the session's encoding; on failure it closes
+// the socket and reports false.
+func (ws *wsSession) write(m any) bool {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ws.ctx), 10*time.Second)
+	defer cancel()
+	var err error
+	if ws.cbor {
+		var data []byte
+		if data, err = rivetJSONToCBOR(m); err == nil {
+			err = ws.ws.Write(wctx, websocket.MessageBinary, data)
+		}
+	} else {
+		err = writeJSON(wctx, ws.ws, m)
+	}
+	if err != nil {
+		ws.closeWith(websocket.StatusPolicyViolation, closeReason(errcode.SlowClient, "write timeout"))
+		return false
+	}
+	return true
+}
+
+// closeConnGone closes the socket of a connection the runtime closed (the
+// actor was destroyed, the connection fell behind). The answers of actions
+// still in flight go out first (the action that destroyed the actor is
+// answered before the close), for at most two seconds.
+func (ws *wsSession) closeConnGone() {
+	deadline := time.NewTimer(2 * time.Second)
+	defer deadline.Stop()
+	for ws.inflight.Load() > 0 || len(ws.out) > 0 {
+		select {
+		case m := <-ws.out:
+			if !ws.write(m) {
+				return
+			}
+		case <-deadline.C:
+			ws.inflight.Store(0)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	code := errcode.Closed
+	msg := "connection closed"
+	var re *actors.Error
+	if err := ws.conn.Err(); err != nil && errors.As(err, &re) {
+		code, msg = errcode.Code(re.Code), truncate(re.Message, 80)
+		if ws.rivet && code == errcode.ActorNotFound {
+			code = errcode.NotFound // the code the RivetKit client knows
+		}
+	}
+	ws.closeWith(websocket.StatusGoingAway, closeReason(code, msg))
 }
 
 func writeJSON(ctx context.Context, ws *websocket.Conn, v any) error {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // RivetKit's "cbor" encoding sends the same messages as its JSON encoding,
@@ -180,4 +182,28 @@ func (s *Server) readGatewayBody(w http.ResponseWriter, r *http.Request) ([]byte
 		return data, err
 	}
 	return cborToRivetJSON(data)
+}
+
+// RivetKit's default message limits (maxIncomingMessageSize,
+// maxOutgoingMessageSize).
+const (
+	DefaultMaxIncomingMessageBytes = 64 << 10
+	DefaultMaxOutgoingMessageBytes = 1 << 20
+)
+
+// The gateway's message-size errors, in RivetKit's group and codes.
+const (
+	groupMessage        = "message"
+	codeIncomingTooLong = errcode.Code("incoming_too_long")
+	codeOutgoingTooLong = errcode.Code("outgoing_too_long")
+)
+
+func (s *Server) incomingTooLong(n int) *Error {
+	return newError(http.StatusBadRequest, groupMessage, codeIncomingTooLong,
+		fmt.Sprintf("incoming message is %d bytes, over the limit of %d (--max-incoming-message-bytes)", n, s.opts.MaxIncomingMessageBytes), nil)
+}
+
+func (s *Server) outgoingTooLong(n int) *Error {
+	return newError(http.StatusBadRequest, groupMessage, codeOutgoingTooLong,
+		fmt.Sprintf("outgoing message is %d bytes, over the limit of %d (--max-outgoing-message-bytes)", n, s.opts.MaxOutgoingMessageBytes), nil)
 }

@@ -39,6 +39,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest request body; larger ones get 413")
 	bodyTimeout := fs.Duration("body-read-timeout", 30*time.Second, "longest a request body may take to arrive; slower clients get 408")
 	maxTails := fs.Int("max-tails", 64, "event log tails (GET /v1/events/tail) open at once; more get 429")
+	maxIn := fs.Int("max-incoming-message-bytes", api.DefaultMaxIncomingMessageBytes, "largest RivetKit gateway message from a client (action body, WebSocket frame), as RivetKit's maxIncomingMessageSize; larger get message/incoming_too_long")
+	maxOut := fs.Int("max-outgoing-message-bytes", api.DefaultMaxOutgoingMessageBytes, "largest RivetKit gateway answer (an action's output), as RivetKit's maxOutgoingMessageSize; larger get message/outgoing_too_long")
 	var lim actors.RuntimeOptions
 	fs.DurationVar(&lim.IdleTimeout, "actor-idle-timeout", 30*time.Second, "put an actor to sleep (snapshot, free memory) after this long without work")
 	fs.DurationVar(&lim.ActionTimeout, "action-timeout", 60*time.Second, "longest an action may run; its caller then gets action_timeout")
@@ -86,7 +88,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = checkQueueFlags(qOpts, deliver)
 	}
+	if err == nil && (*maxIn < 1 || *maxOut < 1) {
+		err = fmt.Errorf("--max-incoming-message-bytes and --max-outgoing-message-bytes: want at least 1")
+	}
 	apiOpts.MaxTails, apiOpts.BodyReadTimeout = *maxTails, *bodyTimeout
+	apiOpts.MaxIncomingMessageBytes, apiOpts.MaxOutgoingMessageBytes = *maxIn, *maxOut
 	if err != nil {
 		fmt.Fprintln(stderr, "rivet-flow serve:", err)
 		return 2
