@@ -43,6 +43,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	maxOut := fs.Int("max-outgoing-message-bytes", api.DefaultMaxOutgoingMessageBytes, "largest RivetKit gateway answer (an action's output), as RivetKit's maxOutgoingMessageSize; larger get message/outgoing_too_long")
 	var lim actors.RuntimeOptions
 	fs.DurationVar(&lim.IdleTimeout, "actor-idle-timeout", 30*time.Second, "put an actor to sleep (snapshot, free memory) after this long without work")
+	fs.DurationVar(&lim.SweepInterval, "actor-sweep-interval", time.Second, "how often idle actors are looked for: an actor sleeps between its idle timeout and that plus this")
 	fs.DurationVar(&lim.ActionTimeout, "action-timeout", 60*time.Second, "longest an action may run; its caller then gets action_timeout")
 	fs.IntVar(&lim.MaxStateBytes, "max-state-bytes", 512<<10, "largest actor state plus KV, encoded")
 	fs.IntVar(&lim.MaxArgsBytes, "max-args-bytes", 256<<10, "largest arguments or create input of one call, encoded")
