@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/fxamacker/cbor/v2"
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/errcode"
@@ -282,32 +281,11 @@ func cborInput(s string, enc *base64.Encoding) (json.RawMessage, *Error) {
 	if err != nil {
 		return nil, errorOf(errcode.InvalidInput, "rvt-input is not base64: "+err.Error(), nil)
 	}
-	var v any
-	if err := cbor.Unmarshal(raw, &v); err != nil {
+	out, err := cborToRivetJSON(raw)
+	if err != nil {
 		return nil, errorOf(errcode.InvalidInput, "input is not CBOR: "+err.Error(), nil)
 	}
-	out, err := json.Marshal(jsonable(v))
-	if err != nil {
-		return nil, errorOf(errcode.InvalidInput, "input cannot be JSON: "+err.Error(), nil)
-	}
-	return out, nil
-}
-
-// jsonable turns CBOR's map[any]any into JSON-encodable maps.
-func jsonable(v any) any {
-	switch x := v.(type) {
-	case map[any]any:
-		m := make(map[string]any, len(x))
-		for k, val := range x {
-			m[fmt.Sprint(k)] = jsonable(val)
-		}
-		return m
-	case []any:
-		for i := range x {
-			x[i] = jsonable(x[i])
-		}
-	}
-	return v
+	return fromRivetJSON(out), nil
 }
 
 // gwTarget resolves /gateway/{target}: an actor ID (it contains a ".") or a
