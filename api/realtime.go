@@ -336,7 +336,11 @@ func (ws *wsSession) run(onMessage func([]byte), event func(actors.Broadcast) an
 				ws.closeConnGone()
 				return
 			}
-			ws.send(event(b))
+			// Written here, never queued behind ws.out: events keep their
+			// order, and the drain below can put them before a reply.
+			if !ws.write(event(b)) {
+				return
+			}
 		case m := <-ws.out:
 			if ws.ctx.Err() != nil {
 				continue // closing: the ctx.Done case sends the close frame
