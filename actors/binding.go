@@ -33,6 +33,10 @@ type limits struct {
 	connectHooks   bool // OnBeforeConnect, CreateConnState, ConnState or OnConnect
 	disconnectHook bool
 	hasWebSocket   bool
+	hasQueues      bool
+	hasRun         bool
+	maxQueue       int
+	maxQueueMsg    int
 	metrics        *typeMetrics
 }
 
@@ -55,6 +59,11 @@ type holder interface {
 	disconnect(r *run, conn *Conn)
 	request(r *run, w http.ResponseWriter, req *http.Request) error
 	websocket(s sessionCore, ws WebSocket)
+	// canPublish reports whether the type has queue name (known) and whether
+	// the run's connection may send to it.
+	canPublish(r *run, name string) (known, ok bool, err error)
+	// runHandler runs Options.Run, if any, until it returns.
+	runHandler(rc runCore) error
 }
 
 func (t *Type[S]) definitionError() error { return t.err }
@@ -107,6 +116,8 @@ func (t *Type[S]) limits(d RuntimeOptions) limits {
 		hasRequest: o.OnRequest != nil, hasWebSocket: o.OnWebSocket != nil,
 		connectHooks:   o.OnBeforeConnect != nil || o.CreateConnState != nil || o.ConnState != nil || o.OnConnect != nil,
 		disconnectHook: o.OnDisconnect != nil,
+		hasQueues:      len(o.Queues) > 0, hasRun: o.Run != nil,
+		maxQueue: pick(o.MaxQueueSize, defaultMaxQueue), maxQueueMsg: pick(o.MaxQueueMessageBytes, defaultMaxQueueMessage),
 	}
 }
 
@@ -262,3 +273,20 @@ func (h *typed[S]) request(r *run, w http.ResponseWriter, req *http.Request) err
 func (h *typed[S]) websocket(s sessionCore, ws WebSocket) {
 	h.t.opts.OnWebSocket(&Session[S]{core: s}, ws)
 }
+
+func (h *typed[S]) canPublish(r *run, name string) (known, ok bool, err error) {
+	spec, found := h.t.opts.Queues[name]
+	if !found {
+		spec, found = h.t.opts.Queues["*"]
+	}
+	if !found {
+		return false, false, nil
+	}
+	if spec.CanPublish == nil {
+		return true, true, nil
+	}
+	ok, err = spec.CanPublish(h.ctx(r))
+	return true, ok, err
+}
+
+func (h *typed[S]) runHandler(rc runCore) error { return h.t.opts.Run(&RunContext[S]{core: rc}) }

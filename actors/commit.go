@@ -87,40 +87,10 @@ func (inst *instance) executeStage(ctx context.Context, kind eventlog.Kind, acti
 		inst.rollback()
 		return nil, false, inst.report(action, err)
 	}
-	// The append's outcome must be known before anything else happens to this
-	// actor, so it does not wait on the caller's context (the log reads no
-	// values from it: Background spares a WithoutCancel per call).
-	seq, err := inst.rt.log.Append(context.Background(), inst.subject, inst.lastSeq, ev)
-	if eventlog.Unknown(err) {
-		// The event may be stored: find out from the log before anyone is
-		// answered (stored: commit as acknowledged; absent: fail).
-		inst.rt.metrics.unknownOutcomes.Inc()
-		var rerr error
-		if seq, rerr = inst.rt.log.Resolve(context.Background(), inst.subject, inst.lastSeq, ev); rerr == nil {
-			err = nil
-		} else if errors.Is(rerr, eventlog.ErrOutcomeUnknown) {
-			inst.rollback()
-			inst.loaded = false // reloaded from the log, which has the answer, before the next call
-			return nil, true, inst.report(action, withCause(errorf(ErrUnknownOutcome,
-				"the log did not confirm whether %s on %s was stored; retry (an idempotency key makes the retry safe)", action, inst.id), errors.Join(err, rerr)))
-		} else {
-			err = rerr
-		}
-	}
+	seq, logFailed, err := inst.appendFenced(ev, action)
 	if err != nil {
 		inst.rollback()
-		var conflict *eventlog.ConflictError
-		switch {
-		case errors.As(err, &conflict):
-			inst.loaded = false // another writer moved the actor on: reload before the next call
-			return nil, true, inst.report(action, withCause(ErrConflict, err))
-		case errors.Is(err, eventlog.ErrEventTooLarge):
-			return nil, false, inst.report(action, withCause(errorf(ErrStateTooLarge, "the event for %s is too large for the log", action), err))
-		}
-		// Refused before it reached the log (closed, full): nothing stored,
-		// but reload to be safe.
-		inst.loaded = false
-		return nil, true, inst.report(action, withCause(ErrInternal, err))
+		return nil, logFailed, err
 	}
 	// Acknowledged: commit, then the side effects.
 	ev.Seq, ev.Subject = seq, inst.subject
@@ -139,6 +109,48 @@ func (inst *instance) executeStage(ctx context.Context, kind eventlog.Kind, acti
 	inst.deliverEnqueues(ev)
 	inst.after(r)
 	return out, false, nil
+}
+
+// appendFenced appends ev after the actor's last event and reports the
+// stored sequence, or why not. logFailed: the log did not take it (a
+// conflict, an unknown outcome, a closed or full log), which says nothing
+// about the call. Failures that leave the actor's image in doubt mark it
+// unloaded, so the next call reloads it from the log. The caller rolls back.
+func (inst *instance) appendFenced(ev *eventlog.Event, action string) (seq uint64, logFailed bool, _ error) {
+	// The append's outcome must be known before anything else happens to this
+	// actor, so it does not wait on the caller's context (the log reads no
+	// values from it: Background spares a WithoutCancel per call).
+	seq, err := inst.rt.log.Append(context.Background(), inst.subject, inst.lastSeq, ev)
+	if eventlog.Unknown(err) {
+		// The event may be stored: find out from the log before anyone is
+		// answered (stored: commit as acknowledged; absent: fail).
+		inst.rt.metrics.unknownOutcomes.Inc()
+		var rerr error
+		if seq, rerr = inst.rt.log.Resolve(context.Background(), inst.subject, inst.lastSeq, ev); rerr == nil {
+			err = nil
+		} else if errors.Is(rerr, eventlog.ErrOutcomeUnknown) {
+			inst.loaded = false // reloaded from the log, which has the answer, before the next call
+			return 0, true, inst.report(action, withCause(errorf(ErrUnknownOutcome,
+				"the log did not confirm whether %s on %s was stored; retry (an idempotency key makes the retry safe)", action, inst.id), errors.Join(err, rerr)))
+		} else {
+			err = rerr
+		}
+	}
+	if err == nil {
+		return seq, false, nil
+	}
+	var conflict *eventlog.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		inst.loaded = false // another writer moved the actor on: reload before the next call
+		return 0, true, inst.report(action, withCause(ErrConflict, err))
+	case errors.Is(err, eventlog.ErrEventTooLarge):
+		return 0, false, inst.report(action, withCause(errorf(ErrStateTooLarge, "the event for %s is too large for the log", action), err))
+	}
+	// Refused before it reached the log (closed, full): nothing stored,
+	// but reload to be safe.
+	inst.loaded = false
+	return 0, true, inst.report(action, withCause(ErrInternal, err))
 }
 
 // smallState is the size (bytes of encoded state) under which an event
@@ -273,6 +285,10 @@ func (inst *instance) safely(what string, fn func() (any, error)) (out any, err 
 		if p := recover(); p != nil {
 			if ue, ok := p.(*UserError); ok {
 				err = ue
+				return
+			}
+			if re, ok := p.(*Error); ok { // the runtime refusing a misuse (a reserved KV key)
+				err = re
 				return
 			}
 			err = withCause(ErrInternal, fmt.Errorf("panic in %s: %v\n%s", what, p, debug.Stack()))

@@ -62,6 +62,8 @@ type run struct {
 	waits      []func(context.Context)
 	replay     *replayFeed // during a replay: the recorded results of calls to other actors (replay_feed.go)
 	commits    []func()    // OnCommit's, run in the mailbox once the event is committed
+	queue      *Queue      // c.Queue(), built on first use
+	released   bool        // the call has ended
 }
 
 func newRun(ctx context.Context, inst *instance, caller string, conn *Conn) *run {
@@ -90,6 +92,7 @@ func (r *run) context() context.Context {
 
 // release frees the call's context, if it was built.
 func (r *run) release() {
+	r.released = true
 	if r.cancel != nil {
 		r.cancel()
 	}

@@ -67,6 +67,21 @@ type Options[S any] struct {
 	// socket's lifetime; use s.Do to touch state (recorded as events).
 	OnWebSocket func(s *Session[S], ws WebSocket)
 
+	// Queues are the actor's named queues (c.Queue()): a message sent to one
+	// (Handle.SendQueue, the RivetKit client's handle.send) is appended to the
+	// actor's log and waits, durably and in arrival order, until the actor's
+	// code takes it with Next. Each name maps to its options; the name "*"
+	// accepts any name. A send to a name not listed fails with
+	// ErrUnknownQueue.
+	Queues map[string]QueueSpec[S]
+	// Run is a long-running handler, started after every wake (and create)
+	// outside the mailbox, as a raw WebSocket session is: it touches state
+	// through rc.Do and takes queue messages with rc.Queue().Next. Its
+	// context ends when the actor sleeps or is destroyed; it keeps the actor
+	// awake while it runs, except while it waits for a queue message. An
+	// error or a return leaves the actor to sleep when idle, never destroys it.
+	Run func(rc *RunContext[S]) error
+
 	// Limits and tuning; zero takes the runtime's default (RuntimeOptions).
 	IdleTimeout    time.Duration // sleep after this long without work (default 30s)
 	ActionTimeout  time.Duration // default 60s
@@ -75,6 +90,11 @@ type Options[S any] struct {
 	MailboxSize    int           // calls queued per actor before ErrOverloaded (default 1024)
 	SnapshotEvery  int           // snapshot after this many events (default 100)
 	MaxConnections int           // connections per actor (default 1024)
+	// MaxQueueSize is how many messages may wait in the actor's queues
+	// (default 1000); MaxQueueMessageBytes bounds one message's name and
+	// JSON body (default 64 KiB). Queued messages count toward MaxStateBytes.
+	MaxQueueSize         int
+	MaxQueueMessageBytes int
 	// CodeVersion is recorded in every event (default "1").
 	CodeVersion string
 	// Migrate upgrades a state written by another code version. It runs on

@@ -78,6 +78,19 @@ var (
 	ErrInvalidCron = newError(errcode.InvalidCron, "invalid cron spec", 0)
 	// ErrInvalidTimezone: a cron spec's CRON_TZ names no known zone.
 	ErrInvalidTimezone = newError(errcode.InvalidTimezone, "unknown time zone", 0)
+	// ErrQueueFull: the actor's queue holds MaxQueueSize messages.
+	ErrQueueFull = newError(errcode.ActorQueueFull, "actor queue is full", 1)
+	// ErrQueueMessageTooLarge: a message exceeds MaxQueueMessageBytes.
+	ErrQueueMessageTooLarge = newError(errcode.ActorQueueMessageTooLarge, "queue message too large", 0)
+	// ErrUnknownQueue: the actor's type declares no queue of this name.
+	ErrUnknownQueue = newError(errcode.ActorQueueNotFound, "unknown queue", 0)
+	// ErrMessageNotCompleted: Next while a completable message is held.
+	ErrMessageNotCompleted = newError(errcode.QueueMessageNotCompleted, "previous queue message not completed", 0)
+	// ErrMessageAlreadyCompleted: Complete called twice.
+	ErrMessageAlreadyCompleted = newError(errcode.QueueMessageAlreadyCompleted, "queue message already completed", 0)
+	// ErrAborted: the actor stopped, or the wait's context ended, during a
+	// queue wait.
+	ErrAborted = newError(errcode.ActorAborted, "actor aborted", 0)
 	// ErrIdempotencyKeyReused: the key was first used for another call.
 	ErrIdempotencyKeyReused = newError(errcode.IdempotencyKeyReused, "idempotency key reused with other arguments", 0)
 )

@@ -28,6 +28,8 @@ type instance struct {
 	lastActive time.Time
 	conns      map[uint64]*Conn // guarded by mu: fan-out runs in the mailbox, Close from anywhere
 	busy       atomic.Int32     // WaitUntil work and raw WebSocket sessions in progress
+	qwait      *queueWaiter     // guarded by mu: the call waiting in Queue().Next, holding the mailbox
+	qsig       chan struct{}    // guarded by mu: closed at the next committed queue send
 
 	h             holder
 	loaded        bool
@@ -38,6 +40,9 @@ type instance struct {
 	kvBytes       int
 	alarmBytes    int // arguments of the pending alarms and crons (alarmSize), counted with the state
 	sinceSnapshot int
+	qnext         uint64 // the next queue message ID (0: not computed since the last load)
+	runCancel     context.CancelFunc
+	runDone       chan struct{} // closed when the Run handler has returned
 }
 
 func newInstance(rt *Runtime, def Definition, ref eventlog.ActorRef, subject string) *instance {
@@ -75,6 +80,7 @@ func (inst *instance) doResolve(o *op) result {
 	}); err != nil {
 		inst.rt.logger.Error("wake hooks failed after create", "actor", inst.id, "err", err)
 	}
+	inst.startRun()
 	return result{created: true}
 }
 
@@ -133,6 +139,7 @@ func (inst *instance) doDestroy(ctx context.Context, caller string) error {
 	}); err != nil {
 		return err
 	}
+	inst.stopRun()
 	inst.closeConns(errorf(ErrNotFound, "actor %s was destroyed", inst.id), false)
 	inst.h = nil
 	inst.writeSnapshot()

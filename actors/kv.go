@@ -17,8 +17,15 @@ type kvOverlay struct {
 // KV is an actor's key-value store, seen from inside one call.
 type KV struct{ o *kvOverlay }
 
+// Keys starting with a NUL byte ("\x00") are the runtime's (the actor's
+// queues): Get, List and Range never show them, and Put and Delete of one
+// fail the call.
+
 // Get returns the value of key and whether it exists.
 func (k *KV) Get(key string) ([]byte, bool) {
+	if strings.HasPrefix(key, reservedKVPrefix) {
+		return nil, false
+	}
 	if w, ok := k.o.writes[key]; ok {
 		if w.Delete {
 			return nil, false
@@ -31,11 +38,23 @@ func (k *KV) Get(key string) ([]byte, bool) {
 
 // Put sets key to value.
 func (k *KV) Put(key string, value []byte) {
+	checkUserKey(key)
 	k.o.set(key, eventlog.KVWrite{Key: []byte(key), Value: slices.Clone(value)})
 }
 
 // Delete removes key.
-func (k *KV) Delete(key string) { k.o.set(key, eventlog.KVWrite{Key: []byte(key), Delete: true}) }
+func (k *KV) Delete(key string) {
+	checkUserKey(key)
+	k.o.set(key, eventlog.KVWrite{Key: []byte(key), Delete: true})
+}
+
+// checkUserKey fails the call (a panic the mailbox turns into its error)
+// for a key the runtime reserves.
+func checkUserKey(key string) {
+	if strings.HasPrefix(key, reservedKVPrefix) {
+		panic(errorf(ErrInvalidArgs, "KV key %q is reserved: keys starting with a NUL byte belong to the runtime", key))
+	}
+}
 
 func (o *kvOverlay) set(key string, w eventlog.KVWrite) {
 	if o.writes == nil {
@@ -64,16 +83,22 @@ func (k *KV) List(prefix string) []Entry {
 // Range returns the entries with start <= key < end (end "" = no upper bound),
 // in key order.
 func (k *KV) Range(start, end string) []Entry {
+	out := k.o.rangeRaw(start, end)
+	return slices.DeleteFunc(out, func(e Entry) bool { return strings.HasPrefix(e.Key, reservedKVPrefix) })
+}
+
+// rangeRaw is Range with the runtime's keys.
+func (o *kvOverlay) rangeRaw(start, end string) []Entry {
 	in := func(key string) bool { return key >= start && (end == "" || key < end) }
 	seen := map[string]bool{}
 	var out []Entry
-	for key, w := range k.o.writes {
+	for key, w := range o.writes {
 		seen[key] = true
 		if !w.Delete && in(key) {
 			out = append(out, Entry{Key: key, Value: slices.Clone(w.Value)})
 		}
 	}
-	for key, v := range k.o.base {
+	for key, v := range o.base {
 		if !seen[key] && in(key) {
 			out = append(out, Entry{Key: key, Value: slices.Clone(v)})
 		}

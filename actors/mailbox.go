@@ -24,6 +24,7 @@ const (
 	opRequest
 	opDo
 	opFire
+	opQueueSend
 )
 
 // resolve modes
@@ -40,18 +41,19 @@ type op struct {
 	ctx    context.Context
 	reply  chan result
 	caller string
-	action string             // opAction; opDo: its system event's name
-	args   json.RawMessage    // opAction arguments, opResolve create input, opDo recorded args
-	mode   int                // opResolve: resolveGet, resolveGetOrCreate, resolveCreate
-	force  bool               // opSleep: sleep even with connections (runtime stop)
-	conn   *Conn              // opAction over a connection, opConnect, opDisconnect
-	resp   *responseBuffer    // opRequest: where OnRequest writes (sent after the commit)
-	req    *http.Request      // opRequest
-	fn     func(r *run) error // opDo
-	ids    callIDs            // opAction: call ID, idempotency key, call chain
-	alarm  string             // opFire: the alarm's ID
-	at     time.Time          // opFire: the alarm's due time
-	pooled bool               // from newOp: submit recycles it once answered
+	action string               // opAction; opDo: its system event's name
+	args   json.RawMessage      // opAction arguments, opResolve create input, opDo recorded args
+	mode   int                  // opResolve: resolveGet, resolveGetOrCreate, resolveCreate
+	force  bool                 // opSleep: sleep even with connections (runtime stop)
+	conn   *Conn                // opAction over a connection, opConnect, opDisconnect
+	resp   *responseBuffer      // opRequest: where OnRequest writes (sent after the commit)
+	req    *http.Request        // opRequest
+	fn     func(r *run) error   // opDo
+	done   chan json.RawMessage // opQueueSend (action: the queue, args: the body): the waiting sender's, for the completion
+	ids    callIDs              // opAction: call ID, idempotency key, call chain
+	alarm  string               // opFire: the alarm's ID
+	at     time.Time            // opFire: the alarm's due time
+	pooled bool                 // from newOp: submit recycles it once answered
 }
 
 // opPool recycles the ops of client calls (each with its reply channel) once
@@ -96,6 +98,10 @@ func (inst *instance) push(o *op, mayInline bool) (ok, inline bool, err error) {
 	defer inst.mu.Unlock()
 	if inst.dead {
 		return false, false, nil
+	}
+	if inst.handOver(o) {
+		inst.lastActive = inst.rt.clock.Now()
+		return true, false, nil
 	}
 	if len(inst.queue) >= inst.lim.mailbox && o.kind != opSleep && o.kind != opDisconnect {
 		return false, false, errorf(ErrOverloaded, "actor %s has %d calls queued (limit %d); retry later", inst.id, len(inst.queue), inst.lim.mailbox)
@@ -214,6 +220,8 @@ func (inst *instance) process(o *op) {
 		res.err = inst.doFn(o)
 	case opFire:
 		res = inst.doFire(o)
+	case opQueueSend:
+		res = inst.doQueueSend(o, false)
 	}
 	res.generation = inst.image.Generation
 	kind := o.kind // o is not ours once answered: its caller may recycle it

@@ -157,6 +157,7 @@ type Runtime struct {
 	drains   *pool
 
 	testSignals runtimeTestSignals
+	queueWaits  queueWaits   // senders waiting for their queue messages' completion
 	sends       *sendTracker // one-way sends delivered lately or in flight (the outbox skips them)
 
 	awake   atomic.Int64 // instances in the table (shards); at most opts.MaxAwakeActors but for raw WebSockets

@@ -48,12 +48,24 @@ func (inst *instance) doStatelessAction(o *op) result {
 	}
 	conn := o.conn
 	conn.inst = inst
+	if err := inst.openStateless(o); err != nil {
+		return result{err: err}
+	}
+	res := inst.doConnAction(o)
+	inst.closeStateless(conn)
+	return res
+}
+
+// openStateless runs the connect hooks of o's stateless connection and
+// registers it; on a refusal the connection is closed and never registered.
+func (inst *instance) openStateless(o *op) error {
+	conn := o.conn
 	if inst.lim.connectHooks {
 		if _, err := inst.execute(o.ctx, eventlog.KindSystem, "$connect", nil, o.caller, conn, false, func(r *run) (any, error) {
 			return nil, inst.h.connect(r, conn)
 		}); err != nil {
 			conn.markClosed(nil)
-			return result{err: err}
+			return err
 		}
 	}
 	inst.mu.Lock()
@@ -65,12 +77,14 @@ func (inst *instance) doStatelessAction(o *op) result {
 	conn.mu.Lock()
 	conn.registered = true
 	conn.mu.Unlock()
+	return nil
+}
 
-	res := inst.doConnAction(o)
-
+// closeStateless closes a stateless connection after its call and runs
+// OnDisconnect.
+func (inst *instance) closeStateless(conn *Conn) {
 	conn.markClosed(nil)
 	if inst.dropConn(conn) && inst.lim.disconnectHook && inst.image.Exists {
 		inst.disconnectHooks(conn)
 	}
-	return res
 }

@@ -41,6 +41,7 @@ func (inst *instance) load(ctx context.Context) error {
 		}
 	}
 	inst.image, inst.lastSeq, inst.sinceSnapshot, inst.loaded = im, seq, read, true
+	inst.qnext = 0
 	inst.kvBytes, inst.alarmBytes = kvSize(im.KV), alarmSize(&im)
 	inst.h = h
 	if migrated {
@@ -57,6 +58,7 @@ func (inst *instance) load(ctx context.Context) error {
 			inst.loaded = false
 			return fmt.Errorf("wake hooks of %s: %w", inst.id, err)
 		}
+		inst.startRun()
 	}
 	return nil
 }
@@ -185,6 +187,7 @@ func (inst *instance) doSleep(force bool) {
 	if force {
 		inst.closeConns(ErrStopping, inst.loaded && inst.image.Exists)
 	}
+	inst.stopRun() // its last changes land before OnSleep
 	if inst.loaded && inst.image.Exists {
 		ctx, cancel := inst.rt.ctxForSleep()
 		_, err := inst.execute(ctx, eventlog.KindSystem, "$sleep", nil, "runtime", nil, false, func(r *run) (any, error) {

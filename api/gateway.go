@@ -68,6 +68,16 @@ func gwView(e *Error) gwError {
 		v.Group, v.Code, v.Message = "action", "timed_out", "Action timed out: "+e.Message
 	case errcode.InternalError:
 		v.Group, v.Code, v.Message, v.Metadata = "rivetkit", "internal_error", gwInternalMessage, map[string]any{}
+	case errcode.ActorQueueFull:
+		v.Group, v.Code = "queue", "full"
+	case errcode.ActorQueueMessageTooLarge:
+		v.Group, v.Code = "queue", "message_too_large"
+	case errcode.QueueMessageNotCompleted:
+		v.Group, v.Code = "queue", "previous_message_not_completed"
+	case errcode.QueueMessageAlreadyCompleted:
+		v.Group, v.Code = "queue", "already_completed"
+	case errcode.ActorAborted:
+		v.Group, v.Code = errcode.GroupActor, "aborted"
 	}
 	return v
 }

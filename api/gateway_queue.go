@@ -59,7 +59,7 @@ func (s *Server) gwQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	eng := s.opts.Workflows
 	if eng == nil || !eng.QueueSupported(typ) {
-		writeGatewayError(w, queueNotSupported(typ))
+		s.gwActorQueue(w, r, typ, req)
 		return
 	}
 	if apiErr := gwRunKey(r); apiErr != nil {
@@ -90,6 +90,56 @@ func (s *Server) gwQueue(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"status": res.Status}
 	if res.Status == workflows.SendCompleted && req.Wait {
+		out["response"] = toRivetJSON(res.Response)
+	}
+	writeGatewayBody(w, r, http.StatusOK, out)
+}
+
+// gwActorQueue sends to an actor type's own queues (actors.Options.Queues).
+// As RivetKit does, a send to a type without queues, or to a queue its type
+// does not declare, is dropped with a warning and answered "completed".
+func (s *Server) gwActorQueue(w http.ResponseWriter, r *http.Request, typ string, req gwQueueRequest) {
+	name := r.PathValue("name")
+	ignored := func() {
+		s.lg.Warn("queue message dropped: the actor's type declares no such queue", "type", typ, "queue", name)
+		writeGatewayBody(w, r, http.StatusOK, map[string]any{"status": actors.QueueCompleted})
+	}
+	if _, known := s.rt.Registry().Actions(typ); known && !s.rt.TypeHasQueues(typ) {
+		ignored() // before anything is created
+		return
+	}
+	params, apiErr := connParams(r)
+	if apiErr != nil {
+		writeGatewayError(w, apiErr)
+		return
+	}
+	h, apiErr := s.gwTarget(r)
+	if apiErr != nil {
+		writeGatewayError(w, apiErr)
+		return
+	}
+	o := actors.QueueSendOptions{Params: params, Wait: req.Wait}
+	if req.Wait {
+		o.Timeout = maxQueueWait
+		if req.Timeout != nil && *req.Timeout > 0 {
+			o.Timeout = min(time.Duration(*req.Timeout*float64(time.Millisecond)), maxQueueWait)
+		}
+	}
+	body := req.Body
+	if len(body) == 0 {
+		body = json.RawMessage("null")
+	}
+	res, err := h.SendQueue(actors.WithRequest(r.Context(), r), name, fromRivetJSON(body), o)
+	if errors.Is(err, actors.ErrUnknownQueue) {
+		ignored()
+		return
+	}
+	if err != nil {
+		writeGatewayError(w, fromActors(err))
+		return
+	}
+	out := map[string]any{"status": res.Status}
+	if res.Status == actors.QueueCompleted && req.Wait && res.Response != nil {
 		out["response"] = toRivetJSON(res.Response)
 	}
 	writeGatewayBody(w, r, http.StatusOK, out)

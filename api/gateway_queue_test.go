@@ -128,10 +128,11 @@ func TestGatewayQueueRefused(t *testing.T) {
 	t.Parallel()
 	b := setupQueue(t)
 	q := "rvt-method=getOrCreate&rvt-key=c1"
-	// An actor type without queues: refused before anything is created.
+	// An actor type without queues: dropped as RivetKit drops it ("completed",
+	// a warning in the log), before anything is created.
 	status, data := b.gwSend(t, "counter", "ask", q, `{"body":1,"wait":true,"timeout":1000,"name":"ask"}`)
-	if e := decodeGwError(t, data); status != http.StatusBadRequest || e.Group != "actor" || e.Code != "queue_not_supported" {
-		t.Fatalf("send to counter: %d %s", status, data)
+	if status != http.StatusOK || strings.TrimSpace(string(data)) != `{"status":"completed"}` {
+		t.Fatalf("send to counter: %d %s, want 200 completed (dropped)", status, data)
 	}
 	status, data = b.gwAction(t, "counter", "getCount", "rvt-method=get&rvt-key=c1", `[]`)
 	if e := decodeGwError(t, data); status != http.StatusNotFound || e.Code != "not_found" {

@@ -164,6 +164,22 @@ const (
 	// QueueNotSupported (400): a queue message sent through the RivetKit
 	// gateway to an actor that is not a workflow run.
 	QueueNotSupported Code = "queue_not_supported"
+	// ActorQueueFull (429): the actor's queue holds as many messages as its
+	// type allows (MaxQueueSize).
+	ActorQueueFull Code = "actor_queue_full"
+	// ActorQueueMessageTooLarge (413): a message exceeds its actor type's
+	// MaxQueueMessageBytes.
+	ActorQueueMessageTooLarge Code = "actor_queue_message_too_large"
+	// ActorQueueNotFound (404): the actor's type declares no queue of this name.
+	ActorQueueNotFound Code = "actor_queue_not_found"
+	// QueueMessageNotCompleted (409): actor code asked for the next message
+	// before completing the completable one it holds.
+	QueueMessageNotCompleted Code = "queue_message_not_completed"
+	// QueueMessageAlreadyCompleted (409): actor code completed a message twice.
+	QueueMessageAlreadyCompleted Code = "queue_message_already_completed"
+	// ActorAborted (503): the actor is stopping (sleep, destroy, shutdown),
+	// or the caller's signal ended, while its code waited.
+	ActorAborted Code = "actor_aborted"
 	// MalformedMessage (stream only): a RivetKit WebSocket frame cannot be decoded.
 	MalformedMessage Code = "malformed_message"
 	// UnknownMessage (stream only): a WebSocket message has an unknown type.

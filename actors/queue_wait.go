@@ -1,0 +1,105 @@
+package actors
+
+import (
+	"context"
+	"time"
+)
+
+// A call that waits in Queue().Next holds the actor's mailbox (one call at a
+// time), so the messages that would end its wait must not queue behind it:
+// while it waits, push hands queue sends to it, and it appends them itself,
+// each its own event before its sender is answered, between its own reads.
+// A destroy arriving meanwhile ends the wait with ErrAborted, and then runs
+// in its turn.
+
+// queueWaiter is the waiting call's inbox. Its fields are guarded by inst.mu.
+type queueWaiter struct {
+	signal  chan struct{} // cap 1: something was handed over
+	sends   []*op
+	aborted bool
+}
+
+func (w *queueWaiter) notify() {
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+// handOver gives o to a waiting call instead of the mailbox, if o is a
+// queue send and a call waits; a destroy also ends the wait (and queues as
+// usual). inst.mu is held.
+func (inst *instance) handOver(o *op) bool {
+	w := inst.qwait
+	if w == nil {
+		return false
+	}
+	switch o.kind {
+	case opQueueSend:
+		w.sends = append(w.sends, o)
+		w.notify()
+		return true
+	case opDestroy:
+		w.aborted = true
+		w.notify()
+	}
+	return false
+}
+
+// wait is NextBatch's wait, in the mailbox: until a matching message is
+// committed, the timeout, the call's deadline, ctx's end or a destroy.
+func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
+	r, inst := q.r, q.r.inst
+	until := r.deadline
+	if o.Timeout > 0 {
+		until = minTime(until, time.Now().Add(o.Timeout))
+	}
+	w := &queueWaiter{signal: make(chan struct{}, 1)}
+	inst.mu.Lock()
+	inst.qwait = w
+	inst.mu.Unlock()
+	defer func() {
+		inst.mu.Lock()
+		inst.qwait = nil
+		left := w.sends
+		inst.mu.Unlock()
+		inst.serveSends(left) // handed over after the last look
+	}()
+	timer := time.NewTimer(time.Until(until))
+	defer timer.Stop()
+	for {
+		select {
+		case <-w.signal:
+		case <-timer.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, withCause(errorf(ErrAborted, "the wait for a queue message on %s ended: %v", inst.id, context.Cause(ctx)), ctx.Err())
+		}
+		inst.mu.Lock()
+		sends, aborted := w.sends, w.aborted
+		w.sends = nil
+		inst.mu.Unlock()
+		inst.serveSends(sends)
+		r.kv.base = inst.image.KV // the sends' KV writes (the map is new if the KV was empty)
+		if aborted {
+			return nil, errorf(ErrAborted, "actor %s is being destroyed", inst.id)
+		}
+		if msgs := q.take(o); len(msgs) > 0 {
+			return msgs, nil
+		}
+	}
+}
+
+// serveSends appends queue sends handed to a waiting call and answers them.
+func (inst *instance) serveSends(sends []*op) {
+	for _, o := range sends {
+		o.reply <- inst.doQueueSend(o, true)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,200 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// Options.Run: a long-running handler per awake actor, outside the mailbox.
+
+// RunContext is the Run handler's view of its actor.
+type RunContext[S any] struct{ core runCore }
+
+// runCore is the non-generic part of a RunContext.
+type runCore struct {
+	inst *instance
+	ctx  context.Context
+}
+
+// Context ends when the actor sleeps, is destroyed or the runtime stops:
+// the handler should return then.
+func (rc *RunContext[S]) Context() context.Context { return rc.core.ctx }
+
+// ActorID returns the actor's ID.
+func (rc *RunContext[S]) ActorID() string { return rc.core.inst.id }
+
+// Key returns the actor's key, as its namespace sees it.
+func (rc *RunContext[S]) Key() []string {
+	_, key := SplitNamespace(rc.core.inst.ref.Key)
+	return key
+}
+
+// Do runs fn in the actor's mailbox like an action: its state changes,
+// broadcasts, KV writes and queue takes are recorded in an event before Do
+// returns. It fails with ErrAborted once the handler's context has ended.
+func (rc *RunContext[S]) Do(fn func(c *Context[S]) error) error {
+	return rc.core.do(func(r *run) error { return fn(r.inst.h.(*typed[S]).ctx(r)) })
+}
+
+// do runs fn in this instance's mailbox (never another's: a handler does
+// not outlive its instance).
+func (rc runCore) do(fn func(r *run) error) error {
+	inst := rc.inst
+	o := &op{kind: opDo, action: "$run", caller: "actor:" + inst.id, fn: fn, ctx: rc.ctx, reply: make(chan result, 1)}
+	if ok, err := inst.enqueue(o); err != nil {
+		return err
+	} else if !ok {
+		return errorf(ErrAborted, "actor %s left memory", inst.id)
+	}
+	select {
+	case res := <-o.reply:
+		if res.err != nil && rc.ctx.Err() != nil {
+			return withCause(errorf(ErrAborted, "actor %s is stopping", inst.id), res.err)
+		}
+		return res.err
+	case <-rc.ctx.Done():
+		return errorf(ErrAborted, "actor %s is stopping", inst.id)
+	}
+}
+
+// Queue returns the actor's queues as the Run handler takes from them.
+func (rc *RunContext[S]) Queue() *RunQueue { return &RunQueue{core: rc.core} }
+
+// RunQueue is the actor's queues seen from its Run handler: each take is a
+// turn of the mailbox, and the wait between is outside it (the actor may
+// sleep meanwhile, which ends the wait with ErrAborted).
+type RunQueue struct {
+	core    runCore
+	pending []*Message // completable messages taken and not completed
+}
+
+// Next takes the oldest message of the queues o names, waiting up to
+// o.Timeout (0: until the handler's context ends); nil when none came.
+func (q *RunQueue) Next(o NextOptions) (*Message, error) {
+	o.Count = 1
+	msgs, err := q.NextBatch(o)
+	if len(msgs) == 0 {
+		return nil, err
+	}
+	return msgs[0], err
+}
+
+// NextBatch takes up to o.Count messages, waiting for at least one. A
+// completable message's Complete is a turn of the mailbox of its own.
+func (q *RunQueue) NextBatch(o NextOptions) ([]*Message, error) {
+	for _, m := range q.pending {
+		if !m.completed {
+			return nil, errorf(ErrMessageNotCompleted, "queue message %d (%s) is completable and not completed: call Complete before taking the next", m.ID, m.Name)
+		}
+	}
+	q.pending = nil
+	inst, ctx := q.core.inst, q.core.ctx
+	var timeout <-chan time.Time
+	if o.Timeout > 0 {
+		t := time.NewTimer(o.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		signal := inst.queueSignal() // before the look: a send after it closes this
+		var msgs []*Message
+		err := q.core.do(func(r *run) error {
+			msgs = (&Queue{r: r}).take(o)
+			return nil
+		})
+		if err != nil || len(msgs) > 0 {
+			if o.Completable {
+				for _, m := range msgs {
+					q.hold(m)
+				}
+			}
+			return msgs, err
+		}
+		inst.busy.Add(-1) // waiting for a message does not keep the actor awake
+		select {
+		case <-signal:
+		case <-timeout:
+			inst.busy.Add(1)
+			return nil, nil
+		case <-ctx.Done():
+			inst.busy.Add(1)
+			return nil, errorf(ErrAborted, "actor %s is stopping", inst.id)
+		}
+		inst.busy.Add(1)
+	}
+}
+
+// hold makes a message taken in a finished turn completable by a turn of
+// its own.
+func (q *RunQueue) hold(m *Message) {
+	id := m.ID
+	m.complete = func(response json.RawMessage) error {
+		return q.core.do(func(r *run) error {
+			key := queueKey(id)
+			if _, ok := r.kv.base[key]; !ok {
+				if _, ok := r.kv.writes[key]; !ok {
+					return nil // gone already (taken by another consumer): answer the sender anyway
+				}
+			}
+			(&Queue{r: r}).complete(m, response)
+			return nil
+		})
+	}
+	q.pending = append(q.pending, m)
+}
+
+// startRun starts the type's Run handler, if it has one and none runs. The
+// handler counts as busy (the actor stays awake) except while it waits for
+// a queue message.
+func (inst *instance) startRun() {
+	if !inst.lim.hasRun || inst.runCancel != nil || inst.h == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(inst.rt.ctx)
+	done := make(chan struct{})
+	inst.runCancel, inst.runDone = cancel, done
+	h := inst.h
+	inst.busy.Add(1)
+	inst.rt.work.Add(1)
+	go func() {
+		defer inst.rt.work.Done()
+		defer close(done)
+		defer inst.busy.Add(-1)
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("panic in Run: %v\n%s", p, debug.Stack())
+				}
+			}()
+			return h.runHandler(runCore{inst: inst, ctx: ctx})
+		}()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			inst.rt.logger.Warn("Run handler failed; the actor sleeps when idle", "actor", inst.id, "err", err)
+		case ctx.Err() == nil:
+			inst.rt.logger.Debug("Run handler returned; the actor sleeps when idle", "actor", inst.id)
+		}
+	}()
+}
+
+// stopRun ends the Run handler's context and waits, bounded by the action
+// timeout, for it to return. It runs in the mailbox, where the handler's
+// pending Do (if any) gives up at once since its context has ended.
+func (inst *instance) stopRun() {
+	cancel, done := inst.runCancel, inst.runDone
+	inst.runCancel, inst.runDone = nil, nil
+	if cancel == nil {
+		return
+	}
+	cancel()
+	t := time.NewTimer(inst.lim.actionTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		inst.rt.logger.Error("Run handler did not return after its context ended; the actor leaves memory anyway", "actor", inst.id, "waited", inst.lim.actionTimeout)
+	}
+}
