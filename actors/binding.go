@@ -156,43 +156,13 @@ func (h *typed[S]) migrate(from string, b []byte) (bool, error) {
 
 func (h *typed[S]) encode() ([]byte, error) { return json.Marshal(h.state) }
 
+// create and wake are the timed versions (inspect.go) with the timings
+// thrown away.
 func (h *typed[S]) create(r *run, input json.RawMessage) error {
-	if p := forkOf(r); p != nil {
-		return h.fork(r, p) // a fork's create: no CreateState, no OnCreate
-	}
-	if err := h.load(h.t.initial); err != nil {
-		return err
-	}
-	if f := h.t.opts.CreateState; f != nil {
-		s, err := f(h.ctx(r), input)
-		if err != nil {
-			return err
-		}
-		h.state = &s
-	}
-	if f := h.t.opts.OnCreate; f != nil {
-		return f(h.ctx(r), input)
-	}
-	return nil
+	return h.createTimed(r, input, &wakeMetrics{})
 }
 
-func (h *typed[S]) wake(r *run) error {
-	h.vars = nil
-	if v := h.t.opts.Vars; v != nil {
-		h.vars = cloneValue(v)
-	}
-	if f := h.t.opts.CreateVars; f != nil {
-		v, err := f(h.ctx(r))
-		if err != nil {
-			return err
-		}
-		h.vars = v
-	}
-	if f := h.t.opts.OnWake; f != nil {
-		return f(h.ctx(r))
-	}
-	return nil
-}
+func (h *typed[S]) wake(r *run) error { return h.wakeTimed(r, &wakeMetrics{}) }
 
 func (h *typed[S]) sleep(r *run) error {
 	if f := h.t.opts.OnSleep; f != nil {

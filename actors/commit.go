@@ -304,9 +304,16 @@ func (inst *instance) after(r *run) {
 	}
 	for _, fn := range r.waits {
 		inst.busy.Add(1)
+		inst.waits.Add(1)
 		inst.rt.work.Add(1)
 		go func() {
 			defer inst.rt.work.Done()
+			defer func() {
+				// The last WaitUntil of an actor that asked to sleep asks again.
+				if inst.waits.Add(-1) == 0 && inst.sleepAsked.Load() {
+					inst.askSleep()
+				}
+			}()
 			defer inst.busy.Add(-1)
 			defer func() {
 				if p := recover(); p != nil {
@@ -328,6 +335,6 @@ func (inst *instance) after(r *run) {
 		inst.lastActive = time.Time{} // idle at once; the sleep runs after queued calls
 		inst.mu.Unlock()
 		// Queued behind calls already waiting; enqueue never blocks the mailbox.
-		_, _ = inst.enqueue(&op{kind: opSleep, ctx: inst.rt.ctx, reply: make(chan result, 1)})
+		inst.askSleep()
 	}
 }

@@ -176,7 +176,10 @@ func (c *Context[S]) Broadcast(name string, args ...any) {
 // event and apply only if it is appended.
 func (c *Context[S]) KV() *KV { return &KV{o: &c.run.kv} }
 
-// Sleep asks the runtime to put the actor to sleep after this call.
+// Sleep puts the actor to sleep after this call, as RivetKit's c.sleep():
+// once its WaitUntil work is done, OnSleep runs with the connections and raw
+// WebSockets still open, then they are closed (a client that reconnects
+// wakes the actor again) and the actor leaves memory.
 func (c *Context[S]) Sleep() { c.run.sleep = true }
 
 // Destroy destroys the actor after this call: OnDestroy runs, a tombstone is

@@ -26,10 +26,13 @@ type instance struct {
 	running    bool
 	dead       bool
 	lastActive time.Time
-	conns      map[uint64]*Conn // guarded by mu: fan-out runs in the mailbox, Close from anywhere
-	busy       atomic.Int32     // WaitUntil work and raw WebSocket sessions in progress
-	qwait      *queueWaiter     // guarded by mu: the call waiting in Queue().Next, holding the mailbox
-	qsig       chan struct{}    // guarded by mu: closed at the next committed queue send
+	conns      map[uint64]*Conn       // guarded by mu: fan-out runs in the mailbox, Close from anywhere
+	busy       atomic.Int32           // WaitUntil work, raw WebSocket sessions and the Run handler in progress
+	waits      atomic.Int32           // WaitUntil work in progress
+	sleepAsked atomic.Bool            // Context.Sleep waits for the WaitUntil work
+	sockets    map[WebSocket]struct{} // guarded by mu: open raw WebSockets, closed when the actor sleeps on request
+	qwait      *queueWaiter           // guarded by mu: the call waiting in Queue().Next, holding the mailbox
+	qsig       chan struct{}          // guarded by mu: closed at the next committed queue send
 
 	h             holder
 	loaded        bool
@@ -43,6 +46,10 @@ type instance struct {
 	qnext         uint64 // the next queue message ID (0: not computed since the last load)
 	runCancel     context.CancelFunc
 	runDone       chan struct{} // closed when the Run handler has returned
+
+	// wakeStats is how the last wake went, for the inspector (inspect.go).
+	// Mailbox goroutine only.
+	wakeStats wakeMetrics
 }
 
 func newInstance(rt *Runtime, def Definition, ref eventlog.ActorRef, subject string) *instance {
@@ -70,13 +77,13 @@ func (inst *instance) doResolve(o *op) result {
 		action = o.action
 	}
 	if _, err := inst.execute(o.ctx, eventlog.KindCreate, action, o.args, o.caller, nil, true, func(r *run) (any, error) {
-		return nil, inst.h.create(r, o.args)
+		return nil, inst.createHooks(r, o.args)
 	}); err != nil {
 		inst.h = nil
 		return result{err: err}
 	}
 	if _, err := inst.execute(o.ctx, eventlog.KindSystem, "$wake", nil, "runtime", nil, false, func(r *run) (any, error) {
-		return nil, inst.h.wake(r)
+		return nil, inst.wakeHooks(r)
 	}); err != nil {
 		inst.rt.logger.Error("wake hooks failed after create", "actor", inst.id, "err", err)
 	}

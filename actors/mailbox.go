@@ -45,6 +45,7 @@ type op struct {
 	args   json.RawMessage      // opAction arguments, opResolve create input, opDo recorded args
 	mode   int                  // opResolve: resolveGet, resolveGetOrCreate, resolveCreate
 	force  bool                 // opSleep: sleep even with connections (runtime stop)
+	asked  bool                 // opSleep: the actor asked (Context.Sleep): sleep with connections open, after its WaitUntil work
 	conn   *Conn                // opAction over a connection, opConnect, opDisconnect
 	resp   *responseBuffer      // opRequest: where OnRequest writes (sent after the commit)
 	req    *http.Request        // opRequest
@@ -209,7 +210,7 @@ func (inst *instance) process(o *op) {
 	case opDestroy:
 		res.err = inst.doDestroy(o.ctx, o.caller)
 	case opSleep:
-		inst.doSleep(o.force)
+		inst.doSleep(o.force, o.asked)
 	case opConnect:
 		res.err = inst.doConnect(o)
 	case opDisconnect:

@@ -86,6 +86,17 @@ func (h *Handle) ServeWebSocket(ctx context.Context, ws WebSocket) error {
 		inst.busy.Add(-1) // evicted between admit and busy: take a fresh instance
 	}
 	defer inst.busy.Add(-1)
+	inst.mu.Lock()
+	if inst.sockets == nil {
+		inst.sockets = map[WebSocket]struct{}{}
+	}
+	inst.sockets[ws] = struct{}{}
+	inst.mu.Unlock()
+	defer func() {
+		inst.mu.Lock()
+		delete(inst.sockets, ws)
+		inst.mu.Unlock()
+	}()
 	h.def.newHolder().websocket(sessionCore{h: h, ctx: ctx}, ws)
 	return nil
 }

@@ -18,6 +18,8 @@ import (
 // alone. A state that no longer decodes leaves the actor unloaded (nothing
 // can be appended over it) and fails the call with state_decode_failed.
 func (inst *instance) load(ctx context.Context) error {
+	wm := inst.beginWake() // the inspector's startup metrics (inspect.go)
+	defer wm.end()
 	im, seq, read, err := inst.fold(ctx, true)
 	if errors.Is(err, errSnapshotAhead) {
 		inst.rt.logger.Warn("snapshot is newer than the actor's log (was the log replaced?); folding the actor from the log", "actor", inst.id, "err", err)
@@ -44,6 +46,7 @@ func (inst *instance) load(ctx context.Context) error {
 	inst.qnext = 0
 	inst.kvBytes, inst.alarmBytes = kvSize(im.KV), alarmSize(&im)
 	inst.h = h
+	wm.loaded(read, im.Exists)
 	if migrated {
 		if err := inst.recordMigration(ctx, seq); err != nil {
 			inst.loaded = false
@@ -53,7 +56,7 @@ func (inst *instance) load(ctx context.Context) error {
 	if im.Exists {
 		inst.rt.metrics.wakes.Inc()
 		if _, err := inst.execute(ctx, eventlog.KindSystem, "$wake", nil, "runtime", nil, false, func(r *run) (any, error) {
-			return nil, inst.h.wake(r)
+			return nil, inst.wakeHooks(r)
 		}); err != nil {
 			inst.loaded = false
 			return fmt.Errorf("wake hooks of %s: %w", inst.id, err)
@@ -126,6 +129,7 @@ var errSnapshotAhead = errors.New("snapshot ahead of the log")
 func (inst *instance) fold(ctx context.Context, useSnapshot bool) (im actorstate.Image, seq uint64, read int, err error) {
 	inst.codeVersion = ""
 	if useSnapshot {
+		inst.wakeStats.Reads++
 		snap, found, err := inst.rt.snaps.Get(inst.subject)
 		if err != nil {
 			inst.rt.logger.Warn("snapshot unreadable, rebuilding the actor from the log", "actor", inst.id, "err", err)
@@ -144,6 +148,7 @@ func (inst *instance) fold(ctx context.Context, useSnapshot bool) (im actorstate
 		var evs []*eventlog.Event
 		// Pages sized to the expected tail (at most SnapshotEvery events).
 		evs, more, err = inst.rt.log.ReadActorPage(ctx, inst.subject, seq, inst.lim.snapshotEvery+1)
+		inst.wakeStats.Reads++
 		if err != nil {
 			return im, 0, 0, fmt.Errorf("read %s: %w", inst.id, err)
 		}
@@ -159,6 +164,7 @@ func (inst *instance) fold(ctx context.Context, useSnapshot bool) (im actorstate
 	if read == 0 && seq > 0 {
 		// Nothing after the snapshot: make sure the log reaches it at all.
 		last, err := inst.rt.log.LastSubjectSeq(ctx, inst.subject)
+		inst.wakeStats.Reads++
 		if err != nil {
 			return im, 0, 0, fmt.Errorf("read %s: %w", inst.id, err)
 		}
@@ -179,9 +185,21 @@ func kvSize(kv map[string][]byte) int {
 }
 
 // doSleep runs OnSleep, writes the snapshot and leaves memory, unless work
-// arrived or connections keep the actor awake.
-func (inst *instance) doSleep(force bool) {
-	if !force && (len(inst.connList()) > 0 || inst.busy.Load() > 0 || inst.pending() > 0) {
+// arrived or connections keep the actor awake. An asked sleep
+// (Context.Sleep, as RivetKit's c.sleep()) waits only for the actor's
+// WaitUntil work: OnSleep runs with the connections and raw WebSockets
+// still open (it may still send to them), then they are closed (a client
+// that reconnects wakes the actor). force (runtime stop) closes them first.
+func (inst *instance) doSleep(force, asked bool) {
+	switch {
+	case force:
+	case asked:
+		inst.sleepAsked.Store(true) // before the count: the last WaitUntil to end sees it
+		if inst.waits.Load() > 0 {
+			return // asked again when the work is done
+		}
+		inst.sleepAsked.Store(false)
+	case len(inst.connList()) > 0 || inst.busy.Load() > 0 || inst.pending() > 0:
 		return
 	}
 	if force {
@@ -197,6 +215,10 @@ func (inst *instance) doSleep(force bool) {
 		if err != nil {
 			inst.rt.logger.Error("OnSleep failed", "actor", inst.id, "err", err)
 		}
+	}
+	if asked && !force {
+		inst.closeConns(errorf(ErrStopping, "actor %s went to sleep; reconnect to wake it", inst.id), inst.loaded && inst.image.Exists)
+		inst.closeSockets()
 	}
 	if inst.loaded && inst.sinceSnapshot > 0 {
 		inst.writeSnapshot()
@@ -220,4 +242,24 @@ func (rt *Runtime) ctxForSleep() (context.Context, context.CancelFunc) {
 func (inst *instance) writeSnapshot() {
 	inst.rt.snaps.Put(actorstate.Snapshot{Actor: inst.subject, Seq: inst.lastSeq, CodeVersion: inst.codeVersion, State: inst.image.Encode()})
 	inst.sinceSnapshot = 0
+}
+
+// askSleep queues an asked sleep (Context.Sleep) behind the calls already
+// waiting; enqueue never blocks the mailbox.
+func (inst *instance) askSleep() {
+	_, _ = inst.enqueue(&op{kind: opSleep, asked: true, ctx: inst.rt.ctx, reply: make(chan result, 1)})
+}
+
+// closeSockets closes the actor's raw WebSockets (an asked sleep): their
+// OnWebSocket sessions then end on their own.
+func (inst *instance) closeSockets() {
+	inst.mu.Lock()
+	wss := make([]WebSocket, 0, len(inst.sockets))
+	for ws := range inst.sockets {
+		wss = append(wss, ws)
+	}
+	inst.mu.Unlock()
+	for _, ws := range wss {
+		_ = ws.Close(1001, "the actor went to sleep")
+	}
 }

@@ -28,6 +28,14 @@ type Options struct {
 	// Token, when set, is required on every route as a bearer token (the
 	// gateway also accepts it the way the RivetKit client sends it).
 	Token string
+	// InspectorToken, when set, opens the RivetKit inspector routes
+	// (/gateway/{actor}/inspector/...) to Authorization: Bearer <it>; the
+	// API token opens them too. With neither token the inspector is open
+	// only when InspectorLoopback says the server listens on loopback alone
+	// (RivetKit's dev mode); otherwise it answers 401.
+	InspectorToken string
+	// InspectorLoopback: the server listens on a loopback address only.
+	InspectorLoopback bool
 	// CORSOrigins lists the origins allowed by CORS ("*" for any); a request
 	// with an Origin that is neither listed nor the server's own gets 403
 	// origin_not_allowed. Defaults to none.

@@ -35,6 +35,7 @@ func (s *Server) registerGateway() {
 	s.handleGateway("GET /gateway/{target}/connect", s.gwConnect)
 	s.handleGateway("POST /gateway/{target}/queue/{name}", s.gwQueue)
 	s.registerGatewayRaw()
+	s.registerInspector()
 }
 
 // gwError is the RivetKit error body.

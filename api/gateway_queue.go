@@ -16,9 +16,10 @@ import (
 // The RivetKit client's actor queues (handle.send(name, body, {wait,
 // timeout})): POST /gateway/{target}/queue/{name} with the JSON body
 // {"body","name","wait","timeout"} (timeout in ms), answered
-// {"status":"completed"|"timedOut","response"?}. Only workflow run actors
-// have queues (design §5): the message goes to the run's inbox
-// (workflows.Engine.Send) and its run function takes it.
+// {"status":"completed"|"timedOut","response"?}. A workflow run's message
+// goes to the run's inbox (workflows.Engine.Send) for its run function; any
+// other actor's to its own queues (actors.Options.Queues, Handle.SendQueue),
+// bounded by its type's MaxQueueSize.
 
 // maxQueueWait bounds the wait of one queue send; the client's timeout
 // asks for less.

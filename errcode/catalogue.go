@@ -80,7 +80,7 @@ var catalogue = []Entry{
 	{RunFinished, 409, GroupAPI, "The run is completed, failed or cancelled: it takes no more signals or commands."},
 	{InboxFull, 429, GroupAPI, "The run's inbox holds as many signals not yet taken as its workflow allows (MaxInbox, 1,000 by default); nothing was sent; retry after Retry-After."},
 	{InvalidRunID, 400, GroupAPI, "A run ID is not 1 to 128 of A-Z a-z 0-9 . _ -."},
-	{QueueNotSupported, 400, GroupActor, "Only workflow runs have queues: a queue message sent through the RivetKit gateway (handle.send) to another actor type; send to a workflow's run, or call an action. Nothing was created."},
+	{QueueNotSupported, 400, GroupActor, "A queue message for a workflow's run reached an actor that is not one of this server's workflow runs (its type changed under it); nothing was sent. Sends to other actor types go to their own queues (Options.Queues)."},
 	{ActorQueueFull, 429, GroupActor, "The actor's queue holds as many messages as its type allows (MaxQueueSize, 1,000 by default); nothing was sent; retry after Retry-After, once the actor has taken some."},
 	{ActorQueueMessageTooLarge, 413, GroupActor, "The queue message (its name and JSON body) exceeds the actor type's MaxQueueMessageBytes (64 KiB by default); nothing was sent."},
 	{ActorQueueNotFound, 404, GroupActor, "The actor's type declares no queue of this name (Options.Queues); nothing was sent."},

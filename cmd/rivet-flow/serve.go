@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -33,6 +34,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful stop may take on SIGINT/SIGTERM")
 	token := fs.String("api-token", "", "require this bearer token on every route but /healthz and /readyz")
 	tokenFile := fs.String("api-token-file", "", "read the API token from this file (first line)")
+	inspectorToken := fs.String("inspector-token", "", "open the actor inspector (/gateway/{actor}/inspector/*) to Authorization: Bearer <this token> (the API token opens it too); with no token at all it is open only on a loopback --http-addr")
 	registry := fs.String("registry", "default", "the actor types to serve: default (counter, chatRoom, reminder, rawCounter and the agents workflow) or conformance (the fixtures of RivetKit's driver test suite, for make conformance)")
 	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without an API token")
 	cors := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser (CORS; \"*\" for any); other origins get 403")
@@ -93,6 +95,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("--max-incoming-message-bytes and --max-outgoing-message-bytes: want at least 1")
 	}
 	apiOpts.MaxTails, apiOpts.BodyReadTimeout = *maxTails, *bodyTimeout
+	apiOpts.InspectorToken, apiOpts.InspectorLoopback = *inspectorToken, loopbackAddr(*httpAddr)
 	apiOpts.MaxIncomingMessageBytes, apiOpts.MaxOutgoingMessageBytes = *maxIn, *maxOut
 	if err != nil {
 		fmt.Fprintln(stderr, "rivet-flow serve:", err)
@@ -191,4 +194,17 @@ func apiOptions(token, tokenFile, cors string, maxBody int64) (api.Options, erro
 		}
 	}
 	return api.Options{Token: token, CORSOrigins: origins, MaxBodyBytes: maxBody}, nil
+}
+
+// loopbackAddr reports whether addr (host:port) listens on loopback alone.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -16,7 +16,7 @@ if (!bin) throw new Error("set RIVETFLOW_BIN to the rivet-flow binary (make conf
 
 const dataDir = mkdtempSync(join(tmpdir(), "rivet-flow-conformance-"));
 const server = spawn(bin, ["serve", "--registry", "conformance", "--data-dir", dataDir,
-  "--http-addr", "127.0.0.1:0", "--log-format", "json", "--actor-sweep-interval", "50ms", "--log-level", process.env.RIVETFLOW_LOG_LEVEL ?? "info"], {
+  "--http-addr", "127.0.0.1:0", "--inspector-token", "token", "--log-format", "json", "--actor-sweep-interval", "50ms", "--log-level", process.env.RIVETFLOW_LOG_LEVEL ?? "info"], {
   stdio: ["ignore", "ignore", "pipe"],
 });
 const endpoint = await new Promise((resolve, reject) => {
