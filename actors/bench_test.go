@@ -609,15 +609,23 @@ func TestSleepWakeCyclesRetainNoMemory(t *testing.T) {
 	}
 	cycle()
 	cycle()
-	before := benchHeap()
-	for range cycles {
-		cycle()
+	// A leak grows the heap in every round; the collector's timing moves a
+	// single round by a few hundred bytes per sleep either way (measured on
+	// the code before this test's last change too), so a leak is growth in
+	// two rounds running.
+	var grown float64
+	for round := range 2 {
+		before := benchHeap()
+		for range cycles {
+			cycle()
+		}
+		grown = float64(benchHeap()-before) / (n * cycles)
+		t.Logf("round %d: heap grew %.0f bytes per sleep over %d sleeps", round+1, grown, n*cycles)
+		if grown <= 300 {
+			return
+		}
 	}
-	grown := float64(benchHeap()-before) / (n * cycles)
-	t.Logf("heap grew %.0f bytes per sleep over %d sleeps", grown, n*cycles)
-	if grown > 300 {
-		t.Errorf("the heap grows by %.0f bytes per sleep and wake: something outlives the sleep", grown)
-	}
+	t.Errorf("the heap grows by %.0f bytes per sleep and wake in two rounds running: something outlives the sleep", grown)
 }
 
 // BenchmarkMemoryPerActor measures what actors cost in memory, over 10,000

@@ -52,6 +52,7 @@ func (inst *instance) executeStage(ctx context.Context, kind eventlog.Kind, acti
 			err = withCause(ErrInternal, fmt.Errorf("output of %s does not encode as JSON: %w", action, err))
 		}
 	}
+	r.kv.keepQueueCounter(inst.qnext)
 	kv := r.kv.events()
 	var kvAfter, alarmsAfter int
 	if err == nil {

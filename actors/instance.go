@@ -33,6 +33,7 @@ type instance struct {
 	sockets    map[WebSocket]struct{} // guarded by mu: open raw WebSockets, closed when the actor sleeps on request
 	qwait      *queueWaiter           // guarded by mu: the call waiting in Queue().Next, holding the mailbox
 	qsig       chan struct{}          // guarded by mu: closed at the next committed queue send
+	aborting   bool                   // guarded by mu: a destroy is queued; queue waits fail with ErrAborted
 
 	h             holder
 	loaded        bool

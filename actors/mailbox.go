@@ -100,6 +100,9 @@ func (inst *instance) push(o *op, mayInline bool) (ok, inline bool, err error) {
 	if inst.dead {
 		return false, false, nil
 	}
+	if o.kind == opDestroy {
+		inst.aborting = true // queue waits end now, not at the destroy's turn
+	}
 	if inst.handOver(o) {
 		inst.lastActive = inst.rt.clock.Now()
 		return true, false, nil
@@ -187,6 +190,11 @@ func (inst *instance) drain() {
 }
 
 func (inst *instance) process(o *op) {
+	if o.kind == opDestroy {
+		inst.mu.Lock()
+		inst.aborting = false // the destroy's turn: the waits it ended are over
+		inst.mu.Unlock()
+	}
 	if err := o.ctx.Err(); err != nil && o.kind != opSleep && o.kind != opDisconnect {
 		o.reply <- result{err: err} // never started: nothing to undo
 		return

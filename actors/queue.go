@@ -83,8 +83,9 @@ func (o *kvOverlay) queued() []QueueMessage {
 // queue until Complete, and a sender waiting for it gets Complete's response.
 type Message struct {
 	QueueMessage
-	complete  func(response json.RawMessage) error // nil: not completable
-	completed bool
+	complete    func(response json.RawMessage) error
+	completable bool
+	completed   bool
 }
 
 // Decode decodes the body into v.
@@ -92,13 +93,14 @@ func (m *Message) Decode(v any) error { return json.Unmarshal(m.Body, v) }
 
 // Completable reports whether the message was taken with
 // NextOptions.Completable.
-func (m *Message) Completable() bool { return m.complete != nil }
+func (m *Message) Completable() bool { return m.completable }
 
 // Complete removes a completable message from the queue, recorded in the
 // event of the call that completes it, and hands response (nil: none) to a
 // sender waiting for it. A second Complete fails with
-// ErrMessageAlreadyCompleted; a message taken without Completable has left
-// the queue already and Complete only answers its waiting sender.
+// ErrMessageAlreadyCompleted. A message taken without Completable has left
+// the queue already: Complete only answers its waiting sender. Complete
+// within the call (or, from a Run handler, any time: a turn of its own).
 func (m *Message) Complete(response any) error {
 	if m.completed {
 		return errorf(ErrMessageAlreadyCompleted, "queue message %d (%s) was already completed", m.ID, m.Name)
@@ -109,10 +111,6 @@ func (m *Message) Complete(response any) error {
 		if raw, err = json.Marshal(response); err != nil {
 			return errorf(ErrInvalidArgs, "the response to queue message %d does not encode as JSON: %v", m.ID, err)
 		}
-	}
-	if m.complete == nil {
-		m.completed = true
-		return nil
 	}
 	if err := m.complete(raw); err != nil {
 		return err
@@ -235,9 +233,9 @@ func (q *Queue) take(o NextOptions) []*Message {
 		if !o.matches(m.Name) {
 			continue
 		}
-		msg := &Message{QueueMessage: m}
+		msg := &Message{QueueMessage: m, completable: o.Completable}
+		msg.complete = func(response json.RawMessage) error { return q.complete(msg, response) }
 		if o.Completable {
-			msg.complete = func(response json.RawMessage) error { return q.complete(msg, response) }
 			if q.pending == nil {
 				q.pending = map[uint64]*Message{}
 			}
@@ -256,9 +254,11 @@ func (q *Queue) complete(m *Message, response json.RawMessage) error {
 	if q.r.released {
 		return errorf(ErrInvalidArgs, "queue message %d was taken by a call that has ended: complete it during that call", m.ID)
 	}
-	key := queueKey(m.ID)
-	q.r.kv.set(key, eventlog.KVWrite{Key: []byte(key), Delete: true})
-	delete(q.pending, m.ID)
+	if m.completable {
+		key := queueKey(m.ID)
+		q.r.kv.set(key, eventlog.KVWrite{Key: []byte(key), Delete: true})
+		delete(q.pending, m.ID)
+	}
 	inst, id := q.r.inst, m.ID
 	q.r.commits = append(q.r.commits, func() { inst.rt.queueWaits.done(inst.subject, id, response) })
 	return nil
@@ -325,4 +325,14 @@ func (inst *instance) queueSignal() <-chan struct{} {
 		inst.qsig = make(chan struct{})
 	}
 	return inst.qsig
+}
+
+// keepQueueCounter makes a call's write of the message counter the highest
+// ID handed out (next): a send handed to the call while it waited committed
+// a higher one than the call's own Send wrote, and the counter must never
+// go back (after a wake, IDs start from it).
+func (o *kvOverlay) keepQueueCounter(next uint64) {
+	if w, ok := o.writes[queueMetaKey]; ok && !w.Delete {
+		w.Value = []byte(strconv.FormatUint(next, 10))
+	}
 }

@@ -10,13 +10,14 @@ import (
 // while it waits, push hands queue sends to it, and it appends them itself,
 // each its own event before its sender is answered, between its own reads.
 // A destroy arriving meanwhile ends the wait with ErrAborted, and then runs
-// in its turn.
+// in its turn; so does any later wait before it. A send whose connection has
+// hooks to run (the type has OnBeforeConnect, ConnState...) is not handed
+// over: it waits for the call to end, as any other call does.
 
 // queueWaiter is the waiting call's inbox. Its fields are guarded by inst.mu.
 type queueWaiter struct {
-	signal  chan struct{} // cap 1: something was handed over
-	sends   []*op
-	aborted bool
+	signal chan struct{} // cap 1: something was handed over
+	sends  []*op
 }
 
 func (w *queueWaiter) notify() {
@@ -36,12 +37,16 @@ func (inst *instance) handOver(o *op) bool {
 	}
 	switch o.kind {
 	case opQueueSend:
+		if inst.lim.connectHooks {
+			// Its connection's hooks (a possible refusal, state they build)
+			// need a turn of their own: it waits for the call to end.
+			return false
+		}
 		w.sends = append(w.sends, o)
 		w.notify()
 		return true
 	case opDestroy:
-		w.aborted = true
-		w.notify()
+		w.notify() // inst.aborting, set by push, ends the wait
 	}
 	return false
 }
@@ -56,6 +61,10 @@ func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
 	}
 	w := &queueWaiter{signal: make(chan struct{}, 1)}
 	inst.mu.Lock()
+	if inst.aborting {
+		inst.mu.Unlock()
+		return nil, errorf(ErrAborted, "actor %s is being destroyed", inst.id)
+	}
 	inst.qwait = w
 	inst.mu.Unlock()
 	defer func() {
@@ -76,7 +85,7 @@ func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
 			return nil, withCause(errorf(ErrAborted, "the wait for a queue message on %s ended: %v", inst.id, context.Cause(ctx)), ctx.Err())
 		}
 		inst.mu.Lock()
-		sends, aborted := w.sends, w.aborted
+		sends, aborted := w.sends, inst.aborting
 		w.sends = nil
 		inst.mu.Unlock()
 		inst.serveSends(sends)

@@ -106,10 +106,8 @@ func (q *RunQueue) NextBatch(o NextOptions) ([]*Message, error) {
 			return nil
 		})
 		if err != nil || len(msgs) > 0 {
-			if o.Completable {
-				for _, m := range msgs {
-					q.hold(m)
-				}
+			for _, m := range msgs {
+				q.hold(m)
 			}
 			return msgs, err
 		}
@@ -130,20 +128,17 @@ func (q *RunQueue) NextBatch(o NextOptions) ([]*Message, error) {
 // hold makes a message taken in a finished turn completable by a turn of
 // its own.
 func (q *RunQueue) hold(m *Message) {
-	id := m.ID
 	m.complete = func(response json.RawMessage) error {
 		return q.core.do(func(r *run) error {
-			key := queueKey(id)
-			if _, ok := r.kv.base[key]; !ok {
-				if _, ok := r.kv.writes[key]; !ok {
-					return nil // gone already (taken by another consumer): answer the sender anyway
-				}
+			if _, queued := r.kv.base[queueKey(m.ID)]; !queued {
+				m.completable = false // gone already (taken by another call): only answer its sender
 			}
-			(&Queue{r: r}).complete(m, response)
-			return nil
+			return (&Queue{r: r}).complete(m, response)
 		})
 	}
-	q.pending = append(q.pending, m)
+	if m.completable {
+		q.pending = append(q.pending, m)
+	}
 }
 
 // startRun starts the type's Run handler, if it has one and none runs. The

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
 )
@@ -44,12 +45,13 @@ type destroyActorState struct {
 }
 
 // destroyActor: setValue(n) -> n, getValue() -> value, receiveValue() ->
-// the next message of its queue "values" (null: plain actors have no
-// queues here), destroy(); GET /state answers {"key","value"}; its
+// the body of the next message of its queue "values" (null when none comes
+// within 5 s), destroy(); GET /state answers {"key","value"}; its
 // WebSocket is welcomed with {"type":"welcome","key","value"}. OnDestroy
 // calls destroyObserver ["observer"] (in the actor's namespace) with
 // notifyDestroyed(key).
 var destroyActor = actors.NewType("destroyActor", actors.Options[destroyActorState]{
+	Queues: map[string]actors.QueueSpec[destroyActorState]{"values": {}},
 	OnWake: func(c *actors.Context[destroyActorState]) error {
 		c.State.Key = strings.Join(c.Key(), "/")
 		return nil
@@ -100,7 +102,11 @@ var destroyActor = actors.NewType("destroyActor", actors.Options[destroyActorSta
 		return c.State.Value, nil
 	})).
 	Action("receiveValue", actors.Act0(func(c *actors.Context[destroyActorState]) (any, error) {
-		return nil, nil // no actor queues: nothing to receive
+		m, err := c.Queue().Next(c.Context(), actors.NextOptions{Names: []string{"values"}, Timeout: 5 * time.Second})
+		if err != nil || m == nil {
+			return nil, err
+		}
+		return m.Body, nil
 	})).
 	Action("destroy", actors.Act0(func(c *actors.Context[destroyActorState]) (any, error) {
 		c.Destroy()
