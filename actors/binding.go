@@ -34,6 +34,7 @@ type limits struct {
 	disconnectHook bool
 	hasWebSocket   bool
 	hasQueues      bool
+	subscribeHooks bool // some event has CanSubscribe
 	hasRun         bool
 	maxQueue       int
 	maxQueueMsg    int
@@ -62,6 +63,8 @@ type holder interface {
 	// canPublish reports whether the type has queue name (known) and whether
 	// the run's connection may send to it.
 	canPublish(r *run, name string) (known, ok bool, err error)
+	// canSubscribe runs the CanSubscribe of event name, if any (hooked).
+	canSubscribe(r *run, name string) (hooked, ok bool, err error)
 	// runHandler runs Options.Run, if any, until it returns.
 	runHandler(rc runCore) error
 }
@@ -116,7 +119,7 @@ func (t *Type[S]) limits(d RuntimeOptions) limits {
 		hasRequest: o.OnRequest != nil, hasWebSocket: o.OnWebSocket != nil,
 		connectHooks:   o.OnBeforeConnect != nil || o.CreateConnState != nil || o.ConnState != nil || o.OnConnect != nil,
 		disconnectHook: o.OnDisconnect != nil,
-		hasQueues:      len(o.Queues) > 0, hasRun: o.Run != nil,
+		hasQueues:      len(o.Queues) > 0, hasRun: o.Run != nil, subscribeHooks: hasSubscribeHook(o.Events),
 		maxQueue: pick(o.MaxQueueSize, defaultMaxQueue), maxQueueMsg: pick(o.MaxQueueMessageBytes, defaultMaxQueueMessage),
 	}
 }
@@ -256,6 +259,15 @@ func (h *typed[S]) canPublish(r *run, name string) (known, ok bool, err error) {
 		return true, true, nil
 	}
 	ok, err = spec.CanPublish(h.ctx(r))
+	return true, ok, err
+}
+
+func (h *typed[S]) canSubscribe(r *run, name string) (hooked, ok bool, err error) {
+	spec, found := h.t.opts.Events[name]
+	if !found || spec.CanSubscribe == nil {
+		return false, true, nil
+	}
+	ok, err = spec.CanSubscribe(h.ctx(r))
 	return true, ok, err
 }
 

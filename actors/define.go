@@ -74,6 +74,9 @@ type Options[S any] struct {
 	// accepts any name. A send to a name not listed fails with
 	// ErrUnknownQueue.
 	Queues map[string]QueueSpec[S]
+	// Events are the actor's broadcast names that check who subscribes:
+	// each name maps to its options. A name not listed takes any subscriber.
+	Events map[string]EventSpec[S]
 	// Run is a long-running handler, started after every wake (and create)
 	// outside the mailbox, as a raw WebSocket session is: it touches state
 	// through rc.Do and takes queue messages with rc.Queue().Next. Its

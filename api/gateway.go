@@ -486,7 +486,11 @@ func (s *Server) gwConnect(w http.ResponseWriter, r *http.Request) {
 			}
 			if json.Unmarshal(f.Body.Val, &v) == nil {
 				if v.Subscribe {
-					conn.Subscribe(v.EventName)
+					// In the read loop: actions sent after it queue behind it.
+					if err := conn.SubscribeChecked(ctx, v.EventName); err != nil {
+						e := gwView(fromActors(err))
+						session.send(frame("Error", map[string]any{"group": e.Group, "code": e.Code, "message": e.Message, "actionId": nil}))
+					}
 				} else {
 					conn.Unsubscribe(v.EventName)
 				}

@@ -103,7 +103,10 @@ func (s *Server) sse(w http.ResponseWriter, r *http.Request) {
 		names = []string{actors.AllEvents}
 	}
 	for _, n := range names {
-		conn.Subscribe(n)
+		if err := conn.SubscribeChecked(r.Context(), n); err != nil {
+			writeError(w, fromActors(err))
+			return
+		}
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -192,7 +195,10 @@ func (s *Server) connectWS(w http.ResponseWriter, r *http.Request) {
 		}
 		switch m.Type {
 		case "subscribe":
-			conn.Subscribe(m.Event)
+			if err := conn.SubscribeChecked(ctx, m.Event); err != nil {
+				e := fromActors(err)
+				session.send(wsMessage{Type: "error", Group: e.Group, Code: e.Code, Message: e.Message})
+			}
 		case "unsubscribe":
 			conn.Unsubscribe(m.Event)
 		case "action":

@@ -17,8 +17,8 @@ import (
 
 // accessControlState is accessControlActor's state. Upstream's canPublish
 // and canSubscribe write the connection IDs here; CanPublish may not change
-// the state, so the last publisher's ID lives in the vars (accessVars)
-// and these stay as a snapshot for getters.
+// the state, so the last publisher's ID lives in the vars (accessVars);
+// CanSubscribe's changes are recorded, so its connection ID is here.
 type accessControlState struct {
 	LastCanPublishConnID   string `json:"lastCanPublishConnId"`
 	LastCanSubscribeConnID string `json:"lastCanSubscribeConnId"`
@@ -76,6 +76,17 @@ func accessCanPublish(allow bool) func(c *actors.Context[accessControlState]) (b
 
 type accessCtx = actors.Context[accessControlState]
 
+// accessCanSubscribe records the subscribing connection's ID in the state
+// (CanSubscribe's changes are recorded) and allows or refuses.
+func accessCanSubscribe(allow bool) func(c *accessCtx) (bool, error) {
+	return func(c *accessCtx) (bool, error) {
+		if conn := c.Conn(); conn != nil {
+			c.State.LastCanSubscribeConnID = conn.ID()
+		}
+		return allow, nil
+	}
+}
+
 // accessTakeBody takes one message (of names; all when empty) without
 // waiting and returns its body, or null.
 func accessTakeBody(q *actors.Queue, names ...string) (any, error) {
@@ -91,6 +102,10 @@ var accessControlActor = actors.NewType("accessControlActor", actors.Options[acc
 	Queues: map[string]actors.QueueSpec[accessControlState]{
 		"allowedQueue": {CanPublish: accessCanPublish(true)},
 		"blockedQueue": {CanPublish: accessCanPublish(false)},
+	},
+	Events: map[string]actors.EventSpec[accessControlState]{
+		"allowedEvent": {CanSubscribe: accessCanSubscribe(true)},
+		"blockedEvent": {CanSubscribe: accessCanSubscribe(false)},
 	},
 	OnBeforeConnect: func(c *accessCtx, params json.RawMessage) error {
 		var p accessParams
@@ -143,7 +158,6 @@ var accessControlActor = actors.NewType("accessControlActor", actors.Options[acc
 		return c.State.LastCanPublishConnID, nil
 	})).
 	Action("allowedGetLastCanSubscribeConnId", actors.Act0(func(c *accessCtx) (string, error) {
-		// No canSubscribe hook in the Go API: nothing records it.
 		return c.State.LastCanSubscribeConnID, nil
 	})).
 	Action("allowedReceiveQueue", actors.Act0(func(c *accessCtx) (any, error) {
