@@ -118,7 +118,15 @@ func jsonValueToCBOR(v any) any {
 	switch x := v.(type) {
 	case json.Number:
 		if n, err := x.Int64(); err == nil {
-			return n
+			if n >= -1<<32 && n < 1<<32 {
+				return n
+			}
+			// A JavaScript number past 32 bits: cbor-x (the RivetKit client's
+			// CBOR) writes it as a float64 and reads a 64-bit integer back as
+			// a BigInt, so a timestamp in milliseconds must be a float here.
+			if n >= -1<<53 && n <= 1<<53 {
+				return float64(n)
+			}
 		}
 		if n, ok := new(big.Int).SetString(x.String(), 10); ok {
 			return n

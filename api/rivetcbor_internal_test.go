@@ -58,4 +58,17 @@ func TestRivetJSONToCBOR(t *testing.T) {
 	if out[2] != 2.5 {
 		t.Fatalf("float = %#v", out[2])
 	}
+	// Past 32 bits a JavaScript number is a float64 in cbor-x's CBOR (a
+	// 64-bit integer would reach the client as a BigInt).
+	data, err = rivetJSONToCBOR([]any{int64(1764720000000), int64(-1 << 40), int64(1 << 31)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nums []any
+	if err := cbor.Unmarshal(data, &nums); err != nil {
+		t.Fatal(err)
+	}
+	if nums[0] != float64(1764720000000) || nums[1] != float64(-1<<40) || nums[2] != uint64(1<<31) {
+		t.Fatalf("numbers = %#v, want two float64s and a uint64", nums)
+	}
 }

@@ -3,7 +3,7 @@
 //   node summarize.mjs report.json [encoding] [--expect must-pass.txt] [--write must-pass.txt]
 // --expect fails (exit 1) naming every listed test that did not pass, and
 // names the tests that pass but are not listed yet (add them with --write).
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
 const flag = (name) => {
@@ -48,7 +48,9 @@ for (const [name, g] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
 console.log(`${passed} passed, ${failed} failed${encoding ? ` (encoding ${encoding})` : ""}`);
 
 if (writeFile) {
-  writeFileSync(writeFile, [...passedNames].sort().join("\n") + "\n");
+  // The file's comment lines are kept.
+  const header = existsSync(writeFile) ? readFileSync(writeFile, "utf8").split("\n").filter((l) => l.startsWith("#")) : [];
+  writeFileSync(writeFile, [...header, ...[...passedNames].sort()].join("\n") + "\n");
   console.log(`wrote ${passedNames.size} passing tests to ${writeFile}`);
 }
 if (expectFile) {
