@@ -44,6 +44,10 @@ func (s *Server) gwQueue(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, s.bodyTimeoutError())
 		return
 	}
+	if err == nil && len(data) > s.opts.MaxIncomingMessageBytes { // as RivetKit bounds a queue send
+		writeGatewayError(w, s.incomingTooLong(len(data)))
+		return
+	}
 	if err == nil && len(data) > 0 {
 		err = json.Unmarshal(data, &req)
 	}

@@ -41,10 +41,23 @@ func queueEcho() workflows.Definition {
 	}, workflows.Options{ParkAfter: 20 * time.Millisecond})
 }
 
-// setupQueue starts a node serving queueEcho and counter.
+// mailbag is an actor type with a queue of its own, "letters": its action
+// takeOne waits for one letter and completes it with {"read": body}.
+var mailbag = actors.NewType("mailbag", actors.Options[struct{}]{
+	Queues:               map[string]actors.QueueSpec[struct{}]{"letters": {}},
+	MaxQueueMessageBytes: 1024,
+}).Action("takeOne", actors.Act0(func(c *actors.Context[struct{}]) (json.RawMessage, error) {
+	m, err := c.Queue().Next(c.Context(), actors.NextOptions{Completable: true, Timeout: 10 * time.Second})
+	if err != nil || m == nil {
+		return nil, err
+	}
+	return m.Body, m.Complete(map[string]json.RawMessage{"read": m.Body})
+}))
+
+// setupQueue starts a node serving queueEcho, counter and mailbag.
 func setupQueue(t *testing.T) *bundle {
 	t.Helper()
-	reg, err := actors.NewRegistry(builtin.Counter)
+	reg, err := actors.NewRegistry(builtin.Counter, mailbag)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,4 +179,41 @@ func decodeGwError(t *testing.T, data []byte) gwError {
 		t.Fatalf("error body %s: %v", data, err)
 	}
 	return e
+}
+
+func TestGatewayActorQueue(t *testing.T) {
+	t.Parallel()
+	b := setupQueue(t)
+	q := "rvt-method=getOrCreate&rvt-key=m1"
+	// A waiting action gets a letter sent while it waits; the sender gets the
+	// completion's response.
+	taken := make(chan []byte, 1)
+	go func() {
+		_, data := b.gwAction(t, "mailbag", "takeOne", q, `[]`)
+		taken <- data
+	}()
+	// Either order works: a letter sent before the action waits is queued
+	// and taken when it runs; the sender waits for the completion both ways.
+	status, data := b.gwSend(t, "mailbag", "letters", q, `{"body":{"hi":1},"wait":true,"timeout":5000,"name":"letters"}`)
+	if status != http.StatusOK || strings.TrimSpace(string(data)) != `{"response":{"read":{"hi":1}},"status":"completed"}` {
+		t.Fatalf("send with wait: %d %s", status, data)
+	}
+	if got := <-taken; !strings.Contains(string(got), `{"hi":1}`) {
+		t.Fatalf("takeOne answered %s", got)
+	}
+	// Over MaxQueueMessageBytes: queue/message_too_large; a queue the type does
+	// not declare: dropped as RivetKit drops it; over the gateway's message
+	// limit: message/incoming_too_long before anything is read.
+	status, data = b.gwSend(t, "mailbag", "letters", q, `{"body":"`+strings.Repeat("a", 2000)+`","name":"letters"}`)
+	if e := decodeGwError(t, data); status != http.StatusRequestEntityTooLarge || e.Group != "queue" || e.Code != "message_too_large" {
+		t.Fatalf("oversized letter: %d %s", status, data)
+	}
+	status, data = b.gwSend(t, "mailbag", "parcels", q, `{"body":1,"name":"parcels"}`)
+	if status != http.StatusOK || strings.TrimSpace(string(data)) != `{"status":"completed"}` {
+		t.Fatalf("undeclared queue: %d %s", status, data)
+	}
+	status, data = b.gwSend(t, "mailbag", "letters", q, `{"body":"`+strings.Repeat("a", 70<<10)+`","name":"letters"}`)
+	if e := decodeGwError(t, data); status != http.StatusBadRequest || e.Code != "incoming_too_long" {
+		t.Fatalf("over the gateway's limit: %d %s", status, data)
+	}
 }
