@@ -331,11 +331,15 @@ func (inst *instance) after(r *run) {
 		}
 		return
 	}
+	if r.forceSleep {
+		inst.askSleep()
+		return
+	}
 	if r.sleep {
 		inst.mu.Lock()
 		inst.lastActive = time.Time{} // idle at once; the sleep runs after queued calls
 		inst.mu.Unlock()
 		// Queued behind calls already waiting; enqueue never blocks the mailbox.
-		inst.askSleep()
+		_, _ = inst.enqueue(&op{kind: opSleep, ctx: inst.rt.ctx, reply: make(chan result, 1)})
 	}
 }

@@ -58,6 +58,7 @@ type run struct {
 	output     json.RawMessage   // a system event's recorded output: a failed fire's error
 	eventArgs  json.RawMessage   // a Do's args, replaced by its closure (SetEventArgs)
 	sleep      bool
+	forceSleep bool
 	destroy    bool
 	waits      []func(context.Context)
 	replay     *replayFeed // during a replay: the recorded results of calls to other actors (replay_feed.go)
@@ -176,11 +177,17 @@ func (c *Context[S]) Broadcast(name string, args ...any) {
 // event and apply only if it is appended.
 func (c *Context[S]) KV() *KV { return &KV{o: &c.run.kv} }
 
-// Sleep puts the actor to sleep after this call, as RivetKit's c.sleep():
-// once its WaitUntil work is done, OnSleep runs with the connections and raw
-// WebSockets still open, then they are closed (a client that reconnects
-// wakes the actor again) and the actor leaves memory.
+// Sleep asks the runtime to put the actor to sleep after this call, unless
+// connections, raw WebSockets or background work keep it awake (then it
+// sleeps when they are gone and it is idle).
 func (c *Context[S]) Sleep() { c.run.sleep = true }
+
+// ForceSleep puts the actor to sleep after this call even with connections
+// open, as RivetKit's c.sleep(): once its WaitUntil work is done, OnSleep
+// runs with the connections and raw WebSockets still open, then they are
+// closed (a client that reconnects wakes the actor again) and the actor
+// leaves memory.
+func (c *Context[S]) ForceSleep() { c.run.forceSleep = true }
 
 // Destroy destroys the actor after this call: OnDestroy runs, a tombstone is
 // appended, connections close. A later create with the same key starts a new

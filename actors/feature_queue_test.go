@@ -132,7 +132,7 @@ func TestQueueCompletableIsRetakenUntilCompleted(t *testing.T) {
 }
 
 func TestQueueRefusalsChangeNothing(t *testing.T) {
-	b := ftSetup(t, nil, ftQueueType("q", actors.Options[ftState]{MaxQueueSize: 1, MaxQueueMessageBytes: 16}))
+	b := ftSetup(t, nil, ftQueueType("q", actors.Options[ftState]{MaxQueueSize: 2, MaxQueueMessageBytes: 16}))
 	h := ftCreate(t, b, "q", "a")
 	before := ftLastSeq(t, b, h.ID)
 	for _, c := range []struct {
@@ -141,6 +141,7 @@ func TestQueueRefusalsChangeNothing(t *testing.T) {
 	}{
 		{"nope", `1`, actors.ErrUnknownQueue},
 		{"jobs", `"this body is longer than sixteen bytes"`, actors.ErrQueueMessageTooLarge},
+		{"jobs", `"123456789ab"`, actors.ErrQueueMessageTooLarge}, // 4 + 13 bytes: one over
 		{"jobs", `{`, actors.ErrInvalidArgs},
 	} {
 		if _, err := h.SendQueue(ftCtx(t), c.queue, json.RawMessage(c.body), actors.QueueSendOptions{}); !errors.Is(err, c.want) {
@@ -154,8 +155,11 @@ func TestQueueRefusalsChangeNothing(t *testing.T) {
 	if seq := ftLastSeq(t, b, h.ID); seq != before {
 		t.Fatalf("refused sends appended events (last seq %d, was %d)", seq, before)
 	}
-	if _, err := h.SendQueue(ftCtx(t), "jobs", json.RawMessage(`1`), actors.QueueSendOptions{}); err != nil {
-		t.Fatal(err)
+	// At the limits: a name and body of exactly 16 bytes, and the second message.
+	for _, body := range []string{`"123456789a"`, `1`} {
+		if _, err := h.SendQueue(ftCtx(t), "jobs", json.RawMessage(body), actors.QueueSendOptions{}); err != nil {
+			t.Fatalf("send %s at the limits: %v", body, err)
+		}
 	}
 	if _, err := h.SendQueue(ftCtx(t), "jobs", json.RawMessage(`2`), actors.QueueSendOptions{}); !errors.Is(err, actors.ErrQueueFull) {
 		t.Fatalf("send over MaxQueueSize: %v, want ErrQueueFull", err)

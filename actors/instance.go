@@ -29,7 +29,7 @@ type instance struct {
 	conns      map[uint64]*Conn       // guarded by mu: fan-out runs in the mailbox, Close from anywhere
 	busy       atomic.Int32           // WaitUntil work, raw WebSocket sessions and the Run handler in progress
 	waits      atomic.Int32           // WaitUntil work in progress
-	sleepAsked atomic.Bool            // Context.Sleep waits for the WaitUntil work
+	sleepAsked atomic.Bool            // Context.ForceSleep waits for the WaitUntil work
 	sockets    map[WebSocket]struct{} // guarded by mu: open raw WebSockets, closed when the actor sleeps on request
 	qwait      *queueWaiter           // guarded by mu: the call waiting in Queue().Next, holding the mailbox
 	qsig       chan struct{}          // guarded by mu: closed at the next committed queue send
@@ -147,7 +147,8 @@ func (inst *instance) doDestroy(ctx context.Context, caller string) error {
 	}); err != nil {
 		return err
 	}
-	inst.stopRun()
+	inst.stopRun(false) // a destroy from the handler's own Do must not wait for the handler
+	inst.rt.queueWaits.drop(inst.subject)
 	inst.closeConns(errorf(ErrNotFound, "actor %s was destroyed", inst.id), false)
 	inst.h = nil
 	inst.writeSnapshot()

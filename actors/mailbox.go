@@ -41,20 +41,20 @@ type op struct {
 	ctx    context.Context
 	reply  chan result
 	caller string
-	action string               // opAction; opDo: its system event's name
-	args   json.RawMessage      // opAction arguments, opResolve create input, opDo recorded args
-	mode   int                  // opResolve: resolveGet, resolveGetOrCreate, resolveCreate
-	force  bool                 // opSleep: sleep even with connections (runtime stop)
-	asked  bool                 // opSleep: the actor asked (Context.Sleep): sleep with connections open, after its WaitUntil work
-	conn   *Conn                // opAction over a connection, opConnect, opDisconnect
-	resp   *responseBuffer      // opRequest: where OnRequest writes (sent after the commit)
-	req    *http.Request        // opRequest
-	fn     func(r *run) error   // opDo
-	done   chan json.RawMessage // opQueueSend (action: the queue, args: the body): the waiting sender's, for the completion
-	ids    callIDs              // opAction: call ID, idempotency key, call chain
-	alarm  string               // opFire: the alarm's ID
-	at     time.Time            // opFire: the alarm's due time
-	pooled bool                 // from newOp: submit recycles it once answered
+	action string             // opAction; opDo: its system event's name
+	args   json.RawMessage    // opAction arguments, opResolve create input, opDo recorded args
+	mode   int                // opResolve: resolveGet, resolveGetOrCreate, resolveCreate
+	force  bool               // opSleep: sleep even with connections (runtime stop)
+	asked  bool               // opSleep: the actor asked (Context.ForceSleep): sleep with connections open, after its WaitUntil work
+	conn   *Conn              // opAction over a connection, opConnect, opDisconnect
+	resp   *responseBuffer    // opRequest: where OnRequest writes (sent after the commit)
+	req    *http.Request      // opRequest
+	fn     func(r *run) error // opDo
+	done   chan queueDone     // opQueueSend (action: the queue, args: the body): the waiting sender's, for the completion
+	ids    callIDs            // opAction: call ID, idempotency key, call chain
+	alarm  string             // opFire: the alarm's ID
+	at     time.Time          // opFire: the alarm's due time
+	pooled bool               // from newOp: submit recycles it once answered
 }
 
 // opPool recycles the ops of client calls (each with its reply channel) once
@@ -100,15 +100,16 @@ func (inst *instance) push(o *op, mayInline bool) (ok, inline bool, err error) {
 	if inst.dead {
 		return false, false, nil
 	}
-	if o.kind == opDestroy {
-		inst.aborting = true // queue waits end now, not at the destroy's turn
+	queued := len(inst.queue)
+	if inst.qwait != nil {
+		queued += len(inst.qwait.sends)
+	}
+	if queued >= inst.lim.mailbox && o.kind != opSleep && o.kind != opDisconnect {
+		return false, false, errorf(ErrOverloaded, "actor %s has %d calls queued (limit %d); retry later", inst.id, queued, inst.lim.mailbox)
 	}
 	if inst.handOver(o) {
 		inst.lastActive = inst.rt.clock.Now()
 		return true, false, nil
-	}
-	if len(inst.queue) >= inst.lim.mailbox && o.kind != opSleep && o.kind != opDisconnect {
-		return false, false, errorf(ErrOverloaded, "actor %s has %d calls queued (limit %d); retry later", inst.id, len(inst.queue), inst.lim.mailbox)
 	}
 	inst.queue = append(inst.queue, o)
 	if o.kind != opSleep {
@@ -190,9 +191,9 @@ func (inst *instance) drain() {
 }
 
 func (inst *instance) process(o *op) {
-	if o.kind == opDestroy {
+	if o.kind == opDestroy || (o.kind == opSleep && o.force) {
 		inst.mu.Lock()
-		inst.aborting = false // the destroy's turn: the waits it ended are over
+		inst.aborting = false // its turn: the waits it ended are over
 		inst.mu.Unlock()
 	}
 	if err := o.ctx.Err(); err != nil && o.kind != opSleep && o.kind != opDisconnect {

@@ -259,8 +259,8 @@ func (q *Queue) complete(m *Message, response json.RawMessage) error {
 		q.r.kv.set(key, eventlog.KVWrite{Key: []byte(key), Delete: true})
 		delete(q.pending, m.ID)
 	}
-	inst, id := q.r.inst, m.ID
-	q.r.commits = append(q.r.commits, func() { inst.rt.queueWaits.done(inst.subject, id, response) })
+	inst, id, scope := q.r.inst, m.ID, q.r.inst.waitScope()
+	q.r.commits = append(q.r.commits, func() { inst.rt.queueWaits.done(scope, id, response) })
 	return nil
 }
 

@@ -67,15 +67,33 @@ func (h *Handle) SendQueue(ctx context.Context, name string, body json.RawMessag
 		done: make(chan struct{})}
 	sent := &op{kind: opQueueSend, action: name, args: body, conn: conn, caller: h.client.caller}
 	if o.Wait {
-		sent.done = make(chan json.RawMessage, 1)
+		sent.done = make(chan queueDone, 1)
 	}
 	res, err := rt.submit(ctx, h.def, h.ref, h.subj, sent)
 	if err != nil {
+		if o.Wait && ctx.Err() != nil {
+			// Given up while queued: the send may still be appended later;
+			// then its waiter must not outlive it.
+			go func() {
+				if r := <-sent.reply; r.err == nil {
+					id, _ := strconv.ParseUint(string(r.output), 10, 64)
+					rt.queueWaits.forget(waitScope(h.subj, r.generation), id, sent.done)
+				}
+			}()
+		}
 		return QueueSendResult{}, err
 	}
 	id, _ := strconv.ParseUint(string(res.output), 10, 64)
 	out := QueueSendResult{ID: id, Status: QueueCompleted}
 	if !o.Wait {
+		return out, nil
+	}
+	scope := waitScope(h.subj, res.generation)
+	answered := func(d queueDone) (QueueSendResult, error) {
+		if d.gone {
+			return QueueSendResult{}, errorf(ErrAborted, "actor %s was destroyed before it completed queue message %d", h.ID, id)
+		}
+		out.Response = d.response
 		return out, nil
 	}
 	var timeout <-chan time.Time
@@ -85,14 +103,13 @@ func (h *Handle) SendQueue(ctx context.Context, name string, body json.RawMessag
 		timeout = t.C
 	}
 	select {
-	case out.Response = <-sent.done:
-		return out, nil
+	case d := <-sent.done:
+		return answered(d)
 	case <-timeout:
 	case <-ctx.Done():
 	}
-	if resp, ok := rt.queueWaits.forget(h.subj, id, sent.done); ok {
-		out.Response = resp // completed as the wait ended
-		return out, nil
+	if d, ok := rt.queueWaits.forget(scope, id, sent.done); ok {
+		return answered(d) // answered as the wait ended
 	}
 	out.Status = QueueTimedOut
 	return out, nil
@@ -136,15 +153,15 @@ func (inst *instance) doQueueSend(o *op, handed bool) result {
 	}
 	id := inst.nextQueueID()
 	if o.done != nil {
-		inst.rt.queueWaits.add(inst.subject, id, o.done)
+		inst.rt.queueWaits.add(inst.waitScope(), id, o.done)
 	}
 	args, _ := json.Marshal(map[string]any{"name": name, "id": id})
 	if err := inst.appendKV("$queue", args, o.caller, queueWrites(id, name, o.args, inst.rt.clock.Now())); err != nil {
-		inst.rt.queueWaits.forget(inst.subject, id, o.done)
+		inst.rt.queueWaits.forget(inst.waitScope(), id, o.done)
 		return result{err: err}
 	}
 	inst.queueNotify()
-	return result{output: json.RawMessage(strconv.FormatUint(id, 10))}
+	return result{output: json.RawMessage(strconv.FormatUint(id, 10)), generation: inst.image.Generation}
 }
 
 // queuedCount is how many messages wait in kv.
@@ -206,49 +223,76 @@ func (h *Handle) QueueStatus(ctx context.Context, limit int) (QueueStatus, error
 }
 
 // queueWaits are the senders waiting for their messages' completion, by
-// actor subject and message ID: they outlive the actor's instance (it may
-// sleep and wake before the message is completed).
+// actor subject, generation and message ID: they outlive the actor's
+// instance (it may sleep and wake before the message is completed), and a
+// destroy (after which IDs start again) answers them all.
 type queueWaits struct {
 	mu sync.Mutex
-	m  map[string]chan json.RawMessage
+	m  map[string]chan queueDone
 }
 
-func waitKey(subject string, id uint64) string { return subject + "#" + strconv.FormatUint(id, 10) }
+// queueDone is a waiting sender's answer: the completion's response, or
+// gone when the actor was destroyed first.
+type queueDone struct {
+	response json.RawMessage
+	gone     bool
+}
 
-func (w *queueWaits) add(subject string, id uint64, ch chan json.RawMessage) {
+// waitScope is the actor's current generation's prefix of waitKey.
+func (inst *instance) waitScope() string { return waitScope(inst.subject, inst.image.Generation) }
+
+func waitScope(subject string, gen uint64) string {
+	return subject + "@" + strconv.FormatUint(gen, 10) + "#"
+}
+
+func (w *queueWaits) add(scope string, id uint64, ch chan queueDone) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
-		w.m = map[string]chan json.RawMessage{}
+		w.m = map[string]chan queueDone{}
 	}
-	w.m[waitKey(subject, id)] = ch
+	w.m[scope+strconv.FormatUint(id, 10)] = ch
 }
 
 // done hands response to the message's waiting sender, if any.
-func (w *queueWaits) done(subject string, id uint64, response json.RawMessage) {
+func (w *queueWaits) done(scope string, id uint64, response json.RawMessage) {
+	key := scope + strconv.FormatUint(id, 10)
 	w.mu.Lock()
-	ch, ok := w.m[waitKey(subject, id)]
-	delete(w.m, waitKey(subject, id))
+	ch, ok := w.m[key]
+	delete(w.m, key)
 	w.mu.Unlock()
 	if ok {
-		ch <- response // cap 1, one completion per message
+		ch <- queueDone{response: response} // cap 1, one answer per message
 	}
 }
 
-// forget stops waiting; ok with the response if the completion came first.
-func (w *queueWaits) forget(subject string, id uint64, ch chan json.RawMessage) (json.RawMessage, bool) {
-	if ch == nil {
-		return nil, false
-	}
+// drop answers every sender waiting on the actor (any generation) as gone.
+func (w *queueWaits) drop(subject string) {
 	w.mu.Lock()
-	if w.m[waitKey(subject, id)] == ch {
-		delete(w.m, waitKey(subject, id))
+	defer w.mu.Unlock()
+	for key, ch := range w.m {
+		if strings.HasPrefix(key, subject+"@") {
+			delete(w.m, key)
+			ch <- queueDone{gone: true}
+		}
+	}
+}
+
+// forget stops waiting; ok with the answer if it came first.
+func (w *queueWaits) forget(scope string, id uint64, ch chan queueDone) (queueDone, bool) {
+	if ch == nil {
+		return queueDone{}, false
+	}
+	key := scope + strconv.FormatUint(id, 10)
+	w.mu.Lock()
+	if w.m[key] == ch {
+		delete(w.m, key)
 	}
 	w.mu.Unlock()
 	select {
-	case resp := <-ch:
-		return resp, true
+	case d := <-ch:
+		return d, true
 	default:
-		return nil, false
+		return queueDone{}, false
 	}
 }

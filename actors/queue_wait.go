@@ -31,6 +31,9 @@ func (w *queueWaiter) notify() {
 // queue send and a call waits; a destroy also ends the wait (and queues as
 // usual). inst.mu is held.
 func (inst *instance) handOver(o *op) bool {
+	if o.kind == opDestroy || (o.kind == opSleep && o.force) {
+		inst.aborting = true // queue waits end now (a destroy, the runtime's stop), not at its turn
+	}
 	w := inst.qwait
 	if w == nil {
 		return false
@@ -45,8 +48,10 @@ func (inst *instance) handOver(o *op) bool {
 		w.sends = append(w.sends, o)
 		w.notify()
 		return true
-	case opDestroy:
-		w.notify() // inst.aborting, set by push, ends the wait
+	case opDestroy, opSleep:
+		if inst.aborting {
+			w.notify() // inst.aborting ends the wait
+		}
 	}
 	return false
 }
@@ -55,6 +60,11 @@ func (inst *instance) handOver(o *op) bool {
 // committed, the timeout, the call's deadline, ctx's end or a destroy.
 func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
 	r, inst := q.r, q.r.inst
+	if r.replay != nil {
+		// A replay never waits: what the call received while it waited is
+		// already in the log before it (see the README's replay notes).
+		return nil, nil
+	}
 	until := r.deadline
 	if o.Timeout > 0 {
 		until = minTime(until, time.Now().Add(o.Timeout))
@@ -63,9 +73,26 @@ func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
 	inst.mu.Lock()
 	if inst.aborting {
 		inst.mu.Unlock()
-		return nil, errorf(ErrAborted, "actor %s is being destroyed", inst.id)
+		return nil, errorf(ErrAborted, "actor %s is being destroyed or stopped", inst.id)
 	}
 	inst.qwait = w
+	if !inst.lim.connectHooks {
+		// Sends that queued behind this call before it waited are its too,
+		// in their order (they would otherwise wait for its end).
+		kept := inst.queue[:0]
+		for _, q := range inst.queue {
+			if q.kind == opQueueSend {
+				w.sends = append(w.sends, q)
+			} else {
+				kept = append(kept, q)
+			}
+		}
+		clear(inst.queue[len(kept):])
+		inst.queue = kept
+		if len(w.sends) > 0 {
+			w.notify()
+		}
+	}
 	inst.mu.Unlock()
 	defer func() {
 		inst.mu.Lock()
@@ -91,7 +118,7 @@ func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
 		inst.serveSends(sends)
 		r.kv.base = inst.image.KV // the sends' KV writes (the map is new if the KV was empty)
 		if aborted {
-			return nil, errorf(ErrAborted, "actor %s is being destroyed", inst.id)
+			return nil, errorf(ErrAborted, "actor %s is being destroyed or stopped", inst.id)
 		}
 		if msgs := q.take(o); len(msgs) > 0 {
 			return msgs, nil
@@ -102,6 +129,10 @@ func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
 // serveSends appends queue sends handed to a waiting call and answers them.
 func (inst *instance) serveSends(sends []*op) {
 	for _, o := range sends {
+		if err := o.ctx.Err(); err != nil {
+			o.reply <- result{err: err} // its sender gave up: never started
+			continue
+		}
 		o.reply <- inst.doQueueSend(o, true)
 	}
 }

@@ -56,8 +56,22 @@ func (rc runCore) do(fn func(r *run) error) error {
 		}
 		return res.err
 	case <-rc.ctx.Done():
-		return errorf(ErrAborted, "actor %s is stopping", inst.id)
 	}
+	// Stopping: a turn not started yet is taken back; one that started is
+	// answered (the mailbox always answers), so what it committed is known.
+	inst.mu.Lock()
+	for i, q := range inst.queue {
+		if q == o {
+			inst.queue = append(inst.queue[:i], inst.queue[i+1:]...)
+			inst.mu.Unlock()
+			return errorf(ErrAborted, "actor %s is stopping", inst.id)
+		}
+	}
+	inst.mu.Unlock()
+	if res := <-o.reply; res.err != nil {
+		return withCause(errorf(ErrAborted, "actor %s is stopping", inst.id), res.err)
+	}
+	return nil
 }
 
 // Queue returns the actor's queues as the Run handler takes from them.
@@ -105,11 +119,14 @@ func (q *RunQueue) NextBatch(o NextOptions) ([]*Message, error) {
 			msgs = (&Queue{r: r}).take(o)
 			return nil
 		})
-		if err != nil || len(msgs) > 0 {
+		if err != nil {
+			return nil, err // the turn did not commit: nothing was taken
+		}
+		if len(msgs) > 0 {
 			for _, m := range msgs {
 				q.hold(m)
 			}
-			return msgs, err
+			return msgs, nil
 		}
 		inst.busy.Add(-1) // waiting for a message does not keep the actor awake
 		select {
@@ -175,16 +192,20 @@ func (inst *instance) startRun() {
 	}()
 }
 
-// stopRun ends the Run handler's context and waits, bounded by the action
-// timeout, for it to return. It runs in the mailbox, where the handler's
-// pending Do (if any) gives up at once since its context has ended.
-func (inst *instance) stopRun() {
+// stopRun ends the Run handler's context and, with wait, waits (bounded by
+// the action timeout) for it to return. It runs in the mailbox, where the
+// handler's pending Do (if any) is taken back since its context has ended;
+// a destroy does not wait (it may run inside the handler's own Do).
+func (inst *instance) stopRun(wait bool) {
 	cancel, done := inst.runCancel, inst.runDone
 	inst.runCancel, inst.runDone = nil, nil
 	if cancel == nil {
 		return
 	}
 	cancel()
+	if !wait {
+		return
+	}
 	t := time.NewTimer(inst.lim.actionTimeout)
 	defer t.Stop()
 	select {

@@ -186,7 +186,7 @@ func kvSize(kv map[string][]byte) int {
 
 // doSleep runs OnSleep, writes the snapshot and leaves memory, unless work
 // arrived or connections keep the actor awake. An asked sleep
-// (Context.Sleep, as RivetKit's c.sleep()) waits only for the actor's
+// (Context.ForceSleep, as RivetKit's c.sleep()) waits only for the actor's
 // WaitUntil work: OnSleep runs with the connections and raw WebSockets
 // still open (it may still send to them), then they are closed (a client
 // that reconnects wakes the actor). force (runtime stop) closes them first.
@@ -205,7 +205,7 @@ func (inst *instance) doSleep(force, asked bool) {
 	if force {
 		inst.closeConns(ErrStopping, inst.loaded && inst.image.Exists)
 	}
-	inst.stopRun() // its last changes land before OnSleep
+	inst.stopRun(true) // its last changes land before OnSleep
 	if inst.loaded && inst.image.Exists {
 		ctx, cancel := inst.rt.ctxForSleep()
 		_, err := inst.execute(ctx, eventlog.KindSystem, "$sleep", nil, "runtime", nil, false, func(r *run) (any, error) {
@@ -244,8 +244,8 @@ func (inst *instance) writeSnapshot() {
 	inst.sinceSnapshot = 0
 }
 
-// askSleep queues an asked sleep (Context.Sleep) behind the calls already
-// waiting; enqueue never blocks the mailbox.
+// askSleep queues an asked sleep (Context.ForceSleep) behind the calls
+// already waiting; enqueue never blocks the mailbox.
 func (inst *instance) askSleep() {
 	_, _ = inst.enqueue(&op{kind: opSleep, asked: true, ctx: inst.rt.ctx, reply: make(chan result, 1)})
 }

@@ -76,7 +76,7 @@ var sleepActor = actors.NewType("sleep", actors.Options[sleepCounts]{
 	IdleTimeout: sleepTimeout,
 }).
 	Action("triggerSleep", actors.Act0(func(c *actors.Context[sleepCounts]) (any, error) {
-		c.Sleep()
+		c.ForceSleep()
 		return nil, nil
 	})).
 	Action("getCounts", actors.Act0(func(c *actors.Context[sleepCounts]) (sleepCounts, error) {
@@ -186,7 +186,7 @@ var sleepWithWaitUntilMessage = actors.NewType("sleepWithWaitUntilMessage", acto
 				lg.Warn("waitUntil work failed", "err", err)
 			}
 		})
-		c.Sleep()
+		c.ForceSleep()
 		return nil, nil
 	})).
 	Action("getCounts", actors.Act0(func(c *actors.Context[waitUntilMessageState]) (waitUntilMessageState, error) {
@@ -374,7 +374,7 @@ func sendOnSleepType(name string, delay time.Duration) *actors.Type[sleepCounts]
 		IdleTimeout: sleepTimeout,
 	}).
 		Action("triggerSleep", actors.Act0(func(c *actors.Context[sleepCounts]) (any, error) {
-			c.Sleep()
+			c.ForceSleep()
 			return nil, nil
 		})).
 		Action("getCounts", actors.Act0(func(c *actors.Context[sleepCounts]) (sleepCounts, error) {
@@ -409,7 +409,7 @@ var sleepWithWaitUntilInOnWake = actors.NewType("sleepWithWaitUntilInOnWake", ac
 	IdleTimeout: sleepTimeout,
 }).
 	Action("triggerSleep", actors.Act0(func(c *actors.Context[waitUntilOnWakeState]) (any, error) {
-		c.Sleep()
+		c.ForceSleep()
 		return nil, nil
 	})).
 	Action("getStatus", actors.Act0(func(c *actors.Context[waitUntilOnWakeState]) (waitUntilOnWakeState, error) {
@@ -521,7 +521,7 @@ var sleepWithPreventSleep = actors.NewType("sleepWithPreventSleep", actors.Optio
 	IdleTimeout: sleepTimeout,
 }).
 	Action("triggerSleep", actors.Act0(func(c *actors.Context[preventSleepState]) (any, error) {
-		c.Sleep()
+		c.ForceSleep()
 		return nil, nil
 	})).
 	Action("getStatus", actors.Act0(func(c *actors.Context[preventSleepState]) (preventSleepStatus, error) {
@@ -603,7 +603,7 @@ func asyncRawWsType(name string, onClose bool) *actors.Type[asyncRawWsState] {
 		IdleTimeout: rawWsHandlerSleepTimeout,
 	}).
 		Action("triggerSleep", actors.Act0(func(c *actors.Context[asyncRawWsState]) (any, error) {
-			c.Sleep()
+			c.ForceSleep()
 			return nil, nil
 		})).
 		Action("getStatus", actors.Act0(func(c *actors.Context[asyncRawWsState]) (asyncRawWsState, error) {
