@@ -60,9 +60,9 @@ type holder interface {
 	disconnect(r *run, conn *Conn)
 	request(r *run, w http.ResponseWriter, req *http.Request) error
 	websocket(s sessionCore, ws WebSocket)
-	// canPublish reports whether the type has queue name (known) and whether
-	// the run's connection may send to it.
-	canPublish(r *run, name string) (known, ok bool, err error)
+	// canPublish reports whether the type has queue name (known), whether a
+	// CanPublish hook ran, and whether the run's connection may send to it.
+	canPublish(r *run, name string) (known, hooked, ok bool, err error)
 	// canSubscribe runs the CanSubscribe of event name, if any (hooked).
 	canSubscribe(r *run, name string) (hooked, ok bool, err error)
 	// runHandler runs Options.Run, if any, until it returns.
@@ -247,19 +247,19 @@ func (h *typed[S]) websocket(s sessionCore, ws WebSocket) {
 	h.t.opts.OnWebSocket(&Session[S]{core: s}, ws)
 }
 
-func (h *typed[S]) canPublish(r *run, name string) (known, ok bool, err error) {
+func (h *typed[S]) canPublish(r *run, name string) (known, hooked, ok bool, err error) {
 	spec, found := h.t.opts.Queues[name]
 	if !found {
 		spec, found = h.t.opts.Queues["*"]
 	}
 	if !found {
-		return false, false, nil
+		return false, false, false, nil
 	}
 	if spec.CanPublish == nil {
-		return true, true, nil
+		return true, false, true, nil
 	}
 	ok, err = spec.CanPublish(h.ctx(r))
-	return true, ok, err
+	return true, true, ok, err
 }
 
 func (h *typed[S]) canSubscribe(r *run, name string) (hooked, ok bool, err error) {

@@ -31,7 +31,8 @@ type QueueSpec[S any] struct {
 	// CanPublish decides whether a sender may put a message on the queue;
 	// false refuses the send with a "forbidden" user error. c.Conn() is the
 	// sending connection (its params and state); c.Request() its request. It
-	// must not change the state. nil lets every sender publish.
+	// must not change the state (a change is undone, never recorded). nil
+	// lets every sender publish.
 	CanPublish func(c *Context[S]) (bool, error)
 }
 

@@ -133,13 +133,16 @@ func (inst *instance) doQueueSend(o *op, handed bool) result {
 	}
 	name := o.action
 	r := newRun(o.ctx, inst, o.caller, o.conn)
-	var known, allowed bool
+	var known, hooked, allowed bool
 	_, err := inst.safely("CanPublish", func() (any, error) {
 		var err error
-		known, allowed, err = inst.h.canPublish(r, name)
+		known, hooked, allowed, err = inst.h.canPublish(r, name)
 		return nil, err
 	})
 	r.release()
+	if hooked && !handed {
+		inst.rollback() // CanPublish may not change the state: what it did is not recorded, so undo it
+	}
 	switch {
 	case err != nil:
 		return result{err: inst.report("CanPublish", err)}
