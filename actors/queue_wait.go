@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -10,7 +11,8 @@ import (
 // while it waits, push hands queue sends to it, and it appends them itself,
 // each its own event before its sender is answered, between its own reads.
 // A destroy arriving meanwhile ends the wait with ErrAborted, and then runs
-// in its turn; so does any later wait before it. A send whose connection has
+// in its turn; so does any later wait before it. Resolves of the actor (a
+// client's getOrCreate before its send) are answered by the wait too. A send whose connection has
 // hooks to run (the type has OnBeforeConnect, ConnState...) is not handed
 // over: it waits for the call to end, as any other call does.
 
@@ -39,6 +41,13 @@ func (inst *instance) handOver(o *op) bool {
 		return false
 	}
 	switch o.kind {
+	case opResolve:
+		// A client resolving the actor before its send (the gateway's
+		// getOrCreate): for an existing actor it only reads, so the wait
+		// answers it rather than leaving the send stuck behind it.
+		w.sends = append(w.sends, o)
+		w.notify()
+		return true
 	case opQueueSend:
 		if inst.lim.connectHooks {
 			// Its connection's hooks (a possible refusal, state they build)
@@ -81,7 +90,7 @@ func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
 		// in their order (they would otherwise wait for its end).
 		kept := inst.queue[:0]
 		for _, q := range inst.queue {
-			if q.kind == opQueueSend {
+			if q.kind == opQueueSend || q.kind == opResolve {
 				w.sends = append(w.sends, q)
 			} else {
 				kept = append(kept, q)
@@ -126,11 +135,25 @@ func (q *Queue) wait(ctx context.Context, o NextOptions) ([]*Message, error) {
 	}
 }
 
-// serveSends appends queue sends handed to a waiting call and answers them.
+// serveSends appends queue sends handed to a waiting call and answers them,
+// and answers the resolves handed over with them. A resolve that would
+// create the actor (it was destroyed meanwhile) goes back to the mailbox.
 func (inst *instance) serveSends(sends []*op) {
-	for _, o := range sends {
+	for i, o := range sends {
 		if err := o.ctx.Err(); err != nil {
 			o.reply <- result{err: err} // its sender gave up: never started
+			continue
+		}
+		if o.kind == opResolve {
+			if !inst.image.Exists {
+				inst.mu.Lock()
+				inst.queue = append(slices.Clone(sends[i:i+1]), inst.queue...)
+				inst.mu.Unlock()
+				continue
+			}
+			res := inst.doResolve(o) // reads only: the actor exists
+			res.generation = inst.image.Generation
+			o.reply <- res
 			continue
 		}
 		o.reply <- inst.doQueueSend(o, true)
