@@ -47,4 +47,4 @@ fuzz: ## fuzz the key encoding and the event codec for a minute each
 verify: ## gofmt, vet and tests: everything CI checks
 	bash .ci/run
 
-.PHONY: help run build test test/go test/rivetkit conformance bench fuzz verify
+.PHONY: help run build test test/go test/rivetkit test/conformance conformance bench fuzz verify
