@@ -347,20 +347,7 @@ func (s *Server) gwAction(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Args []json.RawMessage `json:"args"`
 	}
-	data, err := s.readGatewayBody(w, r)
-	if bodyTimedOut(err) {
-		writeGatewayError(w, s.bodyTimeoutError())
-		return
-	}
-	if err == nil && len(data) > s.opts.MaxIncomingMessageBytes {
-		writeGatewayError(w, s.incomingTooLong(len(data)))
-		return
-	}
-	if err == nil && len(data) > 0 {
-		err = json.Unmarshal(data, &body)
-	}
-	if err != nil {
-		writeGatewayError(w, bodyError(err))
+	if !s.readGatewayMessage(w, r, &body) {
 		return
 	}
 	params, apiErr := connParams(r)

@@ -39,20 +39,7 @@ type gwQueueRequest struct {
 
 func (s *Server) gwQueue(w http.ResponseWriter, r *http.Request) {
 	var req gwQueueRequest
-	data, err := s.readGatewayBody(w, r)
-	if bodyTimedOut(err) {
-		writeGatewayError(w, s.bodyTimeoutError())
-		return
-	}
-	if err == nil && len(data) > s.opts.MaxIncomingMessageBytes { // as RivetKit bounds a queue send
-		writeGatewayError(w, s.incomingTooLong(len(data)))
-		return
-	}
-	if err == nil && len(data) > 0 {
-		err = json.Unmarshal(data, &req)
-	}
-	if err != nil {
-		writeGatewayError(w, bodyError(err))
+	if !s.readGatewayMessage(w, r, &req) { // bounded as RivetKit bounds a queue send
 		return
 	}
 	// Check the type before resolving: getOrCreate must not create an

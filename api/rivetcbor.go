@@ -192,6 +192,29 @@ func (s *Server) readGatewayBody(w http.ResponseWriter, r *http.Request) ([]byte
 	return cborToRivetJSON(data)
 }
 
+// readGatewayMessage reads a gateway request's body (JSON or CBOR) into v,
+// within --max-incoming-message-bytes; on failure it has written the error
+// and reports false. An empty body leaves v as it is.
+func (s *Server) readGatewayMessage(w http.ResponseWriter, r *http.Request, v any) bool {
+	data, err := s.readGatewayBody(w, r)
+	if bodyTimedOut(err) {
+		writeGatewayError(w, s.bodyTimeoutError())
+		return false
+	}
+	if err == nil && len(data) > s.opts.MaxIncomingMessageBytes {
+		writeGatewayError(w, s.incomingTooLong(len(data)))
+		return false
+	}
+	if err == nil && len(data) > 0 {
+		err = json.Unmarshal(data, v)
+	}
+	if err != nil {
+		writeGatewayError(w, bodyError(err))
+		return false
+	}
+	return true
+}
+
 // RivetKit's default message limits (maxIncomingMessageSize,
 // maxOutgoingMessageSize).
 const (
