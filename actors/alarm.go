@@ -26,6 +26,12 @@ const SchedulerCaller = "scheduler"
 // action failed (see Runtime.FireAlarm).
 const FireAction = "$alarm"
 
+// WakeAction is the action of an alarm that only wakes the actor: every
+// type accepts it, and its fire runs no code. A Run handler that waits
+// without keeping the actor awake (a workflow's sleep) sets one, so that the
+// actor wakes, and its Run handler starts again, when the wait is over.
+const WakeAction = "$wake"
+
 // Schedule sets, cancels and lists the actor's alarms, from inside an action
 // (Context.Schedule). Changes are part of the call's event: they take effect
 // only if it is committed, and Get and List see the call's own changes.
@@ -196,7 +202,7 @@ func (r *run) alarmArgs(action string, args []any) (json.RawMessage, error) {
 	if r.kind == eventlog.KindDestroy {
 		return nil, errorf(ErrNotFound, "actor %s is being destroyed: its alarms and crons go with it", inst.id)
 	}
-	if !inst.def.hasAction(action) {
+	if !inst.def.hasAction(action) && action != WakeAction {
 		return nil, errorf(ErrActionNotFound, "schedule on %s: actor type %s has no action %q", inst.id, inst.ref.Type, action)
 	}
 	if args == nil {
@@ -384,6 +390,9 @@ func (inst *instance) doFire(o *op) result {
 // cron's record of the fire. A replay of a fire runs this very code.
 func (inst *instance) fire(r *run, a actorstate.Alarm) (any, error) {
 	r.startFire(a)
+	if a.Action == WakeAction {
+		return nil, nil // the fire's event removes the alarm; waking was the point
+	}
 	if !inst.def.hasAction(a.Action) {
 		return nil, errorf(ErrActionNotFound, "actor type %s has no action %q", inst.ref.Type, a.Action)
 	}

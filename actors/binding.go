@@ -17,6 +17,7 @@ type Definition interface {
 	hasAction(name string) bool
 	actionNames() []string
 	definitionError() error
+	runInspector() RunInspector
 }
 
 // limits are a type's effective limits, its options over the runtime's defaults.
@@ -70,6 +71,8 @@ type holder interface {
 }
 
 func (t *Type[S]) definitionError() error { return t.err }
+
+func (t *Type[S]) runInspector() RunInspector { return t.opts.RunInspector }
 
 // cloneValue returns a deep copy of v, of v's type, through JSON: each
 // connection (ConnState) and each wake (Vars) starts from its own copy of a

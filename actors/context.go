@@ -177,6 +177,13 @@ func (c *Context[S]) Broadcast(name string, args ...any) {
 // event and apply only if it is appended.
 func (c *Context[S]) KV() *KV { return &KV{o: &c.run.kv} }
 
+// ReservedKV returns the part of the actor's KV that the runtime reserves
+// for namespace ns: a package built on actors keeps its records there
+// (workflows/actorwf its journal under "wf"), written in the call's event
+// like any KV write, carried by snapshots, forks and replays, and never shown
+// by KV(). ns is 1 to 32 letters or digits; "q" is the actor's queues'.
+func (c *Context[S]) ReservedKV(ns string) *KV { return c.run.reservedKV(ns) }
+
 // Sleep asks the runtime to put the actor to sleep after this call, unless
 // connections, raw WebSockets or background work keep it awake (then it
 // sleeps when they are gone and it is idle).

@@ -84,6 +84,11 @@ type Options[S any] struct {
 	// awake while it runs, except while it waits for a queue message. An
 	// error or a return leaves the actor to sleep when idle, never destroys it.
 	Run func(rc *RunContext[S]) error
+	// RunInspector, set with Run by a package that builds a Run handler
+	// (workflows/actorwf), shows the handler's records in the inspector and
+	// resets them for a replay from the beginning (Handle.RunHistory,
+	// Handle.RestartRun).
+	RunInspector RunInspector
 
 	// Limits and tuning; zero takes the runtime's default (RuntimeOptions).
 	IdleTimeout    time.Duration // sleep after this long without work (default 30s)

@@ -91,6 +91,10 @@ var (
 	// ErrAborted: the actor stopped, or the wait's context ended, during a
 	// queue wait.
 	ErrAborted = newError(errcode.ActorAborted, "actor aborted", 0)
+	// ErrRunInFlight: Handle.RestartRun while the Run handler runs.
+	ErrRunInFlight = newError(errcode.RunInFlight, "workflow in flight", 0)
+	// ErrNoRunInspector: the type's Run handler has no RunInspector.
+	ErrNoRunInspector = newError(errcode.RunNotReplayable, "workflow not enabled", 0)
 	// ErrIdempotencyKeyReused: the key was first used for another call.
 	ErrIdempotencyKeyReused = newError(errcode.IdempotencyKeyReused, "idempotency key reused with other arguments", 0)
 )

@@ -15,7 +15,12 @@ type kvOverlay struct {
 }
 
 // KV is an actor's key-value store, seen from inside one call.
-type KV struct{ o *kvOverlay }
+type KV struct {
+	o *kvOverlay
+	// ns, when set, is a reserved namespace's key prefix (ReservedKV):
+	// keys are stored under it, and it is stripped from listed keys.
+	ns string
+}
 
 // Keys starting with a NUL byte ("\x00") are the runtime's (the actor's
 // queues): Get, List and Range never show them, and Put and Delete of one
@@ -23,7 +28,9 @@ type KV struct{ o *kvOverlay }
 
 // Get returns the value of key and whether it exists.
 func (k *KV) Get(key string) ([]byte, bool) {
-	if strings.HasPrefix(key, reservedKVPrefix) {
+	if k.ns != "" {
+		key = k.ns + key
+	} else if strings.HasPrefix(key, reservedKVPrefix) {
 		return nil, false
 	}
 	if w, ok := k.o.writes[key]; ok {
@@ -38,14 +45,23 @@ func (k *KV) Get(key string) ([]byte, bool) {
 
 // Put sets key to value.
 func (k *KV) Put(key string, value []byte) {
-	checkUserKey(key)
+	key = k.key(key)
 	k.o.set(key, eventlog.KVWrite{Key: []byte(key), Value: slices.Clone(value)})
 }
 
 // Delete removes key.
 func (k *KV) Delete(key string) {
-	checkUserKey(key)
+	key = k.key(key)
 	k.o.set(key, eventlog.KVWrite{Key: []byte(key), Delete: true})
+}
+
+// key is the stored key of key: in the namespace, or checked as a user's.
+func (k *KV) key(key string) string {
+	if k.ns != "" {
+		return k.ns + key
+	}
+	checkUserKey(key)
+	return key
 }
 
 // checkUserKey fails the call (a panic the mailbox turns into its error)
@@ -83,6 +99,17 @@ func (k *KV) List(prefix string) []Entry {
 // Range returns the entries with start <= key < end (end "" = no upper bound),
 // in key order.
 func (k *KV) Range(start, end string) []Entry {
+	if k.ns != "" {
+		end = k.ns + end
+		if end == k.ns {
+			end = prefixEnd(k.ns)
+		}
+		out := k.o.rangeRaw(k.ns+start, end)
+		for i := range out {
+			out[i].Key = strings.TrimPrefix(out[i].Key, k.ns)
+		}
+		return out
+	}
 	out := k.o.rangeRaw(start, end)
 	return slices.DeleteFunc(out, func(e Entry) bool { return strings.HasPrefix(e.Key, reservedKVPrefix) })
 }
@@ -126,4 +153,17 @@ func (o *kvOverlay) events() []eventlog.KVWrite {
 		out = append(out, *o.writes[key])
 	}
 	return out
+}
+
+// validReservedNS reports whether ns may name a ReservedKV namespace.
+func validReservedNS(ns string) bool {
+	if ns == "" || len(ns) > 32 || ns == "q" {
+		return false
+	}
+	for _, r := range ns {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -265,6 +265,28 @@ func (q *Queue) complete(m *Message, response json.RawMessage) error {
 	return nil
 }
 
+// CompleteID completes message id, taken by an earlier call (a Run
+// handler's take that a workflow journaled, say), as Message.Complete does:
+// in this call's event the message leaves the queue, if it is still there,
+// and once the event is committed a sender waiting for it gets response.
+func (q *Queue) CompleteID(id uint64, response any) error {
+	var raw json.RawMessage
+	if response != nil {
+		var err error
+		if raw, err = json.Marshal(response); err != nil {
+			return errorf(ErrInvalidArgs, "the response to queue message %d does not encode as JSON: %v", id, err)
+		}
+	}
+	key := queueKey(id)
+	if len(q.r.kv.rangeRaw(key, key+"\x00")) > 0 {
+		q.r.kv.set(key, eventlog.KVWrite{Key: []byte(key), Delete: true})
+	}
+	delete(q.pending, id)
+	inst, scope := q.r.inst, q.r.inst.waitScope()
+	q.r.commits = append(q.r.commits, func() { inst.rt.queueWaits.done(scope, id, raw) })
+	return nil
+}
+
 // queueWrites are the KV writes that put a message on the queue.
 func queueWrites(id uint64, name string, body json.RawMessage, now time.Time) []eventlog.KVWrite {
 	v, _ := json.Marshal(storedMessage{Name: name, Body: body, At: now.UnixMilli()})

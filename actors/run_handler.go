@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 )
@@ -72,6 +73,41 @@ func (rc runCore) do(fn func(r *run) error) error {
 		return withCause(errorf(ErrAborted, "actor %s is stopping", inst.id), res.err)
 	}
 	return nil
+}
+
+// QueueSignal returns a channel closed at the next send committed to the
+// actor's queues. Take it before looking at the queue (in a Do), then wait
+// on it with Idle: a send between the look and the wait is not missed.
+func (rc *RunContext[S]) QueueSignal() <-chan struct{} { return rc.core.inst.queueSignal() }
+
+// Idle waits, without keeping the actor awake, until wake is closed (nil:
+// never), until (zero: no deadline) or the handler's context ends; woken
+// reports that wake was closed. The actor may sleep meanwhile, which ends
+// the context (ErrAborted): a handler that must go on at until sets an
+// alarm (WakeAction) first, so that the next wake starts it again.
+func (rc *RunContext[S]) Idle(wake <-chan struct{}, until time.Time) (woken bool, err error) {
+	inst, ctx := rc.core.inst, rc.core.ctx
+	var deadline <-chan time.Time
+	if !until.IsZero() {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		deadline = t.C
+	}
+	inst.busy.Add(-1)
+	defer inst.busy.Add(1)
+	select {
+	case <-wake:
+		return true, nil
+	case <-deadline:
+		return false, nil
+	case <-ctx.Done():
+		return false, errorf(ErrAborted, "actor %s is stopping", inst.id)
+	}
+}
+
+// Log returns the actor's logger.
+func (rc *RunContext[S]) Log() *slog.Logger {
+	return rc.core.inst.rt.logger.With("actor", rc.core.inst.id)
 }
 
 // Queue returns the actor's queues as the Run handler takes from them.

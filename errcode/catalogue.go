@@ -87,6 +87,8 @@ var catalogue = []Entry{
 	{QueueMessageNotCompleted, 409, GroupActor, "Actor code asked for its next queue message while holding a completable one it has not completed; complete it first."},
 	{QueueMessageAlreadyCompleted, 409, GroupActor, "Actor code completed a queue message that was already completed."},
 	{ActorAborted, 503, GroupActor, "The actor stopped (sleep, destroy, shutdown), or the wait's own context ended, while its code waited for a queue message."},
+	{RunInFlight, 409, GroupActor, "The actor's workflow is running (a step, a wait that keeps it awake), so it cannot be replayed from the beginning now; retry once it waits or has finished."},
+	{RunNotReplayable, 400, GroupActor, "The actor's type has no workflow (workflows/actorwf) to show or replay."},
 	{MalformedMessage, 0, GroupAPI, "A RivetKit WebSocket frame cannot be decoded."},
 	{UnknownMessage, 0, GroupAPI, "A WebSocket message has an unknown type."},
 	{BinaryUnsupported, 0, GroupAPI, "A binary WebSocket frame came where JSON text was expected."},

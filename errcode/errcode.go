@@ -180,6 +180,11 @@ const (
 	// ActorAborted (503): the actor is stopping (sleep, destroy, shutdown),
 	// or the caller's signal ended, while its code waited.
 	ActorAborted Code = "actor_aborted"
+	// RunInFlight (409): the actor's Run handler (a workflow) is running, so
+	// it cannot be replayed from the beginning now.
+	RunInFlight Code = "run_in_flight"
+	// RunNotReplayable (400): the actor's Run handler is not a workflow.
+	RunNotReplayable Code = "workflow_not_enabled"
 	// MalformedMessage (stream only): a RivetKit WebSocket frame cannot be decoded.
 	MalformedMessage Code = "malformed_message"
 	// UnknownMessage (stream only): a WebSocket message has an unknown type.
