@@ -36,20 +36,34 @@ func (rc *RunContext[S]) Key() []string {
 // Do runs fn in the actor's mailbox like an action: its state changes,
 // broadcasts, KV writes and queue takes are recorded in an event before Do
 // returns. It fails with ErrAborted once the handler's context has ended.
-func (rc *RunContext[S]) Do(fn func(c *Context[S]) error) error {
-	return rc.core.do(func(r *run) error { return fn(r.inst.h.(*typed[S]).ctx(r)) })
+func (rc *RunContext[S]) Do(fn func(c *Context[S]) error) error { return rc.Submit(fn)() }
+
+// Submit queues fn in the actor's mailbox now, as Do does, and returns the
+// wait for its outcome: calls Submitted one after the other run in that
+// order (the order Do calls on several goroutines run in is unknown).
+func (rc *RunContext[S]) Submit(fn func(c *Context[S]) error) (wait func() error) {
+	return rc.core.submit(func(r *run) error { return fn(r.inst.h.(*typed[S]).ctx(r)) })
 }
 
 // do runs fn in this instance's mailbox (never another's: a handler does
 // not outlive its instance).
-func (rc runCore) do(fn func(r *run) error) error {
+func (rc runCore) do(fn func(r *run) error) error { return rc.submit(fn)() }
+
+// submit queues fn in the mailbox and returns the wait for its outcome.
+func (rc runCore) submit(fn func(r *run) error) func() error {
 	inst := rc.inst
 	o := &op{kind: opDo, action: "$run", caller: "actor:" + inst.id, fn: fn, ctx: rc.ctx, reply: make(chan result, 1)}
 	if ok, err := inst.enqueue(o); err != nil {
-		return err
+		return func() error { return err }
 	} else if !ok {
-		return errorf(ErrAborted, "actor %s left memory", inst.id)
+		return func() error { return errorf(ErrAborted, "actor %s left memory", inst.id) }
 	}
+	return func() error { return rc.await(o) }
+}
+
+// await waits for the outcome of o, a queued turn of the handler.
+func (rc runCore) await(o *op) error {
+	inst := rc.inst
 	select {
 	case res := <-o.reply:
 		if res.err != nil && rc.ctx.Err() != nil {

@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -227,19 +228,44 @@ func (s *Server) inspQueue(w http.ResponseWriter, r *http.Request, h *actors.Han
 	writeJSONStatus(w, http.StatusOK, map[string]any{"size": st.Size, "maxSize": st.MaxSize, "truncated": st.Truncated, "messages": msgs})
 }
 
-// inspWorkflow is the workflow history of the actor: null and disabled for
-// the actor types served here (the workflow-backed ones are not inspected
-// yet).
-func (s *Server) inspWorkflow(*actors.Handle) (history any, enabled bool) { return nil, false }
+// inspWorkflow is the workflow history of the actor (actors.RunInspector):
+// null and disabled for a type whose Run handler is not a workflow.
+func (s *Server) inspWorkflow(r *http.Request, h *actors.Handle) (history any, enabled bool, err error) {
+	raw, enabled, err := h.RunHistory(r.Context())
+	if err != nil || !enabled {
+		return nil, enabled, err
+	}
+	return raw, true, nil
+}
 
 func (s *Server) inspWorkflowHistory(w http.ResponseWriter, r *http.Request, h *actors.Handle) {
-	history, enabled := s.inspWorkflow(h)
+	history, enabled, err := s.inspWorkflow(r, h)
+	if err != nil {
+		writeGatewayError(w, fromActors(err))
+		return
+	}
 	writeJSONStatus(w, http.StatusOK, map[string]any{"history": history, "isWorkflowEnabled": enabled})
 }
 
+// inspWorkflowReplay runs the actor's workflow again from the beginning
+// (Handle.RestartRun) and answers its history. A workflow in flight is
+// RivetKit's answer, 500 internal_error.
 func (s *Server) inspWorkflowReplay(w http.ResponseWriter, r *http.Request, h *actors.Handle) {
-	inspError(w, http.StatusBadRequest, errcode.GroupActor, "workflow_not_enabled",
-		"Workflow not enabled: actor type "+h.Type()+" is not a workflow, so it has no workflow to replay.")
+	err := h.RestartRun(r.Context())
+	switch {
+	case errors.Is(err, actors.ErrNoRunInspector):
+		inspError(w, http.StatusBadRequest, errcode.GroupActor, "workflow_not_enabled",
+			"Workflow not enabled: actor type "+h.Type()+" is not a workflow, so it has no workflow to replay.")
+		return
+	case errors.Is(err, actors.ErrRunInFlight):
+		inspError(w, http.StatusInternalServerError, errcode.GroupActor, "internal_error",
+			"Cannot replay a workflow while it is currently in flight: retry once it waits or has finished.")
+		return
+	case err != nil:
+		writeGatewayError(w, fromActors(err))
+		return
+	}
+	s.inspWorkflowHistory(w, r, h)
 }
 
 func (s *Server) inspNoDatabase(w http.ResponseWriter, r *http.Request, h *actors.Handle) {
@@ -258,7 +284,11 @@ func (s *Server) inspSummary(w http.ResponseWriter, r *http.Request, h *actors.H
 		writeGatewayError(w, fromActors(err))
 		return
 	}
-	history, enabled := s.inspWorkflow(h)
+	history, enabled, err := s.inspWorkflow(r, h)
+	if err != nil {
+		writeGatewayError(w, fromActors(err))
+		return
+	}
 	writeJSONStatus(w, http.StatusOK, map[string]any{
 		"state": in.State, "connections": inspConns(in.Connections), "rpcs": h.ActionNames(), "queueSize": q.Size,
 		"isStateEnabled": true, "isDatabaseEnabled": false, "isWorkflowEnabled": enabled, "workflowHistory": history,

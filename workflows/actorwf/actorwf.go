@@ -93,6 +93,20 @@ type W[S any] struct {
 	x     *execution[S]
 	ctx   context.Context
 	scope workflows.Path
+	// blocked, set on a branch's W, tells its Join or Race that the
+	// branch has queued its first turn or waits (the next branch may
+	// start: branches reach the mailbox in their order).
+	blocked func()
+}
+
+// do runs fn in the mailbox for w (see execution.do).
+func (w *W[S]) do(fn func(c *actors.Context[S]) error) error { return w.x.submit(fn, w.blocked) }
+
+// block tells w's Join or Race that w waits.
+func (w *W[S]) block() {
+	if w.blocked != nil {
+		w.blocked()
+	}
 }
 
 // execution is one run of the workflow function, shared by its Ws.
@@ -254,16 +268,23 @@ func (x *execution[S]) nondeterminism(err error) error {
 // the execution cannot go on: errStop when the actor is stopping,
 // errRestart when the append's outcome is unknown or transient, else the
 // failure itself (a step whose changes do not fit the actor, say).
-func (x *execution[S]) do(fn func(c *actors.Context[S]) error) error {
+func (x *execution[S]) do(fn func(c *actors.Context[S]) error) error { return x.submit(fn, nil) }
+
+// submit is do, calling queued (if set) once fn is in the mailbox's queue.
+func (x *execution[S]) submit(fn func(c *actors.Context[S]) error, queued func()) error {
 	x.mu.Lock()
 	guard := x.guard
 	x.mu.Unlock()
-	err := x.rc.Do(func(c *actors.Context[S]) error {
+	wait := x.rc.Submit(func(c *actors.Context[S]) error {
 		if guard {
 			c.KV().Put(GuardKVKey, []byte("true"))
 		}
 		return fn(c)
 	})
+	if queued != nil {
+		queued()
+	}
+	err := wait()
 	switch {
 	case err == nil:
 		if guard {
@@ -303,9 +324,10 @@ func (w *W[S]) enter(kind workflows.Kind, name string) (workflows.Path, workflow
 	return p, v, nil
 }
 
-// child returns the W of a scope below w (a loop iteration, a branch).
+// child returns the W of a scope below w (a loop iteration, a try block):
+// it blocks as w does.
 func (w *W[S]) child(ctx context.Context, scope workflows.Path) *W[S] {
-	return &W[S]{x: w.x, ctx: ctx, scope: scope}
+	return &W[S]{x: w.x, ctx: ctx, scope: scope, blocked: w.blocked}
 }
 
 // put writes entry e at p into the journal, in c's call, and tells the
@@ -323,15 +345,15 @@ func (x *execution[S]) put(c *actors.Context[S], p workflows.Path, e workflows.E
 func entryKey(p workflows.Path) string { return workflows.EntryKey(0, p) }
 
 // commit writes e at p in a turn of its own.
-func (x *execution[S]) commit(p workflows.Path, e workflows.Entry) error {
-	err := x.do(func(c *actors.Context[S]) error {
+func (w *W[S]) commit(p workflows.Path, e workflows.Entry) error {
+	err := w.do(func(c *actors.Context[S]) error {
 		if e.At.IsZero() {
 			e.At = c.Now()
 		}
-		return x.put(c, p, e)
+		return w.x.put(c, p, e)
 	})
 	if err == nil {
-		_ = x.replay.Commit(p, e)
+		_ = w.x.replay.Commit(p, e)
 	}
 	return err
 }

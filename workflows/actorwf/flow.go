@@ -34,7 +34,7 @@ func Sleep[S any](w *W[S], name string, d time.Duration) error {
 		return w.idleUntil(v.Entry.NextAt)
 	}
 	e := workflows.Entry{Kind: workflows.KindSleep, Ord: v.Ord, Status: workflows.EntrySleeping}
-	err = w.x.do(func(c *actors.Context[S]) error {
+	err = w.do(func(c *actors.Context[S]) error {
 		e.At = c.Now()
 		e.NextAt = e.At.Add(d)
 		if d >= LongSleep {
@@ -56,6 +56,7 @@ func Sleep[S any](w *W[S], name string, d time.Duration) error {
 // idleUntil waits until t: awake for a short wait, else letting the actor
 // sleep (its wake alarm brings the workflow back).
 func (w *W[S]) idleUntil(t time.Time) error {
+	w.block()
 	if time.Until(t) < LongSleep {
 		return wait(w.ctx, t)
 	}
@@ -156,7 +157,7 @@ func Loop[S, L, T any](w *W[S], name string, init L, fn func(w *W[S], l L) (Loop
 			}
 			e.Extra, _ = json.Marshal(loopExtra{I: i + 1, State: s})
 		}
-		err = w.x.do(func(c *actors.Context[S]) error {
+		err = w.do(func(c *actors.Context[S]) error {
 			e.At = c.Now()
 			if i > 0 {
 				prev, _ := w.scope.Iteration(name, i-1)
@@ -246,28 +247,28 @@ func Join[S, R any](w *W[S], name string, branches map[string]func(w *W[S]) (R, 
 	out := make(map[string]R, len(names))
 	failed := map[string]string{}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, n := range names {
-		scope, err := w.scope.Branch(name, n)
-		if err != nil {
+	scopes := make([]workflows.Path, len(names))
+	for i, n := range names {
+		if scopes[i], err = w.scope.Branch(name, n); err != nil {
 			return nil, w.x.fail(err)
 		}
-		wg.Go(func() {
-			var r R
-			err := call(func() (err error) { r, err = branches[n](w.child(w.ctx, scope)); return err })
-			if err == nil {
-				err = w.x.nondeterminism(w.x.replay.Complete(scope))
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed[n] = err.Error()
-				return
-			}
-			out[n] = r
-		})
 	}
-	wg.Wait()
+	w.startInOrder(len(names), func(i int, blocked func()) {
+		n := names[i]
+		var r R
+		bw := &W[S]{x: w.x, ctx: w.ctx, scope: scopes[i], blocked: blocked}
+		err := call(func() (err error) { r, err = branches[n](bw); return err })
+		if err == nil {
+			err = w.x.nondeterminism(w.x.replay.Complete(scopes[i]))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			failed[n] = err.Error()
+			return
+		}
+		out[n] = r
+	})
 	if err := w.x.failed(); err != nil {
 		return nil, err
 	}
@@ -281,13 +282,45 @@ func Join[S, R any](w *W[S], name string, branches map[string]func(w *W[S]) (R, 
 	} else if e.Output, err = json.Marshal(out); err != nil {
 		return nil, w.x.fail(fmt.Errorf("workflow join %s: its values do not encode: %w", p, err))
 	}
-	if err := w.x.commit(p, e); err != nil {
+	if err := w.commit(p, e); err != nil {
 		return nil, err
 	}
 	if jerr != nil {
 		return nil, jerr
 	}
 	return out, nil
+}
+
+// branchStartGrace bounds how long a branch that neither queues a turn,
+// waits nor returns holds back the next one.
+const branchStartGrace = 50 * time.Millisecond
+
+// startInOrder runs branch 0..n-1 on goroutines and waits for them: each
+// starts once the one before has blocked (queued its first mailbox turn,
+// or waits) or returned, or after branchStartGrace, so that the branches'
+// first turns reach the mailbox in their order, as RivetKit's (one
+// JavaScript thread) do. A branch's blocked also blocks w.
+func (w *W[S]) startInOrder(n int, branch func(i int, blocked func())) {
+	var wg sync.WaitGroup
+	for i := range n {
+		ch := make(chan struct{})
+		var once sync.Once
+		blocked := func() {
+			once.Do(func() { close(ch) })
+			w.block()
+		}
+		wg.Go(func() {
+			defer once.Do(func() { close(ch) })
+			branch(i, blocked)
+		})
+		t := time.NewTimer(branchStartGrace)
+		select {
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	wg.Wait()
 }
 
 // Branch is one branch of a Race.
@@ -341,13 +374,12 @@ func Race[S, R any](w *W[S], name string, branches []Branch[S, R]) (winner strin
 		err error
 	}
 	results := make(chan result, len(branches))
-	for i, b := range branches {
-		go func() {
-			var r R
-			err := call(func() (err error) { r, err = b.Run(w.child(ctx, scopes[i])); return err })
-			results <- result{i, r, err}
-		}()
-	}
+	go w.startInOrder(len(branches), func(i int, blocked func()) {
+		var r R
+		bw := &W[S]{x: w.x, ctx: ctx, scope: scopes[i], blocked: blocked}
+		err := call(func() (err error) { r, err = branches[i].Run(bw); return err })
+		results <- result{i, r, err}
+	})
 	win := -1
 	failed := map[string]string{}
 	for range branches {
@@ -383,7 +415,7 @@ func Race[S, R any](w *W[S], name string, branches []Branch[S, R]) (winner strin
 	if e.Output, err = json.Marshal(value); err != nil {
 		return "", value, w.x.fail(fmt.Errorf("workflow race %s: its value does not encode: %w", p, err))
 	}
-	if err := w.x.commit(p, e); err != nil {
+	if err := w.commit(p, e); err != nil {
 		return "", value, err
 	}
 	return winner, value, nil

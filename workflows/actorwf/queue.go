@@ -92,7 +92,7 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 		deadline = v.Entry.NextAt
 	} else if o.Timeout > 0 {
 		e := workflows.Entry{Kind: workflows.KindMessage, Ord: v.Ord, Status: workflows.EntryWaiting}
-		err := x.do(func(c *actors.Context[S]) error {
+		err := w.do(func(c *actors.Context[S]) error {
 			e.At = c.Now()
 			e.NextAt = e.At.Add(o.Timeout)
 			return x.put(c, p, e)
@@ -108,7 +108,7 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 		signal := x.rc.QueueSignal() // before the look: a send after it closes it
 		var msgs []*Message
 		var e workflows.Entry
-		err := x.do(func(c *actors.Context[S]) error {
+		err := w.do(func(c *actors.Context[S]) error {
 			taken, err := c.Queue().TryNextBatch(take)
 			if err != nil {
 				return err
@@ -144,6 +144,7 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 			return msgs, nil
 		}
 		stop := make(chan struct{})
+		w.block()
 		_, err = x.rc.Idle(anyOf(signal, w.ctx.Done(), stop), deadline)
 		close(stop)
 		if err != nil || w.ctx.Err() != nil {
@@ -154,14 +155,14 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 
 // bind gives a taken message its Complete.
 func (q *Queue[S]) bind(m *Message) {
-	x := q.w.x
+	w, x := q.w, q.w.x
 	m.completed = func() {
 		x.mu.Lock()
 		delete(x.pending, m.ID)
 		x.mu.Unlock()
 	}
 	m.complete = func(response any) error {
-		err := x.do(func(c *actors.Context[S]) error { return c.Queue().CompleteID(m.ID, response) })
+		err := w.do(func(c *actors.Context[S]) error { return c.Queue().CompleteID(m.ID, response) })
 		if err == nil {
 			m.completed()
 		}

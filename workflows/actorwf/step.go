@@ -93,7 +93,7 @@ func Step[S, R any](w *W[S], name string, fn func(c *actors.Context[S]) (R, erro
 func TryStep[S, R any](w *W[S], name string, fn func(c *actors.Context[S]) (R, error), opts ...StepOptions) (r R, f *StepFailure, err error) {
 	return runStep[S, R](w, name, opts, func(attempt int, record func(c *actors.Context[S], res any, ferr error) workflows.Entry) (workflows.Entry, error) {
 		var e workflows.Entry
-		err := w.x.do(func(c *actors.Context[S]) error {
+		err := w.do(func(c *actors.Context[S]) error {
 			var res R
 			ferr := call(func() (err error) { res, err = fn(c); return err })
 			e = record(c, res, ferr)
@@ -127,12 +127,13 @@ func (a *ActivityContext[S]) Do(fn func(c *actors.Context[S]) error) error {
 func Activity[S, R any](w *W[S], name string, fn func(ctx context.Context, a *ActivityContext[S]) (R, error), opts ...StepOptions) (R, error) {
 	r, f, err := runStep[S, R](w, name, opts, func(attempt int, record func(c *actors.Context[S], res any, ferr error) workflows.Entry) (workflows.Entry, error) {
 		var res R
+		w.block() // fn runs outside the mailbox: the next branch may start
 		ferr := call(func() (err error) { res, err = fn(w.ctx, &ActivityContext[S]{w: w, attempt: attempt}); return err })
 		if w.ctx.Err() != nil {
 			return workflows.Entry{}, errStop
 		}
 		var e workflows.Entry
-		err := w.x.do(func(c *actors.Context[S]) error {
+		err := w.do(func(c *actors.Context[S]) error {
 			e = record(c, res, ferr)
 			return nil
 		})
@@ -172,6 +173,7 @@ func runStep[S, R any](w *W[S], name string, opts []StepOptions, attempt func(n 
 			case workflows.EntryFailed:
 				return r, failureOf(p, e), nil
 			case workflows.EntryRetrying:
+				w.block()
 				if err := wait(w.ctx, e.NextAt); err != nil {
 					return r, nil, err
 				}
