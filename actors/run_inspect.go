@@ -17,6 +17,13 @@ type RunInspector interface {
 	Reset(kv func(ns string) *KV)
 }
 
+// RunFinisher is an optional method of a RunInspector: whether its records
+// say the handler's work is over, so that RestartRun may replace a handler
+// that a wake started and that is on its way out.
+type RunFinisher interface {
+	Finished(kv func(ns string) *KV) bool
+}
+
 // RunHistory returns what the type's RunInspector shows of the actor, read
 // in its mailbox; enabled is false (and history nil) for a type without one.
 func (h *Handle) RunHistory(ctx context.Context) (history json.RawMessage, enabled bool, err error) {
@@ -52,7 +59,11 @@ func (h *Handle) RestartRun(ctx context.Context) error {
 			select {
 			case <-done:
 			default:
-				return errorf(ErrRunInFlight, "cannot replay the workflow of %s while it is in flight", h.ID)
+				if f, ok := ri.(RunFinisher); !ok || !f.Finished(r.reservedKV) {
+					return errorf(ErrRunInFlight, "cannot replay the workflow of %s while it is in flight", h.ID)
+				}
+				// Finished: the handler a wake started only reads that and
+				// returns; the restart replaces it.
 			}
 		}
 		ri.Reset(r.reservedKV)

@@ -192,10 +192,16 @@ func (d *definition[S]) execute(rc *actors.RunContext[S]) error {
 		}
 		return nil
 	})
-	if err != nil || finished {
+	x := &execution[S]{d: d, rc: rc}
+	if err != nil {
+		if errors.Is(x.classify(err), errRestart) {
+			return errRestart // a transient failure of the load: read again
+		}
 		return nil
 	}
-	x := &execution[S]{d: d, rc: rc}
+	if finished {
+		return nil
+	}
 	if loadErr == nil {
 		x.replay, loadErr = workflows.NewReplay(records)
 	}
@@ -285,13 +291,19 @@ func (x *execution[S]) submit(fn func(c *actors.Context[S]) error, queued func()
 		queued()
 	}
 	err := wait()
+	if err == nil && guard {
+		x.mu.Lock()
+		x.guard = false
+		x.mu.Unlock()
+	}
+	return x.classify(err)
+}
+
+// classify maps an error of a mailbox turn to what the execution does
+// about it (see do).
+func (x *execution[S]) classify(err error) error {
 	switch {
 	case err == nil:
-		if guard {
-			x.mu.Lock()
-			x.guard = false
-			x.mu.Unlock()
-		}
 		return nil
 	case x.rc.Context().Err() != nil || errors.Is(err, actors.ErrAborted) || errors.Is(err, actors.ErrNotFound):
 		return x.fail(errStop)

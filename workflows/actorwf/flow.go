@@ -150,6 +150,7 @@ func Loop[S, L, T any](w *W[S], name string, init L, fn func(w *W[S], l L) (Loop
 			if e.Output, err = json.Marshal(res.value); err != nil {
 				return zero, w.x.fail(fmt.Errorf("workflow loop %s: its value does not encode: %w", p, err))
 			}
+			e.Extra, _ = json.Marshal(loopExtra{I: i + 1})
 		} else {
 			s, err := json.Marshal(res.state)
 			if err != nil {
@@ -259,7 +260,9 @@ func Join[S, R any](w *W[S], name string, branches map[string]func(w *W[S]) (R, 
 		bw := &W[S]{x: w.x, ctx: w.ctx, scope: scopes[i], blocked: blocked}
 		err := call(func() (err error) { r, err = branches[n](bw); return err })
 		if err == nil {
-			err = w.x.nondeterminism(w.x.replay.Complete(scopes[i]))
+			if cerr := w.x.replay.Complete(scopes[i]); cerr != nil {
+				err = w.x.fail(w.x.nondeterminism(cerr)) // not a branch failure: Try must not catch it
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -163,6 +163,12 @@ func metadata(e workflows.Entry, now time.Time) EntryMetadata {
 	return m
 }
 
+// Finished reports a recorded outcome (actors.RunFinisher).
+func (inspector) Finished(kv func(ns string) *actors.KV) bool {
+	_, ok := kv(ns).Get(outcomeKey)
+	return ok
+}
+
 func (inspector) Reset(kv func(ns string) *actors.KV) {
 	store := kv(ns)
 	for _, e := range store.List("") {

@@ -1,6 +1,7 @@
 package actorwf
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -78,15 +79,15 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 		}
 		for _, m := range msgs {
 			q.bind(m)
+			if m.Completable {
+				q.hold(m) // completed by an earlier execution or not: the next take looks
+			}
 		}
 		return msgs, nil
 	}
-	x.mu.Lock()
-	for id, qn := range x.pending {
-		x.mu.Unlock()
-		return nil, x.fail(fmt.Errorf("%w: queue message %d (%s) is completable and not completed: complete it before the workflow takes the next", actors.ErrMessageNotCompleted, id, qn))
+	if err := q.checkCompleted(); err != nil {
+		return nil, err
 	}
-	x.mu.Unlock()
 	var deadline time.Time
 	if v.Found {
 		deadline = v.Entry.NextAt
@@ -95,6 +96,13 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 		err := w.do(func(c *actors.Context[S]) error {
 			e.At = c.Now()
 			e.NextAt = e.At.Add(o.Timeout)
+			if o.Timeout >= LongSleep { // the actor may sleep: wake it at the timeout
+				id, err := c.Schedule().At(e.NextAt, actors.WakeAction)
+				if err != nil {
+					return err
+				}
+				e.Alarm = id
+			}
 			return x.put(c, p, e)
 		})
 		if err != nil {
@@ -133,20 +141,21 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 			for _, m := range msgs {
 				q.bind(m)
 				if m.Completable {
-					x.mu.Lock()
-					if x.pending == nil {
-						x.pending = map[uint64]string{}
-					}
-					x.pending[m.ID] = m.Name
-					x.mu.Unlock()
+					q.hold(m)
 				}
 			}
 			return msgs, nil
 		}
-		stop := make(chan struct{})
 		w.block()
-		_, err = x.rc.Idle(anyOf(signal, w.ctx.Done(), stop), deadline)
-		close(stop)
+		if !deadline.IsZero() && time.Until(deadline) < LongSleep {
+			// A short timeout keeps the actor awake, as a short Sleep
+			// does: no alarm would wake it.
+			err = waitOr(w.ctx, signal, deadline)
+		} else {
+			stop := make(chan struct{})
+			_, err = x.rc.Idle(anyOf(signal, w.ctx.Done(), stop), deadline)
+			close(stop)
+		}
 		if err != nil || w.ctx.Err() != nil {
 			return nil, w.stopped()
 		}
@@ -184,4 +193,66 @@ func anyOf(a, b, stop <-chan struct{}) <-chan struct{} {
 		close(out)
 	}()
 	return out
+}
+
+// waitOr waits, keeping the actor awake, until wake is closed, t or ctx
+// ends (errStop).
+func waitOr(ctx context.Context, wake <-chan struct{}, t time.Time) error {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-wake:
+	case <-timer.C:
+	case <-ctx.Done():
+		return errStop
+	}
+	return nil
+}
+
+// hold remembers a completable message the workflow took: it must be
+// completed before the next take.
+func (q *Queue[S]) hold(m *Message) {
+	x := q.w.x
+	x.mu.Lock()
+	if x.pending == nil {
+		x.pending = map[uint64]string{}
+	}
+	x.pending[m.ID] = m.Name
+	x.mu.Unlock()
+}
+
+// checkCompleted fails the execution if a completable message it holds is
+// still queued; one completed meanwhile (or by an earlier execution, whose
+// replayed take this execution holds) is gone, and forgotten.
+func (q *Queue[S]) checkCompleted() error {
+	x := q.w.x
+	x.mu.Lock()
+	held := make(map[uint64]string, len(x.pending))
+	for id, n := range x.pending {
+		held[id] = n
+	}
+	x.mu.Unlock()
+	if len(held) == 0 {
+		return nil
+	}
+	var still []uint64
+	if err := q.w.do(func(c *actors.Context[S]) error {
+		for _, qm := range c.Queue().Messages() {
+			if _, ok := held[qm.ID]; ok {
+				still = append(still, qm.ID)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(still) > 0 {
+		return x.fail(fmt.Errorf("%w: queue message %d (%s) is completable and not completed: complete it before the workflow takes the next", actors.ErrMessageNotCompleted, still[0], held[still[0]]))
+	}
+	x.mu.Lock()
+	for id := range held {
+		delete(x.pending, id)
+	}
+	x.mu.Unlock()
+	return nil
 }

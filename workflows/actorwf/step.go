@@ -93,15 +93,34 @@ func Step[S, R any](w *W[S], name string, fn func(c *actors.Context[S]) (R, erro
 func TryStep[S, R any](w *W[S], name string, fn func(c *actors.Context[S]) (R, error), opts ...StepOptions) (r R, f *StepFailure, err error) {
 	return runStep[S, R](w, name, opts, func(attempt int, record func(c *actors.Context[S], res any, ferr error) workflows.Entry) (workflows.Entry, error) {
 		var e workflows.Entry
-		err := w.do(func(c *actors.Context[S]) error {
+		err := w.x.rc.Submit(func(c *actors.Context[S]) error {
 			var res R
 			ferr := call(func() (err error) { res, err = fn(c); return err })
 			e = record(c, res, ferr)
 			return nil
-		})
-		return e, err
+		})()
+		if errors.Is(err, actors.ErrActionTimeout) && w.ctx.Err() == nil {
+			// The mailbox rolled the attempt back: it is a failed attempt,
+			// recorded in a turn of its own and not retried.
+			err = w.do(func(c *actors.Context[S]) error {
+				var zero R
+				e = record(c, zero, stepTimeout{err})
+				return nil
+			})
+			return e, err
+		}
+		return e, w.x.classify(err)
 	})
 }
+
+// stepTimeout is a step attempt that ran past the action timeout.
+type stepTimeout struct{ err error }
+
+func (e stepTimeout) Error() string {
+	return e.err.Error() + " (a step runs in the actor's mailbox, within its action timeout: use Activity for slow work)"
+}
+
+func (e stepTimeout) Unwrap() error { return e.err }
 
 // ActivityContext is an Activity's view of its actor.
 type ActivityContext[S any] struct {
@@ -173,8 +192,7 @@ func runStep[S, R any](w *W[S], name string, opts []StepOptions, attempt func(n 
 			case workflows.EntryFailed:
 				return r, failureOf(p, e), nil
 			case workflows.EntryRetrying:
-				w.block()
-				if err := wait(w.ctx, e.NextAt); err != nil {
+				if err := w.idleUntil(e.NextAt); err != nil {
 					return r, nil, err
 				}
 			}
@@ -198,11 +216,16 @@ func runStep[S, R any](w *W[S], name string, opts []StepOptions, attempt func(n 
 				ferr, critical = merr, true
 			}
 			var nr nonRetryable
+			var to stepTimeout
 			critical = critical || errors.As(ferr, &nr)
-			retry := !critical && n <= o.MaxRetries
+			timedOut := errors.As(ferr, &to)
+			retry := !critical && !timedOut && n <= o.MaxRetries
 			kind := workflows.FailureExhausted
-			if critical {
+			switch {
+			case critical:
 				kind = workflows.FailureCritical
+			case timedOut:
+				kind = workflows.FailureTimeout
 			}
 			msg := workflows.TruncateMessage(ferr.Error())
 			ne.Output = nil
@@ -212,6 +235,11 @@ func runStep[S, R any](w *W[S], name string, opts []StepOptions, attempt func(n 
 				d := o.delay(n)
 				ne.Status, ne.NextAt = workflows.EntryRetrying, now.Add(d)
 				ev.RetryDelay = d.Milliseconds()
+				if d >= LongSleep { // the actor may sleep until the next attempt
+					if id, err := c.Schedule().At(ne.NextAt, actors.WakeAction); err == nil {
+						ne.Alarm = id
+					}
+				}
 			} else {
 				ne.Status = workflows.EntryFailed
 			}
