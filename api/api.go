@@ -163,6 +163,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	useErrors(&cfg)
 	s.api = humago.New(s.mux, cfg)
 	s.registerActors()
+	s.registerIntrospection()
 	s.registerRealtime()
 	s.registerGateway()
 	s.registerTail()

@@ -15,7 +15,7 @@ var quickBenchQueue = []string{"--duration", "1s", "--rounds", "2", "--producers
 
 func TestBenchQueueGo(t *testing.T) {
 	var stdout, stderr strings.Builder
-	if code := benchCmd(append([]string{"queue"}, quickBenchQueue...), &stdout, &stderr); code != 0 {
+	if code := run(append([]string{"bench"}, append([]string{"queue"}, quickBenchQueue...)...), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
@@ -32,7 +32,7 @@ func TestBenchQueueGo(t *testing.T) {
 func TestBenchQueueHTTPJSON(t *testing.T) {
 	var stdout, stderr strings.Builder
 	args := append([]string{"queue", "--via", "http", "--json"}, quickBenchQueue...)
-	if code := benchCmd(args, &stdout, &stderr); code != 0 {
+	if code := run(append([]string{"bench"}, args...), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	var res struct {
@@ -77,7 +77,7 @@ func TestBenchQueueFlags(t *testing.T) {
 	} {
 		var stdout, stderr strings.Builder
 		start := time.Now()
-		if code := benchCmd(append([]string{"queue"}, args...), &stdout, &stderr); code != 2 {
+		if code := run(append([]string{"bench"}, append([]string{"queue"}, args...)...), &stdout, &stderr); code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, stderr.String())
 		}
 		if time.Since(start) > 5*time.Second {
@@ -95,7 +95,7 @@ var smokeBenchQueue = []string{"--duration", "1s", "--rounds", "1", "--producers
 func runBenchQueue(t *testing.T, args ...string) string {
 	t.Helper()
 	var stdout, stderr strings.Builder
-	if code := benchCmd(append(append([]string{"queue"}, smokeBenchQueue...), args...), &stdout, &stderr); code != 0 {
+	if code := run(append([]string{"bench"}, append(append([]string{"queue"}, smokeBenchQueue...), args...)...), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	return stdout.String()

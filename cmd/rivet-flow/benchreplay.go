@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	rivetflow "github.com/rivet-flow/rivet-flow"
 	"github.com/rivet-flow/rivet-flow/internal/loadgen"
 )
@@ -53,7 +55,7 @@ type benchReplayResult struct {
 	Ratio float64 `json:"replayOverRead"`
 }
 
-func benchReplay(args []string, stdout, stderr io.Writer) int {
+func benchReplay(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("bench replay", "", `Measure replay --all over a data dir of --actors counters with --events-per-actor events each
 (a create, then increments), populated first through an in-process node (embedded JetStream, default fsync).
 Then two child processes run replay --all's code path over the data dir (offline, as --data-dir does):
@@ -66,77 +68,76 @@ Progress goes to stderr, results to stdout.`, stderr)
 	concurrency := cmd.fs.Int("concurrency", runtime.GOMAXPROCS(0), "histories read and replayed at once")
 	dataDir := cmd.fs.String("data-dir", "", "populate this new or empty dir and keep it (default: a temporary one, removed at the end)")
 	phase := cmd.fs.String("phase", "", "internal: run one measured phase (read or replay) over --data-dir and print it as JSON")
-	if _, err := cmd.parse(args, 0, 0); err != nil {
-		return cmd.usageError(err)
-	}
-	switch {
-	case *concurrency < 1 || *concurrency > maxReplayConcurrency:
-		return cmd.usageError(fmt.Errorf("--concurrency %d: want 1 to %d", *concurrency, maxReplayConcurrency))
-	case *phase != "":
-		return benchReplayChild(cmd, *phase, *dataDir, *concurrency, stdout)
-	case *nActors < 1 || *nActors > maxBenchActors:
-		return cmd.usageError(fmt.Errorf("--actors %d: want 1 to %d", *nActors, maxBenchActors))
-	case *perActor < 1 || *nActors**perActor > maxBenchReplayEvents:
-		return cmd.usageError(fmt.Errorf("--events-per-actor %d: want at least 1, and at most %d events in all", *perActor, maxBenchReplayEvents))
-	}
-	ctx, stop := interruptible()
-	defer stop()
-	dir := *dataDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "rivet-flow-bench-replay-")
+	return cmd.leaf(0, 0, func(_ []string) int {
+		switch {
+		case *concurrency < 1 || *concurrency > maxReplayConcurrency:
+			return cmd.usageError(fmt.Errorf("--concurrency %d: want 1 to %d", *concurrency, maxReplayConcurrency))
+		case *phase != "":
+			return benchReplayChild(cmd, *phase, *dataDir, *concurrency, stdout)
+		case *nActors < 1 || *nActors > maxBenchActors:
+			return cmd.usageError(fmt.Errorf("--actors %d: want 1 to %d", *nActors, maxBenchActors))
+		case *perActor < 1 || *nActors**perActor > maxBenchReplayEvents:
+			return cmd.usageError(fmt.Errorf("--events-per-actor %d: want at least 1, and at most %d events in all", *perActor, maxBenchReplayEvents))
+		}
+		ctx, stop := interruptible()
+		defer stop()
+		dir := *dataDir
+		if dir == "" {
+			d, err := os.MkdirTemp("", "rivet-flow-bench-replay-")
+			if err != nil {
+				return cmd.fail(err)
+			}
+			defer os.RemoveAll(d)
+			dir = d
+		} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+			return cmd.usageError(fmt.Errorf("--data-dir %s is not empty: pass a new or empty dir", dir))
+		}
+		res := benchReplayResult{Actors: *nActors, EventsPerActor: *perActor, Concurrency: *concurrency, GOMAXPROCS: runtime.GOMAXPROCS(0)}
+		if !cmd.cf.json {
+			fmt.Fprintf(stdout, "rivet-flow bench replay: %d counters x %d events (%d events), concurrency %d, GOMAXPROCS %d\n",
+				*nActors, *perActor, *nActors**perActor, *concurrency, res.GOMAXPROCS)
+		}
+		begin := time.Now()
+		if err := populateReplayBench(ctx, dir, *nActors, *perActor, stderr); err != nil {
+			return cmd.fail(err)
+		}
+		res.PopulateSeconds = time.Since(begin).Seconds()
+		self, err := os.Executable()
 		if err != nil {
 			return cmd.fail(err)
 		}
-		defer os.RemoveAll(d)
-		dir = d
-	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return cmd.usageError(fmt.Errorf("--data-dir %s is not empty: pass a new or empty dir", dir))
-	}
-	res := benchReplayResult{Actors: *nActors, EventsPerActor: *perActor, Concurrency: *concurrency, GOMAXPROCS: runtime.GOMAXPROCS(0)}
-	if !cmd.cf.json {
-		fmt.Fprintf(stdout, "rivet-flow bench replay: %d counters x %d events (%d events), concurrency %d, GOMAXPROCS %d\n",
-			*nActors, *perActor, *nActors**perActor, *concurrency, res.GOMAXPROCS)
-	}
-	begin := time.Now()
-	if err := populateReplayBench(ctx, dir, *nActors, *perActor, stderr); err != nil {
-		return cmd.fail(err)
-	}
-	res.PopulateSeconds = time.Since(begin).Seconds()
-	self, err := os.Executable()
-	if err != nil {
-		return cmd.fail(err)
-	}
-	// A discarded read first: both measured phases start with the log's
-	// files in the page cache.
-	for i, name := range []string{"read", "read", "replay"} {
-		fmt.Fprintf(stderr, "phase %s...\n", name)
-		p, err := runReplayPhase(ctx, self, name, dir, *concurrency)
-		if err != nil {
-			return cmd.fail(err)
+		// A discarded read first: both measured phases start with the log's
+		// files in the page cache.
+		for i, name := range []string{"read", "read", "replay"} {
+			fmt.Fprintf(stderr, "phase %s...\n", name)
+			p, err := runReplayPhase(ctx, self, name, dir, *concurrency)
+			if err != nil {
+				return cmd.fail(err)
+			}
+			if i > 0 {
+				res.Phases = append(res.Phases, p)
+			}
 		}
-		if i > 0 {
-			res.Phases = append(res.Phases, p)
+		read, replay := res.Phases[0], res.Phases[1]
+		res.Ratio = replay.Seconds / max(read.Seconds, 1e-9)
+		if cmd.cf.json {
+			if code := cmd.printJSON(stdout, res); code != 0 {
+				return code
+			}
+		} else {
+			fmt.Fprintf(stdout, "  populated in %.1fs through the runtime client (%d workers)\n", res.PopulateSeconds, benchPopulateWorkers)
+			printTable(stdout, "PHASE\tACTORS\tEVENTS\tSECONDS\tACTORS/S\tEVENTS/S\tPEAK RSS", res.Phases, func(w io.Writer, p benchReplayPhase) {
+				fmt.Fprintf(w, "%s\t%d\t%d\t%.3f\t%.0f\t%.0f\t%.0f MiB\n", p.Name, p.Actors, p.Events, p.Seconds, p.ActorsPS, p.EventsPS, p.PeakRSSMB)
+			})
+			fmt.Fprintf(stdout, "  replay takes %.2fx the time of reading the same histories\n", res.Ratio)
 		}
-	}
-	read, replay := res.Phases[0], res.Phases[1]
-	res.Ratio = replay.Seconds / max(read.Seconds, 1e-9)
-	if cmd.cf.json {
-		if code := cmd.printJSON(stdout, res); code != 0 {
-			return code
+		if replay.Diverged > 0 || replay.Failed > 0 || replay.Actors != *nActors {
+			fmt.Fprintf(stderr, "rivet-flow bench replay: %d of %d actors replayed, %d diverged, %d could not be replayed (first: %s)\n",
+				replay.Actors, *nActors, replay.Diverged, replay.Failed, replay.FirstFailure)
+			return 1
 		}
-	} else {
-		fmt.Fprintf(stdout, "  populated in %.1fs through the runtime client (%d workers)\n", res.PopulateSeconds, benchPopulateWorkers)
-		printTable(stdout, "PHASE\tACTORS\tEVENTS\tSECONDS\tACTORS/S\tEVENTS/S\tPEAK RSS", res.Phases, func(w io.Writer, p benchReplayPhase) {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%.3f\t%.0f\t%.0f\t%.0f MiB\n", p.Name, p.Actors, p.Events, p.Seconds, p.ActorsPS, p.EventsPS, p.PeakRSSMB)
-		})
-		fmt.Fprintf(stdout, "  replay takes %.2fx the time of reading the same histories\n", res.Ratio)
-	}
-	if replay.Diverged > 0 || replay.Failed > 0 || replay.Actors != *nActors {
-		fmt.Fprintf(stderr, "rivet-flow bench replay: %d of %d actors replayed, %d diverged, %d could not be replayed (first: %s)\n",
-			replay.Actors, *nActors, replay.Diverged, replay.Failed, replay.FirstFailure)
-		return 1
-	}
-	return 0
+		return 0
+	})
 }
 
 // populateReplayBench writes n counters with perActor events each through

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/eventlog"
@@ -62,11 +61,9 @@ func readRunJournals(ctx context.Context, log *eventlog.Log, name string, ids []
 	if len(ids) == 0 {
 		return out, nil
 	}
-	var mu sync.Mutex
+	status := newStatusLine(stderr)
 	err := loadgen.ForEach(ctx, len(ids), 16, time.Second, func(done int) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(stderr, "\rreading back %d runs: %d/%d", len(ids), done, len(ids))
+		status.set("reading back %d runs: %d/%d", len(ids), done, len(ids))
 	}, func(ctx context.Context, i int) error {
 		subject, err := eventlog.ActorRef{Type: name, Key: []string{ids[i]}}.Subject()
 		if err != nil {
@@ -97,7 +94,7 @@ func readRunJournals(ctx context.Context, log *eventlog.Log, name string, ids []
 		out[i] = j
 		return nil
 	})
-	fmt.Fprintln(stderr)
+	status.end()
 	return out, err
 }
 

@@ -13,7 +13,7 @@ import (
 func TestBenchWorkflowsTable(t *testing.T) {
 	var stdout, stderr strings.Builder
 	args := []string{"workflows", "--duration", "2s", "--concurrency", "4", "--steps", "3", "--rounds", "2", "--sample", "50"}
-	if code := benchCmd(args, &stdout, &stderr); code != 0 {
+	if code := run(append([]string{"bench"}, args...), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
@@ -38,7 +38,7 @@ func TestBenchWorkflowsTable(t *testing.T) {
 func TestBenchWorkflowsJSON(t *testing.T) {
 	var stdout, stderr strings.Builder
 	args := []string{"workflows", "--json", "--duration", "1s", "--concurrency", "2", "--steps", "3", "--rounds", "1", "--sample", "10"}
-	if code := benchCmd(args, &stdout, &stderr); code != 0 {
+	if code := run(append([]string{"bench"}, args...), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	var res workflowsResult
@@ -69,7 +69,7 @@ func TestBenchWorkflowsFlags(t *testing.T) {
 	} {
 		var stdout, stderr strings.Builder
 		start := time.Now()
-		if code := benchCmd(append([]string{"workflows"}, args...), &stdout, &stderr); code != 2 {
+		if code := run(append([]string{"bench"}, append([]string{"workflows"}, args...)...), &stdout, &stderr); code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, stderr.String())
 		}
 		if time.Since(start) > 5*time.Second {

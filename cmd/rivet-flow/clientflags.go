@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rivet-flow/rivet-flow/client"
 )
@@ -21,21 +21,26 @@ const defaultAddr = "http://127.0.0.1:6420"
 // clientEnv names the environment variable of each shared client flag. The
 // token shares serve's variable, so one export configures both.
 var clientEnv = map[string]string{
-	"addr":  envPrefix + "ADDR",
-	"token": envPrefix + "API_TOKEN",
+	"addr":       envPrefix + "ADDR",
+	"token":      envPrefix + "API_TOKEN",
+	"token-file": envPrefix + "API_TOKEN_FILE",
 }
 
 // clientFlags are the flags every command that talks to a server shares.
 type clientFlags struct {
-	addr  string
-	token string
-	json  bool
+	fs        *pflag.FlagSet
+	addr      string
+	token     string
+	tokenFile string
+	json      bool
 }
 
-func (f *clientFlags) register(fs *flag.FlagSet) {
+func (f *clientFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
 	fs.StringVar(&f.addr, "addr", defaultAddr, "the server's URL")
 	fs.StringVar(&f.token, "token", "", "the server's API token, when it runs with --api-token")
-	fs.BoolVar(&f.json, "json", false, "print JSON instead of a table")
+	fs.StringVar(&f.tokenFile, "token-file", "", "read the API token from this file (its first line, trimmed) instead of --token")
+	fs.BoolVar(&f.json, "json", false, "print JSON instead of a table, and errors as one JSON object on stderr")
 }
 
 // session builds the client and a context that ends on SIGINT or SIGTERM;
@@ -52,6 +57,16 @@ func (f *clientFlags) session() (*client.Client, context.Context, func(), error)
 // client returns a client for --addr, and normalizes f.addr to its base URL
 // for messages.
 func (f *clientFlags) client() (*client.Client, error) {
+	if f.tokenFile != "" {
+		if f.fs.Changed("token") {
+			return nil, fmt.Errorf("set --token or --token-file, not both")
+		}
+		token, err := readTokenFile("--token-file", f.tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		f.token = token
+	}
 	c, err := client.New(f.addr, &client.Options{Token: f.token, UserAgent: "rivet-flow-cli/" + buildVersion()})
 	if err != nil {
 		return nil, fmt.Errorf("--addr: %w", err)
@@ -61,11 +76,14 @@ func (f *clientFlags) client() (*client.Client, error) {
 }
 
 // clientCommand is a command that talks to a server: a command with the
-// shared client flags. Its steps are parse, the command's own checks, then
+// shared client flags. Its leaf function runs the command's own checks, then
 // withSession for the requests.
 type clientCommand struct {
 	*command
 	cf clientFlags
+	c  *client.Client // the session's client, once open: hints ask its server
+	// actorType is the type of the actor the command addresses, for hints.
+	actorType string
 }
 
 // newClientCommand returns a command (see newCommand) with the client
@@ -85,12 +103,19 @@ func (cmd *clientCommand) withSession(fn func(c *client.Client, ctx context.Cont
 		return cmd.usageError(err)
 	}
 	defer done()
+	cmd.c = c
 	return fn(c, ctx)
 }
 
-// fail is command.fail for the server at --addr.
+// fail is command.fail for the server at --addr; its hints ask that server
+// for its actor types.
 func (cmd *clientCommand) fail(err error) int {
-	return cmd.command.fail(cmd.cf.addr, err)
+	r := cmd.reporter()
+	if cmd.c != nil {
+		r.types = cmd.c.Types
+	}
+	r.actorType = cmd.actorType
+	return r.fail(cmd.cf.addr, err)
 }
 
 // printJSON prints v as one line of JSON and returns exit code 0, or fails
@@ -129,160 +154,90 @@ func printMoreHint(w io.Writer, limit int) {
 	fmt.Fprintf(w, "(showing the first %d; pass a larger --limit for more)\n", limit)
 }
 
-// command is a client subcommand: flags and positional arguments may come in
-// any order, and the shared client flags also read their environment
+// command is one leaf command: flags and positional arguments may come in
+// any order (pflag), and the flags named in env also read their environment
 // variables.
 type command struct {
 	name   string            // as typed: "actors call"
 	env    map[string]string // flag name -> environment variable; defaults to clientEnv
-	fs     *flag.FlagSet
+	envAll bool              // every flag reads RIVETFLOW_<NAME> (serve, rebuild, healthcheck)
+	fs     *pflag.FlagSet
+	cc     *cobra.Command
 	stderr io.Writer
 }
 
 // newCommand returns a command whose usage reads
-// "Usage: rivet-flow <name> [flags] <args>" and then summary.
+// "Usage: rivet-flow <name> <args> [flags]" and then summary. Register its
+// flags on fs, then finish it with leaf.
 func newCommand(name, args, summary string, stderr io.Writer) *command {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c := &command{name: name, env: clientEnv, fs: fs, stderr: stderr}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: rivet-flow %s\n\n%s\n\nFlags:\n", strings.TrimSpace(name+" [flags] "+args), summary)
-		fs.VisitAll(func(f *flag.Flag) {
-			env := ""
-			if v, ok := c.env[f.Name]; ok {
-				env = " [" + v + "]"
-			}
-			def := ""
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" {
-				def = fmt.Sprintf(" (default %s)", f.DefValue)
-			}
-			fmt.Fprintf(stderr, "  --%s%s\n      %s%s\n", f.Name, env, f.Usage, def)
-		})
+	use := name[strings.LastIndex(name, " ")+1:]
+	if args != "" {
+		use += " " + args
 	}
-	return c
+	cc := &cobra.Command{Use: use, Short: shortOf(summary), Long: summary, Args: cobra.ArbitraryArgs}
+	return &command{name: name, env: clientEnv, fs: cc.Flags(), cc: cc, stderr: stderr}
 }
 
-// parse fills the client flags from their environment variables, then parses
-// args (flags anywhere; everything after "--" is positional) and checks that
-// between minArgs and maxArgs positional arguments remain.
-func (c *command) parse(args []string, minArgs, maxArgs int) ([]string, error) {
-	envOf := func(flagName string) (string, bool) {
-		v, ok := c.env[flagName]
-		return v, ok
-	}
-	if err := setFromEnv(c.fs, envOf); err != nil {
-		return nil, err
-	}
-	var pos []string
-	for rest := args; len(rest) > 0; {
-		if err := c.fs.Parse(rest); err != nil {
-			return nil, err
+// shortOf is summary's first sentence, for the list of commands.
+func shortOf(summary string) string {
+	s := strings.Join(strings.Fields(summary), " ")
+	for _, sep := range []string{". ", ": ", " (", "; "} {
+		if i := strings.Index(s, sep); i > 0 {
+			s = s[:i]
 		}
-		left := c.fs.Args()
-		if consumed := len(rest) - len(left); consumed > 0 && rest[consumed-1] == "--" {
-			pos = append(pos, left...)
-			break
-		}
-		if len(left) == 0 {
-			break
-		}
-		pos, rest = append(pos, left[0]), left[1:]
 	}
-	switch {
-	case len(pos) < minArgs:
-		return nil, fmt.Errorf("missing arguments (see rivet-flow %s --help)", c.name)
-	case len(pos) > maxArgs:
-		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(pos[maxArgs:], " "))
+	s = strings.TrimSuffix(s, ".")
+	if len(s) > 1 && s[0] >= 'A' && s[0] <= 'Z' && (s[1] < 'A' || s[1] > 'Z') {
+		s = strings.ToLower(s[:1]) + s[1:] // like the groups' and cobra's lists
 	}
-	return pos, nil
+	return s
 }
 
-// usageError prints a usage problem and returns exit code 2 (0 for --help).
-func (c *command) usageError(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+// envOf names the environment variable of flag name, if it has one.
+func (c *command) envOf(name string) (string, bool) {
+	if c.envAll {
+		return envName(name), true
 	}
-	fmt.Fprintf(c.stderr, "rivet-flow %s: %v\n", c.name, err)
-	return 2
+	v, ok := c.env[name]
+	return v, ok
 }
+
+// leaf finishes the command: run fills the flags not given from their
+// environment variables, checks that between minArgs and maxArgs positional
+// arguments were given, then calls fn with them; fn returns the exit code.
+func (c *command) leaf(minArgs, maxArgs int, fn func(pos []string) int) *cobra.Command {
+	annotateEnv(c.fs, c.envOf)
+	c.cc.RunE = func(_ *cobra.Command, pos []string) error {
+		if err := setFromEnv(c.fs, c.envOf); err != nil {
+			return exitWith(c.usageError(err))
+		}
+		switch {
+		case len(pos) < minArgs:
+			return exitWith(c.usageError(fmt.Errorf("missing arguments (see rivet-flow %s --help)", c.name)))
+		case len(pos) > maxArgs:
+			return exitWith(c.usageError(fmt.Errorf("unexpected arguments: %s", strings.Join(pos[maxArgs:], " "))))
+		}
+		return exitWith(fn(pos))
+	}
+	return c.cc
+}
+
+// reporter prints a command's errors for a person, or as one JSON object
+// ({"code","message","hint"}) with --json.
+func (c *command) reporter() reporter {
+	on := false
+	if f := c.fs.Lookup("json"); f != nil && f.Value.Type() == "bool" {
+		on = f.Value.String() == "true"
+	}
+	return reporter{name: c.name, stderr: c.stderr, json: on}
+}
+
+// usageError prints a usage problem and returns exit code 2.
+func (c *command) usageError(err error) int { return c.reporter().usageError(err) }
 
 // fail prints err for a person (the server's code and message, then what to
 // do next) and returns exit code 1.
-func (c *command) fail(addr string, err error) int {
-	var apiErr *client.Error
-	switch {
-	case errors.As(err, &apiErr):
-		fmt.Fprintf(c.stderr, "rivet-flow %s: %s (%d): %s\n", c.name, apiErr.Code, apiErr.Status, apiErr.Message)
-		for _, d := range apiErr.Details {
-			fmt.Fprintf(c.stderr, "  %s %s\n", d.Location, d.Message)
-		}
-		if len(apiErr.Metadata) > 0 {
-			fmt.Fprintf(c.stderr, "  metadata: %s\n", apiErr.Metadata)
-		}
-		if hint := hintFor(apiErr); hint != "" {
-			fmt.Fprintf(c.stderr, "  %s\n", hint)
-		}
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintf(c.stderr, "rivet-flow %s: interrupted\n", c.name)
-	case isNetError(err):
-		fmt.Fprintf(c.stderr, "rivet-flow %s: cannot reach the server at %s: %v\n", c.name, addr, unwrapNet(err))
-		fmt.Fprintf(c.stderr, "  is the server running? start it with: rivet-flow serve (or point --addr / %s at it)\n", clientEnv["addr"])
-	default:
-		fmt.Fprintf(c.stderr, "rivet-flow %s: %v\n", c.name, err)
-	}
-	return 1
-}
-
-func isNetError(err error) bool {
-	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
-}
-
-// unwrapNet returns the innermost *net.OpError (its text names the address
-// and the reason), else err.
-func unwrapNet(err error) error {
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return op
-	}
-	return err
-}
-
-// hintFor says what to do about an error from the server.
-func hintFor(e *client.Error) string {
-	if e.Group == "user" {
-		return "the actor's code rejected the call (a user error): check the arguments against what the action expects"
-	}
-	switch e.Code {
-	case client.CodeUnauthorized:
-		return "the server requires an API token: pass --token or set " + clientEnv["token"]
-	case client.CodeActorNotFound:
-		return "find live actors with: rivet-flow actors list --type TYPE"
-	case client.CodeInvalidActorID:
-		return "actor IDs look like counter.kAWE: find them with: rivet-flow actors list --type TYPE"
-	case client.CodeActorTypeNotFound:
-		return "check the type name (the built-in types are counter and chatRoom)"
-	case client.CodeActionNotFound:
-		return "check the action name: it must be one the actor's type defines (counter: increment, getCount)"
-	case client.CodeInvalidArgs, client.CodeMalformedJSON, client.CodeInvalidRequest:
-		return "pass the arguments as a JSON array in the action's parameter order, e.g. '[5]'"
-	case client.CodeArgsTooLarge, client.CodeBodyTooLarge:
-		return "send smaller arguments (the server bounds them with --max-args-bytes and --max-body-bytes)"
-	case client.CodeOverloaded, client.CodeStopping, client.CodeTooManyConnections:
-		if e.RetryAfter > 0 {
-			return fmt.Sprintf("the server is busy: retry in %v", e.RetryAfter)
-		}
-		return "the server is busy: retry shortly"
-	case client.CodeActionTimeout:
-		return "the action ran longer than the server's --action-timeout"
-	case client.CodeInternal:
-		return "the server's log has the details"
-	}
-	if strings.HasPrefix(e.Code, "http_") {
-		return "is --addr pointing at a rivet-flow server?"
-	}
-	return ""
-}
+func (c *command) fail(addr string, err error) int { return c.reporter().fail(addr, err) }
 
 // writeJSON prints v as one line of JSON.
 func writeJSON(w io.Writer, v any) error {

@@ -6,92 +6,75 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"github.com/rivet-flow/rivet-flow/client"
 )
 
-const eventsUsage = `Usage: rivet-flow events <command> [flags]
-
-Commands:
-  tail [--after SEQ] [--type T]   stream the event log as it grows (Ctrl-C to stop)
-
-See rivet-flow events tail --help.
-`
-
-// eventsCmd dispatches `rivet-flow events ...`.
-func eventsCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, eventsUsage)
-		return 2
-	}
-	switch args[0] {
-	case "tail":
-		return eventsTail(args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, eventsUsage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "rivet-flow events: unknown command %q\n\n%s", args[0], eventsUsage)
-	return 2
+// eventsCommand is `rivet-flow events ...`.
+func eventsCommand(stdout, stderr io.Writer) *cobra.Command {
+	return group("events <command>", "stream the event log of a running server", "", stderr,
+		eventsTail(stdout, stderr),
+	)
 }
 
 // errEnough ends a tail after --count events.
 var errEnough = errors.New("enough events")
 
-func eventsTail(args []string, stdout, stderr io.Writer) int {
+func eventsTail(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("events tail", "",
 		"Stream every event appended to the log, in log order, until interrupted. By default only new events; --after 0 replays the log from the start.", stderr)
 	after := cmd.fs.Int64("after", -1, "stream the events after this log sequence (0: the whole log; -1: only new ones)")
 	typ := cmd.fs.String("type", "", "only events of actors of this type")
 	count := cmd.fs.Int("count", 0, "stop after this many events (0: follow until interrupted)")
-	if _, err := cmd.parse(args, 0, 0); err != nil {
-		return cmd.usageError(err)
-	}
-	switch {
-	case *after < -1:
-		return cmd.usageError(fmt.Errorf("--after %d: want a log sequence, 0 or -1", *after))
-	case *count < 0:
-		return cmd.usageError(fmt.Errorf("--count %d: want 0 or more", *count))
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		opts := &client.TailOptions{Type: *typ, Connected: func() {
-			if !cmd.cf.json {
-				fmt.Fprintf(stderr, "tailing the event log at %s (Ctrl-C to stop)\n", c.BaseURL())
-				fmt.Fprintf(stdout, "%-8s %-23s %-24s %s\n", "SEQ", "TIME (UTC)", "ACTOR", "EVENT")
-			}
-		}}
+	return cmd.leaf(0, 0, func(_ []string) int {
 		switch {
-		case *after == 0:
-			opts.FromStart = true
-		case *after > 0:
-			opts.After = uint64(*after)
+		case *after < -1:
+			return cmd.usageError(fmt.Errorf("--after %d: want a log sequence, 0 or -1", *after))
+		case *count < 0:
+			return cmd.usageError(fmt.Errorf("--count %d: want 0 or more", *count))
 		}
-		var seen int
-		var last uint64
-		err := c.Tail(ctx, opts, func(ev client.LogEvent) error {
-			if cmd.cf.json {
-				if err := writeJSON(stdout, ev); err != nil {
-					return err
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			opts := &client.TailOptions{Type: *typ, Connected: func() {
+				if !cmd.cf.json {
+					fmt.Fprintf(stderr, "tailing the event log at %s (Ctrl-C to stop)\n", c.BaseURL())
+					fmt.Fprintf(stdout, "%-8s %-23s %-24s %s\n", "SEQ", "TIME (UTC)", "ACTOR", "EVENT")
 				}
-			} else {
-				fmt.Fprintf(stdout, "%-8d %-23s %-24s %s\n", ev.Seq, ev.Time.UTC().Format("2006-01-02 15:04:05.000"), ev.ActorID, describe(ev.Event))
+			}}
+			switch {
+			case *after == 0:
+				opts.FromStart = true
+			case *after > 0:
+				opts.After = uint64(*after)
 			}
-			seen, last = seen+1, ev.Seq
-			if *count > 0 && seen >= *count {
-				return errEnough
+			var seen int
+			var last uint64
+			err := c.Tail(ctx, opts, func(ev client.LogEvent) error {
+				if cmd.cf.json {
+					if err := writeJSON(stdout, ev); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(stdout, "%-8d %-23s %-24s %s\n", ev.Seq, ev.Time.UTC().Format("2006-01-02 15:04:05.000"), ev.ActorID, describe(ev.Event))
+				}
+				seen, last = seen+1, ev.Seq
+				if *count > 0 && seen >= *count {
+					return errEnough
+				}
+				return nil
+			})
+			switch {
+			case errors.Is(err, errEnough), ctx.Err() != nil:
+				return 0
+			case errors.Is(err, client.ErrStreamClosed):
+				fmt.Fprintf(stderr, "rivet-flow events tail: the server closed the stream (is it stopping?)\n")
+				if last > 0 {
+					fmt.Fprintf(stderr, "  resume with: rivet-flow events tail --after %d\n", last)
+				}
+				return 1
 			}
-			return nil
+			return cmd.fail(err)
 		})
-		switch {
-		case errors.Is(err, errEnough), ctx.Err() != nil:
-			return 0
-		case errors.Is(err, client.ErrStreamClosed):
-			fmt.Fprintf(stderr, "rivet-flow events tail: the server closed the stream (is it stopping?)\n")
-			if last > 0 {
-				fmt.Fprintf(stderr, "  resume with: rivet-flow events tail --after %d\n", last)
-			}
-			return 1
-		}
-		return cmd.fail(err)
 	})
 }
 

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/rivet-flow/rivet-flow/eventlog"
 )
@@ -20,57 +21,8 @@ func envName(flagName string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// newFlagSet returns a flag set whose usage lists each flag with its variable.
-func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: rivet-flow %s [flags]\n\n%s\n\nFlags (environment variable in brackets):\n", name, summary)
-		fs.VisitAll(func(f *flag.Flag) {
-			def := ""
-			if f.DefValue != "" {
-				def = fmt.Sprintf(" (default %s)", f.DefValue)
-			}
-			fmt.Fprintf(stderr, "  --%s [%s]\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
-		})
-	}
-	return fs
-}
-
-// parseWithEnv fills unset flags from their environment variables, then parses args.
-func parseWithEnv(fs *flag.FlagSet, args []string) error {
-	if err := setFromEnv(fs, func(flagName string) (string, bool) { return envName(flagName), true }); err != nil {
-		return err
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return nil
-}
-
-// setFromEnv sets each flag of fs that has an environment variable (envOf
-// names it) from that variable, when it is set.
-func setFromEnv(fs *flag.FlagSet, envOf func(flagName string) (string, bool)) error {
-	var errs []string
-	fs.VisitAll(func(f *flag.Flag) {
-		name, ok := envOf(f.Name)
-		if !ok {
-			return
-		}
-		if v, ok := os.LookupEnv(name); ok {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
-	}
-	return nil
-}
+// lookupEnv is os.LookupEnv.
+var lookupEnv = os.LookupEnv
 
 // logFlags are the flags every long-running command shares.
 type logFlags struct {
@@ -78,7 +30,7 @@ type logFlags struct {
 	format string
 }
 
-func (l *logFlags) register(fs *flag.FlagSet) {
+func (l *logFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
 }
@@ -111,18 +63,18 @@ type logStoreFlags struct {
 	tailBuffer int
 }
 
-func (s *logStoreFlags) register(fs *flag.FlagSet, withListen bool) {
+func (s *logStoreFlags) register(fs *pflag.FlagSet, withListen bool) {
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "where the embedded JetStream store (nats/) and the snapshots (snapshots/) live")
 	fs.StringVar(&s.natsURL, "nats-url", "", "use this external NATS server or cluster instead of the embedded one (comma-separated URLs)")
 	if withListen {
 		fs.StringVar(&s.natsListen, "nats-listen", "", "also let NATS clients connect to the embedded server on this host:port (default: no listener)")
 	}
 	fs.StringVar(&s.fsync, "fsync", "default", "durability: default (survives kill -9) or always (fsync every append: survives power loss, slower)")
-	fs.Int64Var(&s.maxStore, "nats-max-store", 16<<30, "embedded JetStream file storage limit in bytes; appends fail beyond it")
-	fs.Int64Var(&s.maxMemory, "nats-max-memory", 256<<20, "embedded JetStream memory storage limit in bytes")
+	sizeVar(fs, &s.maxStore, "nats-max-store", 16<<30, "embedded JetStream file storage limit (16GiB, 500MB or bytes); appends fail beyond it")
+	sizeVar(fs, &s.maxMemory, "nats-max-memory", 256<<20, "embedded JetStream memory storage limit (256MiB or bytes)")
 	fs.DurationVar(&s.ackTimeout, "append-timeout", 10*time.Second, "how long an append waits for JetStream's acknowledgement")
-	fs.IntVar(&s.maxEvent, "max-event-bytes", 1<<20, "largest encoded event (state change, args and output included)")
-	fs.IntVar(&s.tailBuffer, "tail-buffer-bytes", 0, "bytes one event log tail reads ahead of its client (default 4 x --max-event-bytes, at least 4 MiB)")
+	sizeVar(fs, &s.maxEvent, "max-event-bytes", 1<<20, "largest encoded event (state change, args and output included)")
+	sizeVar(fs, &s.tailBuffer, "tail-buffer-bytes", 0, "bytes one event log tail reads ahead of its client (default 4 x --max-event-bytes, at least 4 MiB)")
 }
 
 func (s *logStoreFlags) validate() error {

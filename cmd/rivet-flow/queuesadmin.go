@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/rivet-flow/rivet-flow/client"
 )
@@ -45,6 +47,8 @@ func (f *msFlag) Set(v string) error {
 	return nil
 }
 
+func (f *msFlag) Type() string { return "ms" }
+
 func (f *msFlag) duration() time.Duration { return time.Duration(f.ms) * time.Millisecond }
 
 // checkUpTo12h checks a lease or a delay, the flag --name: 0 to 12h.
@@ -58,7 +62,7 @@ func (f *msFlag) checkUpTo12h(name string) error {
 // queueConfigFlags are the configuration flags of create (a flag not given
 // takes its default) and update (a flag not given keeps its value).
 type queueConfigFlags struct {
-	fs              *flag.FlagSet
+	fs              *pflag.FlagSet
 	maxMessages     *int64
 	maxBytes        *int64
 	maxMessageBytes *int
@@ -74,11 +78,11 @@ type queueConfigFlags struct {
 	deliverTo       *string
 }
 
-func (f *queueConfigFlags) register(fs *flag.FlagSet) {
+func (f *queueConfigFlags) register(fs *pflag.FlagSet) {
 	f.fs = fs
 	f.maxMessages = fs.Int64("max-messages", 0, "most messages the queue holds, waiting and in flight (server default 100000)")
-	f.maxBytes = fs.Int64("max-bytes", 0, "most bytes the queue holds (server default 1 GiB)")
-	f.maxMessageBytes = fs.Int("max-message-bytes", 0, "largest message body in bytes (server default 262144)")
+	f.maxBytes = sizeFlag(fs, "max-bytes", int64(0), "most bytes the queue holds (server default 1 GiB)")
+	f.maxMessageBytes = sizeFlag(fs, "max-message-bytes", 0, "largest message body (256KiB or bytes; server default 262144)")
 	f.overflow = fs.String("overflow", "", "what a send into a full queue gets: reject (429 queue_full at once) or block (it waits up to --block-ms for room) (server default reject)")
 	fs.Var(&f.blockMs, "block-ms", "with --overflow block, how long a send waits for room: milliseconds or a duration, up to 30s (server default 5000)")
 	f.ackWait = fs.Duration("ack-wait", 0, "the lease of a claim: a message not acked within it is delivered again (server default 30s)")
@@ -94,7 +98,7 @@ func (f *queueConfigFlags) register(fs *flag.FlagSet) {
 // parsed checks the flags that were given and returns their names.
 func (f *queueConfigFlags) parsed() (map[string]bool, error) {
 	set := map[string]bool{}
-	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	f.fs.Visit(func(fl *pflag.Flag) { set[fl.Name] = true })
 	checks := []struct {
 		name string
 		bad  bool
@@ -242,136 +246,126 @@ func onlyClientFlags(set map[string]bool) bool {
 	return true
 }
 
-func queuesUpdate(args []string, stdout, stderr io.Writer) int {
+func queuesUpdate(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("queues update", "NAME --FIELD VALUE...",
 		"Change some of the configuration of the queue NAME: only the flags given (--deliver-to null removes the actor binding). "+
 			"The change takes effect at once and is recorded: see rivet-flow queues history NAME.", stderr)
 	var qf queueConfigFlags
 	qf.register(cmd.fs)
-	pos, err := cmd.parse(args, 1, 1)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	patch, err := qf.patch()
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		q, err := c.UpdateQueue(ctx, pos[0], patch)
+	return cmd.leaf(1, 1, func(pos []string) int {
+		patch, err := qf.patch()
 		if err != nil {
-			return queueFail(cmd, pos[0], err)
+			return cmd.usageError(err)
 		}
-		if cmd.cf.json {
-			return cmd.printJSON(stdout, q)
-		}
-		fmt.Fprintf(stdout, "updated queue %s\n", q.Name)
-		printQueue(stdout, q)
-		return 0
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			q, err := c.UpdateQueue(ctx, pos[0], patch)
+			if err != nil {
+				return queueFail(cmd, pos[0], err)
+			}
+			if cmd.cf.json {
+				return cmd.printJSON(stdout, q)
+			}
+			fmt.Fprintf(stdout, "updated queue %s\n", q.Name)
+			printQueue(stdout, q)
+			return 0
+		})
 	})
 }
 
-func queuesHistory(args []string, stdout, stderr io.Writer) int {
+func queuesHistory(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("queues history", "NAME",
 		"List the configuration changes of the queue NAME, newest first: when, what (created, replaced, updated, deleted) and which fields. "+
 			"The last 100 are kept, also after the queue is deleted.", stderr)
 	limit := cmd.fs.Int("limit", 20, "print at most this many (up to 100)")
-	pos, err := cmd.parse(args, 1, 1)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	if *limit < 1 || *limit > 100 {
-		return cmd.usageError(fmt.Errorf("--limit %d: want 1 to 100", *limit))
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		changes, err := c.QueueHistory(ctx, pos[0], *limit)
-		if err != nil {
-			return queueFail(cmd, pos[0], err)
+	return cmd.leaf(1, 1, func(pos []string) int {
+		if *limit < 1 || *limit > 100 {
+			return cmd.usageError(fmt.Errorf("--limit %d: want 1 to 100", *limit))
 		}
-		if cmd.cf.json {
-			return printJSONLines(cmd, stdout, changes)
-		}
-		if len(changes) == 0 {
-			fmt.Fprintf(stdout, "no recorded changes of queue %s\n", pos[0])
-			return 0
-		}
-		printTable(stdout, "AT\tKIND\tFIELDS", changes, func(w io.Writer, ch client.QueueChange) {
-			fields := strings.Join(ch.Fields, ",")
-			if fields == "" {
-				fields = "-"
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			changes, err := c.QueueHistory(ctx, pos[0], *limit)
+			if err != nil {
+				return queueFail(cmd, pos[0], err)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\n", ch.At.Local().Format(time.DateTime), ch.Kind, fields)
+			if cmd.cf.json {
+				return printJSONLines(cmd, stdout, changes)
+			}
+			if len(changes) == 0 {
+				fmt.Fprintf(stdout, "no recorded changes of queue %s\n", pos[0])
+				return 0
+			}
+			printTable(stdout, "AT\tKIND\tFIELDS", changes, func(w io.Writer, ch client.QueueChange) {
+				fields := strings.Join(ch.Fields, ",")
+				if fields == "" {
+					fields = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\n", ch.At.Local().Format(time.DateTime), ch.Kind, fields)
+			})
+			return 0
 		})
-		return 0
 	})
 }
 
-func queuesPurge(args []string, stdout, stderr io.Writer) int {
+func queuesPurge(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("queues purge", "NAME",
 		"Delete every message of the queue NAME that is waiting, delayed or in flight (their receipts stop working). "+
 			"The queue and its dead letters stay (purge those with DELETE /v1/queues/NAME/dead-letters).", stderr)
-	pos, err := cmd.parse(args, 1, 1)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		n, err := c.PurgeQueue(ctx, pos[0])
-		if err != nil {
-			return queueFail(cmd, pos[0], err)
-		}
-		if cmd.cf.json {
-			_ = writeJSON(stdout, map[string]uint64{"purged": n})
+	return cmd.leaf(1, 1, func(pos []string) int {
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			n, err := c.PurgeQueue(ctx, pos[0])
+			if err != nil {
+				return queueFail(cmd, pos[0], err)
+			}
+			if cmd.cf.json {
+				_ = writeJSON(stdout, map[string]uint64{"purged": n})
+				return 0
+			}
+			fmt.Fprintf(stdout, "purged %d messages from queue %s (dead letters kept)\n", n, pos[0])
 			return 0
-		}
-		fmt.Fprintf(stdout, "purged %d messages from queue %s (dead letters kept)\n", n, pos[0])
-		return 0
+		})
 	})
 }
 
-func queuesNack(args []string, stdout, stderr io.Writer) int {
+func queuesNack(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("queues nack", "NAME RECEIPT...",
 		"Give claimed messages of the queue NAME back for redelivery: after --delay-ms, else after the queue's backoff for the attempt (at once without one). "+
 			"One bad receipt releases none.", stderr)
 	var delay msFlag
 	cmd.fs.Var(&delay, "delay-ms", "redeliver after this long: milliseconds or a duration, up to 12h (default: the queue's backoff)")
-	pos, err := cmd.parse(args, 2, 1001)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	if err := delay.checkUpTo12h("delay-ms"); err != nil {
-		return cmd.usageError(err)
-	}
-	var opts client.NackOptions
-	if delay.set {
-		d := delay.duration()
-		opts.Delay = &d
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		n, err := c.Nack(ctx, pos[0], pos[1:], &opts)
-		if err != nil {
-			return queueFail(cmd, pos[0], err)
+	return cmd.leaf(2, 1001, func(pos []string) int {
+		if err := delay.checkUpTo12h("delay-ms"); err != nil {
+			return cmd.usageError(err)
 		}
-		return printSettled(cmd, stdout, n, "released %d for redelivery\n")
+		var opts client.NackOptions
+		if delay.set {
+			d := delay.duration()
+			opts.Delay = &d
+		}
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			n, err := c.Nack(ctx, pos[0], pos[1:], &opts)
+			if err != nil {
+				return queueFail(cmd, pos[0], err)
+			}
+			return printSettled(cmd, stdout, n, "released %d for redelivery\n")
+		})
 	})
 }
 
-func queuesExtend(args []string, stdout, stderr io.Writer) int {
+func queuesExtend(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("queues extend", "NAME RECEIPT...",
 		"Renew the leases of claimed messages of the queue NAME: each is good for --lease-ms from now (default the queue's ack wait). One bad receipt renews none.", stderr)
 	var lease msFlag
 	cmd.fs.Var(&lease, "lease-ms", "the new lease: milliseconds or a duration, up to 12h (default: the queue's ack wait)")
-	pos, err := cmd.parse(args, 2, 1001)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	if err := lease.checkUpTo12h("lease-ms"); err != nil {
-		return cmd.usageError(err)
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		n, err := c.ExtendLease(ctx, pos[0], lease.duration(), pos[1:]...)
-		if err != nil {
-			return queueFail(cmd, pos[0], err)
+	return cmd.leaf(2, 1001, func(pos []string) int {
+		if err := lease.checkUpTo12h("lease-ms"); err != nil {
+			return cmd.usageError(err)
 		}
-		return printSettled(cmd, stdout, n, "extended %d\n")
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			n, err := c.ExtendLease(ctx, pos[0], lease.duration(), pos[1:]...)
+			if err != nil {
+				return queueFail(cmd, pos[0], err)
+			}
+			return printSettled(cmd, stdout, n, "extended %d\n")
+		})
 	})
 }
 

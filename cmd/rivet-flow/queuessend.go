@@ -10,10 +10,11 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/rivet-flow/rivet-flow/client"
 )
@@ -30,7 +31,7 @@ type sendSummary struct {
 	FullRetries int64 `json:"fullRetries"`
 }
 
-func queuesSend(args []string, stdout, stderr io.Writer) int {
+func queuesSend(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("queues send", "NAME [BODY_JSON]",
 		"Enqueue one message (BODY_JSON, any JSON value), or many: --file F.jsonl (one JSON body per line, - for stdin) or --count N --body JSON. "+
 			"A bulk send goes in batches of up to --batch messages (POST /v1/queues/NAME/messages/batch), shows a progress bar on stderr and ends with a summary (sent, duplicates, failed); "+
@@ -47,129 +48,128 @@ func queuesSend(args []string, stdout, stderr io.Writer) int {
 	concurrency := cmd.fs.Int("concurrency", 8, "requests in flight at once in a bulk send")
 	batchSize := cmd.fs.Int("batch", client.MaxBatch, "most messages per request in a bulk send (up to 1000)")
 	fullTimeout := cmd.fs.Duration("full-timeout", time.Minute, "how long one message may keep being retried while the queue is full before it counts as failed")
-	pos, err := cmd.parse(args, 1, 2)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	name := pos[0]
-	bulk := *file != "" || *count > 0
-	switch {
-	case len(pos) == 2 && bulk:
-		return cmd.usageError(errors.New("give BODY_JSON or --file or --count, not several"))
-	case *file != "" && *count > 0:
-		return cmd.usageError(errors.New("give --file or --count, not both"))
-	case len(pos) == 1 && !bulk:
-		return cmd.usageError(errors.New("missing the body: rivet-flow queues send NAME '{\"k\":1}', or --file F.jsonl, or --count N --body JSON"))
-	case *count < 0:
-		return cmd.usageError(fmt.Errorf("--count %d: want at least 1", *count))
-	case *count > 0 && *body == "":
-		return cmd.usageError(errors.New("--count needs --body JSON"))
-	case *body != "" && *count == 0:
-		return cmd.usageError(errors.New("--body goes with --count N; for one message pass BODY_JSON as an argument"))
-	case *concurrency < 1:
-		return cmd.usageError(fmt.Errorf("--concurrency %d: want at least 1", *concurrency))
-	case *batchSize < 1 || *batchSize > client.MaxBatch:
-		return cmd.usageError(fmt.Errorf("--batch %d: want 1 to %d", *batchSize, client.MaxBatch))
-	case *priority < 0 || *priority > 5:
-		return cmd.usageError(fmt.Errorf("--priority %d: want 1 (most urgent) to 5", *priority))
-	case delay.ms < 0:
-		return cmd.usageError(fmt.Errorf("--delay-ms %d: want 0 or more", delay.ms))
-	}
-	opts := client.EnqueueOptions{DedupID: *dedupID, Key: *key, Priority: *priority, Delay: delay.duration()}
-	var bodies []json.RawMessage
-	switch {
-	case len(pos) == 2:
-		if !json.Valid([]byte(pos[1])) {
-			return cmd.usageError(fmt.Errorf("BODY_JSON %q is not valid JSON (quote strings: '\"hello\"')", pos[1]))
+	return cmd.leaf(1, 2, func(pos []string) int {
+		var err error
+		name := pos[0]
+		bulk := *file != "" || *count > 0
+		switch {
+		case len(pos) == 2 && bulk:
+			return cmd.usageError(errors.New("give BODY_JSON or --file or --count, not several"))
+		case *file != "" && *count > 0:
+			return cmd.usageError(errors.New("give --file or --count, not both"))
+		case len(pos) == 1 && !bulk:
+			return cmd.usageError(errors.New("missing the body: rivet-flow queues send NAME '{\"k\":1}', or --file F.jsonl, or --count N --body JSON"))
+		case *count < 0:
+			return cmd.usageError(fmt.Errorf("--count %d: want at least 1", *count))
+		case *count > 0 && *body == "":
+			return cmd.usageError(errors.New("--count needs --body JSON"))
+		case *body != "" && *count == 0:
+			return cmd.usageError(errors.New("--body goes with --count N; for one message pass BODY_JSON as an argument"))
+		case *concurrency < 1:
+			return cmd.usageError(fmt.Errorf("--concurrency %d: want at least 1", *concurrency))
+		case *batchSize < 1 || *batchSize > client.MaxBatch:
+			return cmd.usageError(fmt.Errorf("--batch %d: want 1 to %d", *batchSize, client.MaxBatch))
+		case *priority < 0 || *priority > 5:
+			return cmd.usageError(fmt.Errorf("--priority %d: want 1 (most urgent) to 5", *priority))
+		case delay.ms < 0:
+			return cmd.usageError(fmt.Errorf("--delay-ms %d: want 0 or more", delay.ms))
 		}
-		bodies = []json.RawMessage{json.RawMessage(pos[1])}
-	case *count > 0:
-		if !json.Valid([]byte(*body)) {
-			return cmd.usageError(fmt.Errorf("--body %q is not valid JSON", *body))
+		opts := client.EnqueueOptions{DedupID: *dedupID, Key: *key, Priority: *priority, Delay: delay.duration()}
+		var bodies []json.RawMessage
+		switch {
+		case len(pos) == 2:
+			if !json.Valid([]byte(pos[1])) {
+				return cmd.usageError(fmt.Errorf("BODY_JSON %q is not valid JSON (quote strings: '\"hello\"')", pos[1]))
+			}
+			bodies = []json.RawMessage{json.RawMessage(pos[1])}
+		case *count > 0:
+			if !json.Valid([]byte(*body)) {
+				return cmd.usageError(fmt.Errorf("--body %q is not valid JSON", *body))
+			}
+			b := json.RawMessage(*body)
+			bodies = make([]json.RawMessage, *count)
+			for i := range bodies {
+				bodies[i] = b
+			}
+		default:
+			if bodies, err = readJSONLines(*file); err != nil {
+				return cmd.usageError(err)
+			}
 		}
-		b := json.RawMessage(*body)
-		bodies = make([]json.RawMessage, *count)
-		for i := range bodies {
-			bodies[i] = b
-		}
-	default:
-		if bodies, err = readJSONLines(*file); err != nil {
-			return cmd.usageError(err)
-		}
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		if !bulk {
-			r, err := c.Enqueue(ctx, name, bodies[0], &opts)
-			if err != nil {
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			if !bulk {
+				r, err := c.Enqueue(ctx, name, bodies[0], &opts)
+				if err != nil {
+					return queueFail(cmd, name, err)
+				}
+				if cmd.cf.json {
+					_ = writeJSON(stdout, r)
+					return 0
+				}
+				if r.Duplicate {
+					fmt.Fprintf(stdout, "duplicate: dedup ID %s was already sent as message %s; nothing added\n", *dedupID, r.ID)
+					return 0
+				}
+				fmt.Fprintf(stdout, "sent message %s to queue %s\n", r.ID, name)
+				return 0
+			}
+			// Check the queue first: a missing one fails once, not once per batch.
+			if _, err := c.Queue(ctx, name); err != nil {
 				return queueFail(cmd, name, err)
 			}
-			if cmd.cf.json {
-				_ = writeJSON(stdout, r)
-				return 0
-			}
-			if r.Duplicate {
-				fmt.Fprintf(stdout, "duplicate: dedup ID %s was already sent as message %s; nothing added\n", *dedupID, r.ID)
-				return 0
-			}
-			fmt.Fprintf(stdout, "sent message %s to queue %s\n", r.ID, name)
-			return 0
-		}
-		// Check the queue first: a missing one fails once, not once per batch.
-		if _, err := c.Queue(ctx, name); err != nil {
-			return queueFail(cmd, name, err)
-		}
-		msgs := make([]client.BatchMessage, len(bodies))
-		for i, b := range bodies {
-			msgs[i] = client.BatchMessage{Body: b, Options: opts}
-			if *dedupID != "" {
-				msgs[i].Options.DedupID = *dedupID + "-" + strconv.Itoa(i+1)
-			}
-		}
-		start := time.Now()
-		s := &bulkSend{c: c, name: name, fullTimeout: *fullTimeout}
-		if !cmd.cf.json { // no progress bar with --json, like projections rebuild
-			s.bar = newProgress(stderr, "sent", len(bodies))
-		}
-		batches := splitBatches(msgs, *batchSize, sendBatchBytes)
-		next := atomic.Int64{}
-		var wg sync.WaitGroup
-		for range min(*concurrency, len(batches)) {
-			wg.Go(func() {
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= len(batches) || ctx.Err() != nil {
-						return
-					}
-					s.send(ctx, batches[i])
+			msgs := make([]client.BatchMessage, len(bodies))
+			for i, b := range bodies {
+				msgs[i] = client.BatchMessage{Body: b, Options: opts}
+				if *dedupID != "" {
+					msgs[i].Options.DedupID = *dedupID + "-" + strconv.Itoa(i+1)
 				}
-			})
-		}
-		wg.Wait()
-		s.bar.finish()
-		sum := &s.sum
-		took := time.Since(start)
-		if cmd.cf.json {
-			_ = writeJSON(stdout, sum)
-		} else {
-			fmt.Fprintf(stdout, "queue %s: %d sent, %d duplicates, %d failed of %d in %s (%.0f/s)\n", name, sum.Sent, sum.Duplicates, sum.Failed,
-				len(bodies), took.Round(time.Millisecond), float64(sum.Sent+sum.Duplicates)/max(took.Seconds(), 1e-9))
-			if sum.FullRetries > 0 {
-				fmt.Fprintf(stdout, "the queue was full %d times; those sends were retried a second later\n", sum.FullRetries)
 			}
-		}
-		if ctx.Err() != nil {
-			fmt.Fprintf(stderr, "rivet-flow queues send: interrupted after %d of %d\n", sum.Sent+sum.Duplicates+sum.Failed, len(bodies))
-			return 1
-		}
-		if p := s.firstErr.Load(); p != nil {
-			fmt.Fprintf(stderr, "rivet-flow queues send: %d failed; the first error:\n", sum.Failed)
-			queueFail(cmd, name, *p)
-			if *dedupID == "" {
-				fmt.Fprintln(stderr, "  send again with --dedup-id PREFIX to skip the messages already sent")
+			start := time.Now()
+			s := &bulkSend{c: c, name: name, fullTimeout: *fullTimeout}
+			if !cmd.cf.json { // no progress bar with --json, like projections rebuild
+				s.bar = newProgress(stderr, "sent", len(bodies))
 			}
-			return 1
-		}
-		return 0
+			batches := splitBatches(msgs, *batchSize, sendBatchBytes)
+			next := atomic.Int64{}
+			var wg sync.WaitGroup
+			for range min(*concurrency, len(batches)) {
+				wg.Go(func() {
+					for {
+						i := int(next.Add(1)) - 1
+						if i >= len(batches) || ctx.Err() != nil {
+							return
+						}
+						s.send(ctx, batches[i])
+					}
+				})
+			}
+			wg.Wait()
+			s.bar.finish()
+			sum := &s.sum
+			took := time.Since(start)
+			if cmd.cf.json {
+				_ = writeJSON(stdout, sum)
+			} else {
+				fmt.Fprintf(stdout, "queue %s: %d sent, %d duplicates, %d failed of %d in %s (%.0f/s)\n", name, sum.Sent, sum.Duplicates, sum.Failed,
+					len(bodies), took.Round(time.Millisecond), float64(sum.Sent+sum.Duplicates)/max(took.Seconds(), 1e-9))
+				if sum.FullRetries > 0 {
+					fmt.Fprintf(stdout, "the queue was full %d times; those sends were retried a second later\n", sum.FullRetries)
+				}
+			}
+			if ctx.Err() != nil {
+				fmt.Fprintf(stderr, "rivet-flow queues send: interrupted after %d of %d\n", sum.Sent+sum.Duplicates+sum.Failed, len(bodies))
+				return 1
+			}
+			if p := s.firstErr.Load(); p != nil {
+				fmt.Fprintf(stderr, "rivet-flow queues send: %d failed; the first error:\n", sum.Failed)
+				queueFail(cmd, name, *p)
+				if *dedupID == "" {
+					fmt.Fprintln(stderr, "  send again with --dedup-id PREFIX to skip the messages already sent")
+				}
+				return 1
+			}
+			return 0
+		})
 	})
 }
 
@@ -287,92 +287,4 @@ func readJSONLines(path string) ([]json.RawMessage, error) {
 		return nil, fmt.Errorf("--file %s: no messages in it (want one JSON body per line)", path)
 	}
 	return out, nil
-}
-
-// progress draws an updating progress bar of a bulk operation on stderr,
-// at most every 100ms. Safe for concurrent use; a nil *progress draws
-// nothing.
-type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	what  string
-	total int
-	done  int
-	start time.Time
-	last  time.Time
-	note  string // shown after the counts, until the next add
-	width int    // of the longest line drawn
-}
-
-func newProgress(w io.Writer, what string, total int) *progress {
-	p := &progress{w: w, what: what, total: total, start: time.Now()}
-	p.draw()
-	return p
-}
-
-func (p *progress) add(n int) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done += n
-	if p.note != "" {
-		p.note = ""
-		p.draw()
-	}
-	if time.Since(p.last) >= 100*time.Millisecond {
-		p.draw()
-	}
-}
-
-// atLeast raises the total to n when more came than expected.
-func (p *progress) atLeast(n int) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.total = max(p.total, n)
-}
-
-// setNote shows a note (such as a wait) after the counts until the next add.
-func (p *progress) setNote(note string) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.note = note
-	p.draw()
-}
-
-// finish draws the final state and ends the line.
-func (p *progress) finish() {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.draw()
-	fmt.Fprintln(p.w)
-}
-
-func (p *progress) draw() {
-	const width = 30
-	frac := 1.0
-	if p.total > 0 {
-		frac = min(float64(p.done)/float64(p.total), 1)
-	}
-	bar := []byte(strings.Repeat("#", int(frac*width)) + strings.Repeat(".", width-int(frac*width)))
-	elapsed := time.Since(p.start)
-	line := fmt.Sprintf("[%s] %3.0f%%  %d of %d %s  %.0f/s  %s", bar, frac*100, p.done, p.total, p.what,
-		float64(p.done)/max(elapsed.Seconds(), 1e-9), elapsed.Round(time.Millisecond))
-	if p.note != "" {
-		line += "  (" + p.note + ")"
-	}
-	// Pad over a longer line drawn before (a note that went away).
-	fmt.Fprintf(p.w, "\r%-*s", p.width, line)
-	p.width = max(p.width, len(line))
-	p.last = time.Now()
 }

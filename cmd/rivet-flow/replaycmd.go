@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	rivetflow "github.com/rivet-flow/rivet-flow"
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -25,46 +27,45 @@ const replaySummary = "Replay recorded histories against this binary's code (the
 	"                   Exit 0: all identical; 1: some diverged or could not be replayed; 2: bad flags or the log cannot be read."
 
 // replayCmd is `rivet-flow replay`.
-func replayCmd(args []string, stdout, stderr io.Writer) int {
+func replayCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("replay", "", replaySummary, stderr)
 	file := cmd.fs.String("history", "", "replay the exported history in this file (JSON Lines)")
 	all := cmd.fs.Bool("all", false, "replay every open actor and workflow run of the log")
 	typ := cmd.fs.String("type", "", "with --all: only actors of this type (a workflow's name for its runs)")
 	dataDir := cmd.fs.String("data-dir", "", "with --all: read the log of a stopped node from its data dir instead of asking a running node (--addr)")
 	concurrency := cmd.fs.Int("concurrency", runtime.GOMAXPROCS(0), "with --all: histories replayed at once")
-	if _, err := cmd.parse(args, 0, 0); err != nil {
-		return cmd.usageError(err)
-	}
-	set := map[string]bool{}
-	cmd.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case *file != "" && *all:
-		return cmd.usageError(errors.New("pass --history FILE or --all, not both"))
-	case *file == "" && !*all:
-		return cmd.usageError(errors.New("pass --history FILE (one exported history) or --all (every open actor of a log)"))
-	case *file != "":
-		for _, name := range []string{"type", "data-dir", "addr", "concurrency"} {
-			if set[name] {
-				return cmd.usageError(fmt.Errorf("--%s goes with --all; --history replays one file offline", name))
+	return cmd.leaf(0, 0, func(_ []string) int {
+		set := map[string]bool{}
+		cmd.fs.Visit(func(f *pflag.Flag) { set[f.Name] = true })
+		switch {
+		case *file != "" && *all:
+			return cmd.usageError(errors.New("pass --history FILE or --all, not both"))
+		case *file == "" && !*all:
+			return cmd.usageError(errors.New("pass --history FILE (one exported history) or --all (every open actor of a log)"))
+		case *file != "":
+			for _, name := range []string{"type", "data-dir", "addr", "concurrency"} {
+				if set[name] {
+					return cmd.usageError(fmt.Errorf("--%s goes with --all; --history replays one file offline", name))
+				}
+			}
+			return replayFile(cmd, *file, stdout)
+		case *dataDir != "" && set["addr"]:
+			return cmd.usageError(errors.New("pass --addr (a running node) or --data-dir (a stopped node's data dir), not both"))
+		case *concurrency < 1 || *concurrency > maxReplayConcurrency:
+			return cmd.usageError(fmt.Errorf("--concurrency %d: want 1 to %d", *concurrency, maxReplayConcurrency))
+		}
+		if *typ != "" {
+			if err := checkTypeName(*typ); err != nil {
+				return cmd.usageError(err)
 			}
 		}
-		return replayFile(cmd, *file, stdout)
-	case *dataDir != "" && set["addr"]:
-		return cmd.usageError(errors.New("pass --addr (a running node) or --data-dir (a stopped node's data dir), not both"))
-	case *concurrency < 1 || *concurrency > maxReplayConcurrency:
-		return cmd.usageError(fmt.Errorf("--concurrency %d: want 1 to %d", *concurrency, maxReplayConcurrency))
-	}
-	if *typ != "" {
-		if err := checkTypeName(*typ); err != nil {
-			return cmd.usageError(err)
+		reg, wfs, err := binaryRegistry()
+		if err != nil {
+			return cmd.fail(err)
 		}
-	}
-	reg, wfs, err := binaryRegistry()
-	if err != nil {
-		return cmd.fail(err)
-	}
-	opts := replayAllOptions{Type: *typ, Concurrency: *concurrency, Workflows: workflowNames(wfs)}
-	return replayAllCmd(cmd, reg, *dataDir, opts, stdout)
+		opts := replayAllOptions{Type: *typ, Concurrency: *concurrency, Workflows: workflowNames(wfs)}
+		return replayAllCmd(cmd, reg, *dataDir, opts, stdout)
+	})
 }
 
 // maxReplayConcurrency bounds --concurrency, so that a typo cannot open

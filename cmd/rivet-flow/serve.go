@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	rivetflow "github.com/rivet-flow/rivet-flow"
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -24,8 +24,10 @@ import (
 	"github.com/rivet-flow/rivet-flow/workflows"
 )
 
-func serve(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("serve", "Run the rivet-flow server: embedded JetStream and Pebble under --data-dir, HTTP on --http-addr.", stderr)
+func serveCommand(stdout, stderr io.Writer) *cobra.Command {
+	cmd := newCommand("serve", "", "Run the rivet-flow server: embedded JetStream and Pebble under --data-dir, HTTP on --http-addr.", stderr)
+	cmd.envAll = true
+	fs := cmd.fs
 	var store logStoreFlags
 	var logs logFlags
 	store.register(fs, true)
@@ -33,22 +35,22 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	httpAddr := fs.String("http-addr", "127.0.0.1:6420", "HTTP listen address (API, /healthz, /readyz, /metrics)")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long a graceful stop may take on SIGINT/SIGTERM")
 	token := fs.String("api-token", "", "require this bearer token on every route but /healthz and /readyz")
-	tokenFile := fs.String("api-token-file", "", "read the API token from this file (first line)")
+	tokenFile := fs.String("api-token-file", "", "read the API token from this file (its first line, trimmed), such as a Docker or Kubernetes secret, instead of --api-token")
 	inspectorToken := fs.String("inspector-token", "", "open the actor inspector (/gateway/{actor}/inspector/*) to Authorization: Bearer <this token> (the API token opens it too); with no token at all it is open only on a loopback --http-addr")
 	registry := fs.String("registry", "default", "the actor types to serve: default (counter, chatRoom, reminder, rawCounter and the agents workflow) or conformance (the fixtures of RivetKit's driver test suite, for make conformance)")
 	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without an API token")
 	cors := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser (CORS; \"*\" for any); other origins get 403")
-	maxBody := fs.Int64("max-body-bytes", 1<<20, "largest request body; larger ones get 413")
+	maxBody := sizeFlag(fs, "max-body-bytes", int64(1<<20), "largest request body (1MiB or bytes); larger ones get 413")
 	bodyTimeout := fs.Duration("body-read-timeout", 30*time.Second, "longest a request body may take to arrive; slower clients get 408")
 	maxTails := fs.Int("max-tails", 64, "event log tails (GET /v1/events/tail) open at once; more get 429")
-	maxIn := fs.Int("max-incoming-message-bytes", api.DefaultMaxIncomingMessageBytes, "largest RivetKit gateway message from a client (action body, WebSocket frame), as RivetKit's maxIncomingMessageSize; larger get message/incoming_too_long")
-	maxOut := fs.Int("max-outgoing-message-bytes", api.DefaultMaxOutgoingMessageBytes, "largest RivetKit gateway answer (an action's output), as RivetKit's maxOutgoingMessageSize; larger get message/outgoing_too_long")
+	maxIn := sizeFlag(fs, "max-incoming-message-bytes", api.DefaultMaxIncomingMessageBytes, "largest RivetKit gateway message from a client (action body, WebSocket frame), as RivetKit's maxIncomingMessageSize; larger get message/incoming_too_long")
+	maxOut := sizeFlag(fs, "max-outgoing-message-bytes", api.DefaultMaxOutgoingMessageBytes, "largest RivetKit gateway answer (an action's output), as RivetKit's maxOutgoingMessageSize; larger get message/outgoing_too_long")
 	var lim actors.RuntimeOptions
 	fs.DurationVar(&lim.IdleTimeout, "actor-idle-timeout", 30*time.Second, "put an actor to sleep (snapshot, free memory) after this long without work")
 	fs.DurationVar(&lim.SweepInterval, "actor-sweep-interval", time.Second, "how often idle actors are looked for: an actor sleeps between its idle timeout and that plus this")
 	fs.DurationVar(&lim.ActionTimeout, "action-timeout", 60*time.Second, "longest an action may run; its caller then gets action_timeout")
-	fs.IntVar(&lim.MaxStateBytes, "max-state-bytes", 512<<10, "largest actor state plus KV, encoded")
-	fs.IntVar(&lim.MaxArgsBytes, "max-args-bytes", 256<<10, "largest arguments or create input of one call, encoded")
+	sizeVar(fs, &lim.MaxStateBytes, "max-state-bytes", 512<<10, "largest actor state plus KV, encoded")
+	sizeVar(fs, &lim.MaxArgsBytes, "max-args-bytes", 256<<10, "largest arguments or create input of one call, encoded")
 	fs.IntVar(&lim.MailboxSize, "mailbox-size", 1024, "calls queued per actor before callers get overloaded (429)")
 	fs.IntVar(&lim.SnapshotEvery, "snapshot-every", 100, "write an actor's snapshot after this many events (and on sleep)")
 	fs.IntVar(&lim.MaxConnections, "max-connections", 1024, "realtime connections per actor")
@@ -65,75 +67,70 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&qOpts.LeaseTTL, "queue-lease-ttl", queues.DefaultLeaseTTL, "how long a queue's dispatcher lease outlives a node that died before another node takes the queue")
 	var deliver queues.DelivererOptions
 	fs.IntVar(&deliver.Concurrency, "deliver-concurrency", queues.DefaultDeliverConcurrency, "messages of one actor-bound queue (deliverTo) this node delivers at once")
-	if err := parseWithEnv(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	return cmd.leaf(0, 0, func([]string) int {
+		logger, err := logs.logger(stderr)
+		if err == nil {
+			err = store.validate()
 		}
-		fmt.Fprintln(stderr, "rivet-flow serve:", err)
-		return 2
-	}
-	logger, err := logs.logger(stderr)
-	if err == nil {
-		err = store.validate()
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "rivet-flow serve:", err)
-		return 2
-	}
+		if err != nil {
+			fmt.Fprintln(stderr, "rivet-flow serve:", err)
+			return 2
+		}
 
-	apiOpts, err := apiOptions(*token, *tokenFile, *cors, *maxBody)
-	if err == nil && *maxTails < 1 {
-		err = fmt.Errorf("--max-tails %d: want at least 1", *maxTails)
-	}
-	if err == nil && *bodyTimeout <= 0 {
-		err = fmt.Errorf("--body-read-timeout %s: want a positive duration", *bodyTimeout)
-	}
-	if err == nil {
-		err = checkQueueFlags(qOpts, deliver)
-	}
-	if err == nil && (*maxIn < 1 || *maxOut < 1) {
-		err = fmt.Errorf("--max-incoming-message-bytes and --max-outgoing-message-bytes: want at least 1")
-	}
-	apiOpts.MaxTails, apiOpts.BodyReadTimeout = *maxTails, *bodyTimeout
-	apiOpts.InspectorToken, apiOpts.InspectorLoopback = *inspectorToken, loopbackAddr(*httpAddr)
-	apiOpts.MaxIncomingMessageBytes, apiOpts.MaxOutgoingMessageBytes = *maxIn, *maxOut
-	if err != nil {
-		fmt.Fprintln(stderr, "rivet-flow serve:", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	reg, wfs, err := serveAppNamed(*registry)
-	if err != nil {
-		fmt.Fprintln(stderr, "rivet-flow serve:", err)
-		return 2
-	}
-	n, err := rivetflow.Start(ctx, rivetflow.Config{
-		DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
-		ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
-		API: apiOpts, Insecure: *insecure, Outbox: outbox, Scheduler: sched, Queues: qOpts, Deliver: deliver,
-		Registry: reg, Workflows: wfs,
+		apiOpts, err := apiOptions(*token, *tokenFile, *cors, *maxBody)
+		if err == nil && *maxTails < 1 {
+			err = fmt.Errorf("--max-tails %d: want at least 1", *maxTails)
+		}
+		if err == nil && *bodyTimeout <= 0 {
+			err = fmt.Errorf("--body-read-timeout %s: want a positive duration", *bodyTimeout)
+		}
+		if err == nil {
+			err = checkQueueFlags(qOpts, deliver)
+		}
+		if err == nil && (*maxIn < 1 || *maxOut < 1) {
+			err = fmt.Errorf("--max-incoming-message-bytes and --max-outgoing-message-bytes: want at least 1")
+		}
+		apiOpts.MaxTails, apiOpts.BodyReadTimeout = *maxTails, *bodyTimeout
+		apiOpts.InspectorToken, apiOpts.InspectorLoopback = *inspectorToken, loopbackAddr(*httpAddr)
+		apiOpts.MaxIncomingMessageBytes, apiOpts.MaxOutgoingMessageBytes = *maxIn, *maxOut
+		if err != nil {
+			fmt.Fprintln(stderr, "rivet-flow serve:", err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		reg, wfs, err := serveAppNamed(*registry)
+		if err != nil {
+			fmt.Fprintln(stderr, "rivet-flow serve:", err)
+			return 2
+		}
+		n, err := rivetflow.Start(ctx, rivetflow.Config{
+			DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
+			ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
+			API: apiOpts, Insecure: *insecure, Outbox: outbox, Scheduler: sched, Queues: qOpts, Deliver: deliver,
+			Registry: reg, Workflows: wfs,
+		})
+		if err != nil {
+			// A plain line, not a log record: this is the message a person acts on.
+			fmt.Fprintln(stderr, "rivet-flow serve:", err)
+			return 1
+		}
+		code := 0
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down: draining in-flight work (send the signal again to force)")
+		case err := <-n.Failed():
+			logger.Error("HTTP server failed", "err", err)
+			code = 1
+		}
+		stop() // a second signal now kills the process the default way
+		if err := n.Stop(context.Background()); err != nil {
+			logger.Error("unclean shutdown", "err", err)
+			return 1
+		}
+		_ = os.Stdout.Sync()
+		return code
 	})
-	if err != nil {
-		// A plain line, not a log record: this is the message a person acts on.
-		fmt.Fprintln(stderr, "rivet-flow serve:", err)
-		return 1
-	}
-	code := 0
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down: draining in-flight work (send the signal again to force)")
-	case err := <-n.Failed():
-		logger.Error("HTTP server failed", "err", err)
-		code = 1
-	}
-	stop() // a second signal now kills the process the default way
-	if err := n.Stop(context.Background()); err != nil {
-		logger.Error("unclean shutdown", "err", err)
-		return 1
-	}
-	_ = os.Stdout.Sync()
-	return code
 }
 
 // serveApp is the code serve runs: its actor types (the node adds the dead
@@ -177,14 +174,9 @@ func apiOptions(token, tokenFile, cors string, maxBody int64) (api.Options, erro
 		if token != "" {
 			return api.Options{}, fmt.Errorf("set --api-token or --api-token-file, not both")
 		}
-		b, err := os.ReadFile(tokenFile)
-		if err != nil {
-			return api.Options{}, fmt.Errorf("--api-token-file: %w", err)
-		}
-		token, _, _ = strings.Cut(string(b), "\n")
-		token = strings.TrimSpace(token)
-		if token == "" {
-			return api.Options{}, fmt.Errorf("--api-token-file %s is empty", tokenFile)
+		var err error
+		if token, err = readTokenFile("--api-token-file", tokenFile); err != nil {
+			return api.Options{}, err
 		}
 	}
 	var origins []string

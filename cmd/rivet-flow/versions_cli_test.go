@@ -15,7 +15,7 @@ import (
 // dispatch is not needed) and returns its exit code, stdout and stderr.
 func runVersions(args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
-	code := versionsCmd(args, &stdout, &stderr)
+	code := run(append([]string{"versions"}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 

@@ -10,59 +10,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/rivet-flow/rivet-flow/client"
 )
 
-const workflowsUsage = `Usage: rivet-flow workflows <command> [flags]
-
-Commands:
-  list NAME [--status S]                     list the runs of workflow NAME: status, current call, steps
-  start NAME [--run-id ID] [--input JSON|@FILE]
-                                             start a run (idempotent on --run-id; without one the server picks it)
-  get NAME RUN_ID                            show a run: status, current call, steps, result or error
-  events NAME RUN_ID [--after SEQ] [--follow]
-                                             show a run's events (its journal); --follow streams them until it finishes
-  signal NAME RUN_ID SIGNAL [--payload JSON|@FILE]
-                                             send a signal to a run (kept in its inbox until a wait takes it)
-  cancel NAME RUN_ID [--reason TEXT]         cancel a run (its compensations run, then it ends cancelled)
-  pause NAME RUN_ID                          pause a run (timers stop; signals are still kept)
-  resume NAME RUN_ID                         resume a paused run
-
-A workflow is durable Go code the server runs (rivetflow.Config.Workflows); each
-run is an actor of the workflow's type keyed by its run ID. Every command takes --addr (default ` + defaultAddr + `,
-or RIVETFLOW_ADDR), --token (or RIVETFLOW_API_TOKEN) and --json; see
-rivet-flow workflows <command> --help.
-`
-
-// workflowsCmd dispatches `rivet-flow workflows ...`.
-func workflowsCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, workflowsUsage)
-		return 2
-	}
-	switch args[0] {
-	case "list", "ls":
-		return workflowsList(args[1:], stdout, stderr)
-	case "start":
-		return workflowsStart(args[1:], stdout, stderr)
-	case "get":
-		return workflowsGet(args[1:], stdout, stderr)
-	case "signal":
-		return workflowsSignal(args[1:], stdout, stderr)
-	case "events":
-		return workflowsEvents(args[1:], stdout, stderr)
-	case "cancel":
-		return workflowsCancel(args[1:], stdout, stderr)
-	case "pause":
-		return workflowsPause(args[1:], stdout, stderr)
-	case "resume":
-		return workflowsResume(args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, workflowsUsage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "rivet-flow workflows: unknown command %q\n\n%s", args[0], workflowsUsage)
-	return 2
+// workflowsCommand is `rivet-flow workflows ...`.
+func workflowsCommand(stdout, stderr io.Writer) *cobra.Command {
+	return group("workflows <command>", "list, start, get, events, signal, cancel, pause and resume the runs of the server's workflows",
+		"A workflow is durable Go code the server runs (rivetflow.Config.Workflows); each run is an actor of the workflow's type keyed by its run ID. Every command takes --addr (default "+defaultAddr+", or RIVETFLOW_ADDR), --token (or RIVETFLOW_API_TOKEN) and --json.", stderr,
+		withAliases(workflowsList(stdout, stderr), "ls"),
+		workflowsStart(stdout, stderr),
+		workflowsGet(stdout, stderr),
+		workflowsEvents(stdout, stderr),
+		workflowsSignal(stdout, stderr),
+		workflowsCancel(stdout, stderr),
+		workflowsPause(stdout, stderr),
+		workflowsResume(stdout, stderr),
+	)
 }
 
 // workflowFail prints a server error with what to do about it, and returns
@@ -109,50 +74,48 @@ func jsonFlag(flagName, v string) (json.RawMessage, error) {
 	return json.RawMessage(data), nil
 }
 
-func workflowsList(args []string, stdout, stderr io.Writer) int {
+func workflowsList(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("workflows list", "NAME", "List the runs of workflow NAME in run ID order: status, current call, completed steps, last update.", stderr)
 	status := cmd.fs.String("status", "", "only runs with this status: running, sleeping, waiting, paused, completed, failed or cancelled")
 	limit := cmd.fs.Int("limit", 100, "show at most this many runs")
-	pos, err := cmd.parse(args, 1, 1)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	if *limit < 1 {
-		return cmd.usageError(fmt.Errorf("--limit %d: want 1 or more", *limit))
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		runs := []client.WorkflowRun{}
-		more := false
-		for cursor := ""; ; {
-			page, err := c.Runs(ctx, pos[0], &client.RunListOptions{Status: *status, Limit: min(*limit, 100), Cursor: cursor})
-			if err != nil {
-				return workflowFail(cmd, pos[0], err)
-			}
-			runs = append(runs, page.Runs...)
-			cursor = page.NextCursor
-			if len(runs) >= *limit {
-				more = len(runs) > *limit || cursor != ""
-				runs = runs[:*limit]
-				break
-			}
-			if cursor == "" {
-				break
-			}
+	return cmd.leaf(1, 1, func(pos []string) int {
+		if *limit < 1 {
+			return cmd.usageError(fmt.Errorf("--limit %d: want 1 or more", *limit))
 		}
-		if cmd.cf.json {
-			return cmd.printJSON(stdout, runs)
-		}
-		if len(runs) == 0 {
-			fmt.Fprintf(stdout, "no runs; start one with: rivet-flow workflows start %s --run-id ID --input '{...}'\n", pos[0])
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			runs := []client.WorkflowRun{}
+			more := false
+			for cursor := ""; ; {
+				page, err := c.Runs(ctx, pos[0], &client.RunListOptions{Status: *status, Limit: min(*limit, 100), Cursor: cursor})
+				if err != nil {
+					return workflowFail(cmd, pos[0], err)
+				}
+				runs = append(runs, page.Runs...)
+				cursor = page.NextCursor
+				if len(runs) >= *limit {
+					more = len(runs) > *limit || cursor != ""
+					runs = runs[:*limit]
+					break
+				}
+				if cursor == "" {
+					break
+				}
+			}
+			if cmd.cf.json {
+				return cmd.printJSON(stdout, runs)
+			}
+			if len(runs) == 0 {
+				fmt.Fprintf(stdout, "no runs; start one with: rivet-flow workflows start %s --run-id ID --input '{...}'\n", pos[0])
+				return 0
+			}
+			printTable(stdout, "RUN\tSTATUS\tCURRENT\tSTEPS\tUPDATED", runs, func(w io.Writer, r client.WorkflowRun) {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", r.RunID, runStatus(r), orDash(r.Current), r.Steps, r.UpdatedAt.UTC().Format(time.RFC3339))
+			})
+			if more {
+				printMoreHint(stdout, *limit)
+			}
 			return 0
-		}
-		printTable(stdout, "RUN\tSTATUS\tCURRENT\tSTEPS\tUPDATED", runs, func(w io.Writer, r client.WorkflowRun) {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", r.RunID, runStatus(r), orDash(r.Current), r.Steps, r.UpdatedAt.UTC().Format(time.RFC3339))
 		})
-		if more {
-			printMoreHint(stdout, *limit)
-		}
-		return 0
 	})
 }
 
@@ -171,105 +134,99 @@ func orDash(s string) string {
 	return s
 }
 
-func workflowsStart(args []string, stdout, stderr io.Writer) int {
+func workflowsStart(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("workflows start", "NAME", "Start a run of workflow NAME with --input. Starting is idempotent on --run-id: "+
 		"a run that exists is shown as it is, its input kept. The run goes on in the server; follow it with rivet-flow workflows get.", stderr)
 	runID := cmd.fs.String("run-id", "", "the run's ID, 1 to 128 of A-Z a-z 0-9 . _ - (default: the server picks one)")
 	inputFlag := cmd.fs.String("input", "", "the workflow's input: JSON, e.g. '{\"task\":\"report\"}', or @FILE (default null)")
-	pos, err := cmd.parse(args, 1, 1)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	input, err := jsonFlag("input", *inputFlag)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		var in any
-		if input != nil {
-			in = input
-		}
-		run, created, err := c.StartRun(ctx, pos[0], *runID, in)
+	return cmd.leaf(1, 1, func(pos []string) int {
+		input, err := jsonFlag("input", *inputFlag)
 		if err != nil {
-			return workflowFail(cmd, pos[0], err)
+			return cmd.usageError(err)
 		}
-		if cmd.cf.json {
-			return cmd.printJSON(stdout, struct {
-				*client.StartedRun
-				Created bool `json:"created"`
-			}{run, created})
-		}
-		if created {
-			fmt.Fprintf(stdout, "started run %s of %s (%s)\n", run.RunID, pos[0], run.Status)
-		} else {
-			fmt.Fprintf(stdout, "run %s of %s exists (%s); its input is kept\n", run.RunID, pos[0], run.Status)
-		}
-		return 0
-	})
-}
-
-func workflowsGet(args []string, stdout, stderr io.Writer) int {
-	cmd := newClientCommand("workflows get", "NAME RUN_ID", "Show run RUN_ID of workflow NAME: status, current call, completed steps, times, and its result (completed) or error (failed).", stderr)
-	pos, err := cmd.parse(args, 2, 2)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		r, err := c.Run(ctx, pos[0], pos[1])
-		if err != nil {
-			return workflowFail(cmd, pos[0], err)
-		}
-		if cmd.cf.json {
-			return cmd.printJSON(stdout, r)
-		}
-		fmt.Fprintf(stdout, "run       %s of %s (actor %s)\n", r.RunID, r.Workflow, r.ActorID)
-		fmt.Fprintf(stdout, "status    %s\n", r.Status)
-		fmt.Fprintf(stdout, "current   %s\n", orDash(r.Current))
-		fmt.Fprintf(stdout, "steps     %d\n", r.Steps)
-		fmt.Fprintf(stdout, "created   %s\n", r.CreatedAt.UTC().Format(time.RFC3339))
-		fmt.Fprintf(stdout, "updated   %s\n", r.UpdatedAt.UTC().Format(time.RFC3339))
-		if !r.EndedAt.IsZero() {
-			fmt.Fprintf(stdout, "ended     %s\n", r.EndedAt.UTC().Format(time.RFC3339))
-		}
-		if r.Result != nil {
-			fmt.Fprintf(stdout, "result    %s\n", r.Result)
-		}
-		if e := r.Error; e != nil {
-			at := ""
-			if e.Entry != "" {
-				at = " at " + e.Entry
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			var in any
+			if input != nil {
+				in = input
 			}
-			fmt.Fprintf(stdout, "error     %s%s: %s\n", e.Code, at, oneLine(e.Message))
-		}
-		return 0
+			run, created, err := c.StartRun(ctx, pos[0], *runID, in)
+			if err != nil {
+				return workflowFail(cmd, pos[0], err)
+			}
+			if cmd.cf.json {
+				return cmd.printJSON(stdout, struct {
+					*client.StartedRun
+					Created bool `json:"created"`
+				}{run, created})
+			}
+			if created {
+				fmt.Fprintf(stdout, "started run %s of %s (%s)\n", run.RunID, pos[0], run.Status)
+			} else {
+				fmt.Fprintf(stdout, "run %s of %s exists (%s); its input is kept\n", run.RunID, pos[0], run.Status)
+			}
+			return 0
+		})
 	})
 }
 
-func workflowsSignal(args []string, stdout, stderr io.Writer) int {
+func workflowsGet(stdout, stderr io.Writer) *cobra.Command {
+	cmd := newClientCommand("workflows get", "NAME RUN_ID", "Show run RUN_ID of workflow NAME: status, current call, completed steps, times, and its result (completed) or error (failed).", stderr)
+	return cmd.leaf(2, 2, func(pos []string) int {
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			r, err := c.Run(ctx, pos[0], pos[1])
+			if err != nil {
+				return workflowFail(cmd, pos[0], err)
+			}
+			if cmd.cf.json {
+				return cmd.printJSON(stdout, r)
+			}
+			fmt.Fprintf(stdout, "run       %s of %s (actor %s)\n", r.RunID, r.Workflow, r.ActorID)
+			fmt.Fprintf(stdout, "status    %s\n", r.Status)
+			fmt.Fprintf(stdout, "current   %s\n", orDash(r.Current))
+			fmt.Fprintf(stdout, "steps     %d\n", r.Steps)
+			fmt.Fprintf(stdout, "created   %s\n", r.CreatedAt.UTC().Format(time.RFC3339))
+			fmt.Fprintf(stdout, "updated   %s\n", r.UpdatedAt.UTC().Format(time.RFC3339))
+			if !r.EndedAt.IsZero() {
+				fmt.Fprintf(stdout, "ended     %s\n", r.EndedAt.UTC().Format(time.RFC3339))
+			}
+			if r.Result != nil {
+				fmt.Fprintf(stdout, "result    %s\n", r.Result)
+			}
+			if e := r.Error; e != nil {
+				at := ""
+				if e.Entry != "" {
+					at = " at " + e.Entry
+				}
+				fmt.Fprintf(stdout, "error     %s%s: %s\n", e.Code, at, oneLine(e.Message))
+			}
+			return 0
+		})
+	})
+}
+
+func workflowsSignal(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newClientCommand("workflows signal", "NAME RUN_ID SIGNAL", "Send SIGNAL with --payload to run RUN_ID of workflow NAME. "+
 		"The run keeps it in its inbox until a wait for SIGNAL takes it, so it may come before the wait; a run waiting for it resumes.", stderr)
 	payloadFlag := cmd.fs.String("payload", "", "the signal's payload: JSON, e.g. '{\"approved\":true}', or @FILE (default null)")
-	pos, err := cmd.parse(args, 3, 3)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	payload, err := jsonFlag("payload", *payloadFlag)
-	if err != nil {
-		return cmd.usageError(err)
-	}
-	return cmd.withSession(func(c *client.Client, ctx context.Context) int {
-		var p any
-		if payload != nil {
-			p = payload
-		}
-		res, err := c.Signal(ctx, pos[0], pos[1], pos[2], p)
+	return cmd.leaf(3, 3, func(pos []string) int {
+		payload, err := jsonFlag("payload", *payloadFlag)
 		if err != nil {
-			return workflowFail(cmd, pos[0], err)
+			return cmd.usageError(err)
 		}
-		if cmd.cf.json {
-			return cmd.printJSON(stdout, res)
-		}
-		fmt.Fprintf(stdout, "sent signal %s to run %s of %s (message #%d; run %s)\n", pos[2], pos[1], pos[0], res.MessageID, res.Status)
-		return 0
+		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
+			var p any
+			if payload != nil {
+				p = payload
+			}
+			res, err := c.Signal(ctx, pos[0], pos[1], pos[2], p)
+			if err != nil {
+				return workflowFail(cmd, pos[0], err)
+			}
+			if cmd.cf.json {
+				return cmd.printJSON(stdout, res)
+			}
+			fmt.Fprintf(stdout, "sent signal %s to run %s of %s (message #%d; run %s)\n", pos[2], pos[1], pos[0], res.MessageID, res.Status)
+			return 0
+		})
 	})
 }
