@@ -48,3 +48,4 @@ verify: ## gofmt, vet and tests: everything CI checks
 	bash .ci/run
 
 .PHONY: help run build test test/go test/rivetkit test/conformance conformance bench fuzz verify
+include mk/ops.mk

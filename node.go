@@ -88,6 +88,10 @@ type Config struct {
 	NoListen bool
 	// Insecure allows a non-loopback HTTPAddr without an API token.
 	Insecure bool
+	// AccessLog writes one structured line per HTTP request (method, route
+	// pattern, status, duration, actor ID) to Logger, unless API.AccessLog
+	// names another logger. Defaults to off.
+	AccessLog bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -123,6 +127,7 @@ type Node struct {
 	log       *slog.Logger
 	lock      *dirlock.Lock
 	events    *eventlog.Log
+	storeMon  *eventlog.StoreMonitor // gauges and a warning as the JetStream store fills
 	snapshots *snapshot.Store
 	runtime   *actors.Runtime
 	projs     *projections.Runner
@@ -171,6 +176,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	logCfg := cfg.Log
 	logCfg.DataDir, logCfg.Logger, logCfg.Registerer = cfg.DataDir, cfg.Logger, n.registry
 	if n.events, err = eventlog.Open(ctx, logCfg); err != nil {
+		return nil, err
+	}
+	if n.storeMon, err = eventlog.NewStoreMonitor(n.events, &eventlog.StoreMonitorOptions{Logger: cfg.Logger, Registerer: n.registry}); err != nil {
 		return nil, err
 	}
 	// Durable queues live beside the event stream, one stream each.
@@ -242,7 +250,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.workflows.UseRunsProjection(n.projs, n.events); err != nil {
 		return nil, err
 	}
-	if err := startstop.StartAll(context.WithoutCancel(ctx), n.queues, n.runtime, n.projs, n.outbox, n.sched, n.deliver); err != nil {
+	if err := startstop.StartAll(context.WithoutCancel(ctx), n.storeMon, n.queues, n.runtime, n.projs, n.outbox, n.sched, n.deliver); err != nil {
 		return nil, err
 	}
 	// The workflow engine starts last, once everything its runs use runs:
@@ -566,6 +574,11 @@ func (n *Node) closeStores(ctx context.Context) error {
 	if n.queues != nil {
 		if err := n.queues.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop queue dispatchers: %w", err))
+		}
+	}
+	if n.storeMon != nil {
+		if err := n.storeMon.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the store monitor: %w", err))
 		}
 	}
 	if n.projs != nil {

@@ -15,6 +15,10 @@ func (n *Node) routes() {
 	apiOpts := n.cfg.API
 	apiOpts.Version, apiOpts.Logger, apiOpts.Projections = n.cfg.Version, n.log, n.projs
 	apiOpts.Workflows = n.workflows
+	apiOpts.Registerer = n.registry
+	if n.cfg.AccessLog && apiOpts.AccessLog == nil {
+		apiOpts.AccessLog = n.log.With("component", "access")
+	}
 	if apiOpts.Queues == nil {
 		apiOpts.Queues = n.queues
 	}

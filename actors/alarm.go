@@ -354,12 +354,7 @@ func (inst *instance) doFire(o *op) result {
 		return result{err: err} // nothing recorded: the alarm is still pending
 	}
 	// The action failed: record the fire with its error, so it is not retried.
-	var ue *UserError
-	if errors.As(err, &ue) {
-		inst.lim.metrics.userErr.Inc()
-	} else {
-		inst.lim.metrics.failed.Inc()
-	}
+	inst.lim.metrics.count(err)
 	var fe firedError
 	switch pub := PublicError(err).(type) {
 	case *UserError:

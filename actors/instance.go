@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,15 +125,7 @@ func (inst *instance) doConnAction(o *op) result {
 		return inst.h.beforeResponse(r, o.action, output)
 	})
 	inst.lim.metrics.duration.Observe(time.Since(start).Seconds())
-	var ue *UserError
-	switch {
-	case err == nil:
-		inst.lim.metrics.ok.Inc()
-	case errors.As(err, &ue):
-		inst.lim.metrics.userErr.Inc()
-	default:
-		inst.lim.metrics.failed.Inc()
-	}
+	inst.lim.metrics.count(err)
 	return result{output: out, err: err}
 }
 

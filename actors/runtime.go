@@ -182,7 +182,7 @@ type shard struct {
 // NewRuntime returns a runtime; Start it to take calls, Stop it to drain.
 func NewRuntime(log *eventlog.Log, snaps SnapshotStore, reg *Registry, opts RuntimeOptions) (*Runtime, error) {
 	opts = opts.withDefaults()
-	m, err := newMetrics(opts.Registerer)
+	m, err := newMetrics(opts.Registerer, maxActionTimeout(reg, opts))
 	if err != nil {
 		return nil, fmt.Errorf("actor metrics: %w", err)
 	}

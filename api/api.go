@@ -14,6 +14,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/errcode"
@@ -84,6 +85,13 @@ type Options struct {
 	MaxOutgoingMessageBytes int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// AccessLog, when set, receives one line per request: method, route
+	// pattern, status, duration and the actor ID when the route has one.
+	// Defaults to none (off).
+	AccessLog *slog.Logger
+	// Registerer receives the HTTP metrics (rivetflow_http_*). Defaults to
+	// none: no HTTP metrics.
+	Registerer prometheus.Registerer
 }
 
 func (o Options) withDefaults() Options {
@@ -138,6 +146,7 @@ type Server struct {
 	stopStreams context.CancelFunc
 	tails       chan struct{} // one slot per open log tail
 
+	httpm     *httpMetrics        // nil without Options.Registerer
 	projs     *projections.Runner // nil: no projection routes, listings read the log
 	rebuildMu sync.Mutex
 	rebuilds  map[string]bool // projections with a rebuild started here and not done
@@ -151,6 +160,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 		projs: opts.Projections, rebuilds: map[string]bool{}}
 	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.tails = make(chan struct{}, opts.MaxTails)
+	s.initObserve()
 	cfg := huma.DefaultConfig("rivet-flow API", opts.Version)
 	cfg.Info.Description = "Event-sourced actors over HTTP. Every successful action is appended to the event log before it is answered."
 	cfg.DocsPath = "/docs"
@@ -181,19 +191,23 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	return s
 }
 
-// Handler returns the API with the origin check, CORS and authentication applied.
+// Handler returns the API with the origin check, CORS and authentication
+// applied, observed by the HTTP metrics and the access log.
 func (s *Server) Handler() http.Handler {
 	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.fastAction(w, r) {
+			noteRoute(r, fastActionRoute)
 			return
 		}
-		if _, pattern := s.mux.Handler(r); pattern == "" {
+		_, pattern := s.mux.Handler(r)
+		noteRoute(r, pattern)
+		if pattern == "" {
 			s.noRoute(w, r)
 			return
 		}
 		s.mux.ServeHTTP(w, r)
 	})
-	return s.originCheck(s.cors(s.auth(gatewayByHeader(jsonByDefault(routes)))))
+	return s.observe(s.originCheck(s.cors(s.auth(gatewayByHeader(jsonByDefault(routes))))))
 }
 
 // jsonByDefault reads a body sent without a JSON content type (curl -d sends

@@ -39,6 +39,7 @@ func serveCommand(stdout, stderr io.Writer) *cobra.Command {
 	inspectorToken := fs.String("inspector-token", "", "open the actor inspector (/gateway/{actor}/inspector/*) to Authorization: Bearer <this token> (the API token opens it too); with no token at all it is open only on a loopback --http-addr")
 	registry := fs.String("registry", "default", "the actor types to serve: default (counter, chatRoom, reminder, rawCounter and the agents workflow) or conformance (the fixtures of RivetKit's driver test suite, for make conformance)")
 	insecure := fs.Bool("insecure", false, "allow listening beyond loopback without an API token")
+	accessLog := fs.Bool("access-log", false, "log one structured line per HTTP request (method, route, status, duration, actor ID; never the path or query, which can carry a token)")
 	cors := fs.String("cors-origins", "", "comma-separated origins allowed to call the API from a browser (CORS; \"*\" for any); other origins get 403")
 	maxBody := sizeFlag(fs, "max-body-bytes", int64(1<<20), "largest request body (1MiB or bytes); larger ones get 413")
 	bodyTimeout := fs.Duration("body-read-timeout", 30*time.Second, "longest a request body may take to arrive; slower clients get 408")
@@ -108,7 +109,7 @@ func serveCommand(stdout, stderr io.Writer) *cobra.Command {
 			DataDir: store.dataDir, HTTPAddr: *httpAddr, Log: store.config(),
 			ShutdownTimeout: *shutdown, Version: buildVersion(), Logger: logger, Actors: lim,
 			API: apiOpts, Insecure: *insecure, Outbox: outbox, Scheduler: sched, Queues: qOpts, Deliver: deliver,
-			Registry: reg, Workflows: wfs,
+			Registry: reg, Workflows: wfs, AccessLog: *accessLog,
 		})
 		if err != nil {
 			// A plain line, not a log record: this is the message a person acts on.
