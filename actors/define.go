@@ -1,11 +1,9 @@
 package actors
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"reflect"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/eventlog"
@@ -209,106 +207,4 @@ func Act2[S, A, B, R any](fn func(c *Context[S], a A, b B) (R, error)) ActionFun
 		}
 		return fn(c, a, b)
 	}
-}
-
-// decodeTuple decodes a JSON array of arguments into dst in one pass. Missing
-// trailing arguments keep their zero value, as in JavaScript; extra ones, a
-// non-array or a wrong type are ErrInvalidArgs.
-//
-// Valid JSON (what every call path hands it: the Client checks arguments
-// before they are queued) is split into its elements by a small scanner and
-// each element decoded with json.Unmarshal: a json.Decoder per call was a
-// measurable share of a small action (a reader, a buffer and an internal
-// syntax error per number argument). Anything else takes the Decoder, which
-// reports it as before.
-func decodeTuple(args json.RawMessage, dst ...any) error {
-	trimmed := bytes.TrimSpace(args)
-	if len(trimmed) == 0 || string(trimmed) == "[]" {
-		return nil
-	}
-	if !json.Valid(trimmed) {
-		return decodeTupleStream(trimmed, dst)
-	}
-	if trimmed[0] != '[' {
-		return errorf(ErrInvalidArgs, "arguments must be a JSON array")
-	}
-	i := skipSpace(trimmed, 1)
-	for n := 0; trimmed[i] != ']'; n++ {
-		if n >= len(dst) {
-			return errorf(ErrInvalidArgs, "expected at most %d arguments, got more", len(dst))
-		}
-		end := skipJSONValue(trimmed, i)
-		if err := json.Unmarshal(trimmed[i:end], dst[n]); err != nil {
-			return errorf(ErrInvalidArgs, "argument %d: want %s: %v", n+1, reflect.TypeOf(dst[n]).Elem(), err)
-		}
-		if i = skipSpace(trimmed, end); trimmed[i] == ',' {
-			i = skipSpace(trimmed, i+1)
-		}
-	}
-	return nil
-}
-
-// decodeTupleStream is decodeTuple for input that is not valid JSON: a
-// json.Decoder finds where it goes wrong.
-func decodeTupleStream(trimmed []byte, dst []any) error {
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		return errorf(ErrInvalidArgs, "arguments must be a JSON array")
-	}
-	n := 0
-	for ; dec.More(); n++ {
-		if n >= len(dst) {
-			return errorf(ErrInvalidArgs, "expected at most %d arguments, got more", len(dst))
-		}
-		if err := dec.Decode(dst[n]); err != nil {
-			return errorf(ErrInvalidArgs, "argument %d: want %s: %v", n+1, reflect.TypeOf(dst[n]).Elem(), err)
-		}
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim(']') {
-		return errorf(ErrInvalidArgs, "arguments must be a JSON array")
-	}
-	if dec.InputOffset() != int64(len(trimmed)) {
-		return errorf(ErrInvalidArgs, "unexpected data after the arguments array")
-	}
-	return nil
-}
-
-// skipSpace returns the index of the first byte at or after i that is not
-// JSON whitespace.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipJSONValue returns the index just past the value starting at b[i]; b
-// must be valid JSON.
-func skipJSONValue(b []byte, i int) int {
-	depth := 0
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			for i++; b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-		case '[', '{':
-			depth++
-		case ']', '}':
-			if depth == 0 {
-				return i
-			}
-			depth--
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return i
-			}
-		}
-		if depth == 0 && (b[i] == '"' || b[i] == ']' || b[i] == '}') {
-			return i + 1
-		}
-	}
-	return i
 }

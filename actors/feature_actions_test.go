@@ -45,9 +45,10 @@ func TestFeatureTypedArgs(t *testing.T) {
 		wantErr error
 	}{
 		{"two", `["a",2]`, `"a:2"`, nil},
-		{"two", `["a"]`, `"a:0"`, nil}, // missing trailing arguments are zero
-		{"two", `[]`, `":0"`, nil},
-		{"two", ``, `":0"`, nil},
+		{"two", `["a"]`, ``, actors.ErrInvalidArgs}, // a missing argument is refused
+		{"two", `[]`, ``, actors.ErrInvalidArgs},
+		{"two", ``, ``, actors.ErrInvalidArgs},
+		{"two", `["a",null]`, ``, actors.ErrInvalidArgs}, // null is no number
 		{"two", ` [ "b" , 3 ] `, `"b:3"`, nil},
 		{"one", `[{"x":4}]`, `4`, nil},
 		{"none", `[]`, `"none"`, nil},

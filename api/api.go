@@ -163,15 +163,17 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 	s.initObserve()
 	cfg := huma.DefaultConfig("rivet-flow API", opts.Version)
 	cfg.Info.Description = "Event-sourced actors over HTTP. Every successful action is appended to the event log before it is answered."
-	cfg.DocsPath = "/docs"
+	cfg.DocsPath = "" // served by registerDocs, from the binary
 	cfg.OpenAPIPath = "/openapi"
 	cfg.SchemasPath = "/schemas"
-	if opts.Token != "" {
-		cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{"bearer": {Type: "http", Scheme: "bearer"}}
-		cfg.Security = []map[string][]string{{"bearer": {}}}
-	}
+	documentAccess(&cfg, opts.Token != "")
+	noSchemaLinks(&cfg)
+	cfg.Info.Description += gatewayNote
 	useErrors(&cfg)
 	s.api = humago.New(s.mux, cfg)
+	s.api.UseMiddleware(cursorParams)
+	s.registerDocs()
+	s.documentNodeRoutes()
 	s.registerActors()
 	s.registerIntrospection()
 	s.registerRealtime()

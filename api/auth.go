@@ -15,7 +15,9 @@ import (
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 // public paths need no token.
-func public(path string) bool { return path == "/healthz" || path == "/readyz" }
+func public(path string) bool {
+	return path == "/healthz" || path == "/readyz" || strings.HasPrefix(path, docsAssets)
+}
 
 // auth requires the token, when one is set, on every route but health: as a
 // bearer token, or the way the RivetKit client sends it (x-rivet-token,

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rivet-flow/rivet-flow/errcode"
 )
@@ -27,4 +31,78 @@ func bodyTimedOut(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded
 
 func (s *Server) bodyTimeoutError() *Error {
 	return errorOf(errcode.RequestTimeout, "the request body did not arrive within "+s.opts.BodyReadTimeout.String(), nil)
+}
+
+// keyParts is an actor key in a request body. It refuses what encoding/json
+// would silently change: bytes that are not UTF-8 and unpaired surrogate
+// escapes (\ud800) both become U+FFFD there, so two different byte strings
+// would name one actor. Huma answers a decoding error with its own status,
+// so the problem is kept in the key (a part that is not UTF-8) for the
+// handler's check to answer as the runtime answers a bad key (400).
+type keyParts []string
+
+// UnmarshalJSON decodes the key, marking text that is not UTF-8.
+func (k *keyParts) UnmarshalJSON(raw []byte) error {
+	if err := checkJSONText(raw); err != nil {
+		*k = keyParts{badKeyMark + err.Error()}
+		return nil
+	}
+	return json.Unmarshal(raw, (*[]string)(k))
+}
+
+// badKeyMark starts the one part of a key that was not text: it is not
+// UTF-8 itself, so no decoded key can carry it.
+const badKeyMark = "\xff"
+
+// keyTextPrefix starts the message of a key that is not text.
+const keyTextPrefix = "key is not text: "
+
+// check refuses a key with a part that is not UTF-8 (invalid_key).
+func (k keyParts) check() error {
+	for _, p := range k {
+		if msg, ok := strings.CutPrefix(p, badKeyMark); ok {
+			return errorfKey(keyTextPrefix + msg)
+		}
+		if !utf8.ValidString(p) {
+			return errorfKey(keyTextPrefix + "not valid UTF-8; send keys as UTF-8 text")
+		}
+	}
+	return nil
+}
+
+// checkJSONText reports JSON text that encoding/json would decode lossily:
+// invalid UTF-8 or a \u escape of a lone surrogate.
+func checkJSONText(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return errors.New("not valid UTF-8; send keys as UTF-8 text")
+	}
+	for i := 0; i+1 < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] != 'u' || i+6 > len(raw) {
+			i++ // \" \\ \n ...: skip the escaped byte
+			continue
+		}
+		r, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		if err != nil {
+			return errors.New("malformed \\u escape")
+		}
+		switch {
+		case r >= 0xD800 && r < 0xDC00: // high surrogate: a low one must follow
+			if i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
+				return errors.New("an unpaired surrogate escape (\\u" + string(raw[i+2:i+6]) + ") is not text")
+			}
+			lo, err := strconv.ParseUint(string(raw[i+8:i+12]), 16, 16)
+			if err != nil || lo < 0xDC00 || lo > 0xDFFF {
+				return errors.New("an unpaired surrogate escape (\\u" + string(raw[i+2:i+6]) + ") is not text")
+			}
+			i += 11
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return errors.New("an unpaired surrogate escape (\\u" + string(raw[i+2:i+6]) + ") is not text")
+		default:
+			i += 5
+		}
+	}
+	return nil
 }

@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/errcode"
@@ -133,9 +135,49 @@ func fromHuma(m *huma.ErrorModel) *Error {
 			e.Errors = append(e.Errors, d)
 		}
 	}
-	if m.Status == http.StatusBadRequest && len(e.Errors) > 0 {
+	switch {
+	case m.Status == http.StatusBadRequest && len(e.Errors) > 0:
 		e.Code = string(errcode.MalformedJSON)
+		e.Message = "request body is not valid JSON: " + strings.TrimPrefix(e.Errors[0].Message, "json: ")
+	case len(e.Errors) > 0:
+		e.Message = validationMessage(e.Errors)
 	}
+	e.Detail = e.Message
+	return e
+}
+
+// validationMessage says what is wrong where, in one line: "validation
+// failed" alone leaves the user to dig through errors.
+func validationMessage(details []*huma.ErrorDetail) string {
+	parts := make([]string, 0, len(details))
+	for _, d := range details {
+		if d.Location != "" {
+			parts = append(parts, d.Location+": "+d.Message)
+		} else {
+			parts = append(parts, d.Message)
+		}
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+// malformedJSON is a request body that does not parse, with the same
+// message on every route (Huma's and the fast path).
+func malformedJSON(err error) *Error {
+	msg := "unexpected end of JSON input"
+	if err != nil {
+		msg = strings.TrimPrefix(err.Error(), "json: ")
+	}
+	e := errorOf(errcode.MalformedJSON, "request body is not valid JSON: "+msg, nil)
+	e.Errors = []*huma.ErrorDetail{{Location: "body", Message: msg}}
+	return e
+}
+
+// invalidBody is a body that parses but is not what the route takes, shaped
+// as Huma's validation errors are (invalid_request, errors naming where).
+func invalidBody(location, msg string) *Error {
+	d := []*huma.ErrorDetail{{Location: location, Message: msg}}
+	e := errorOf(errcode.InvalidRequest, validationMessage(d), nil)
+	e.Errors = d
 	return e
 }
 
@@ -182,4 +224,38 @@ func (e *Error) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
 		p.Enum = codeEnum()
 	}
 	return s
+}
+
+// invalidCursor is a paging cursor (query parameter name) that is malformed
+// or from another listing: 400 invalid_cursor on every route.
+func invalidCursor(name, msg string) *Error {
+	e := errorOf(errcode.InvalidCursor, msg+"; pass the value the previous page returned, or leave "+name+" out to start from the beginning", nil)
+	e.Errors = []*huma.ErrorDetail{{Location: "query." + name, Message: msg}}
+	return e
+}
+
+// invalidParam is a query parameter with a value the route does not take,
+// shaped as Huma's own (422 invalid_request).
+func invalidParam(name, msg string) *Error {
+	return invalidBody("query."+name, msg)
+}
+
+// cursorParams is the middleware that answers a malformed integer cursor
+// (?after=x on an event history) as the hand-written routes do, 400
+// invalid_cursor: Huma's own answer would be 422, and a transformer cannot
+// change the status Huma chose.
+func cursorParams(ctx huma.Context, next func(huma.Context)) {
+	for _, p := range ctx.Operation().Parameters {
+		if p.In != "query" || p.Name != "after" || p.Schema == nil || p.Schema.Type != huma.TypeInteger {
+			continue
+		}
+		if v := ctx.Query("after"); v != "" {
+			if _, err := strconv.ParseUint(v, 10, 64); err != nil {
+				_, w := humago.Unwrap(ctx)
+				writeError(w, invalidCursor("after", "after "+strconv.Quote(v)+" is not a log sequence number"))
+				return
+			}
+		}
+	}
+	next(ctx)
 }

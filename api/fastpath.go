@@ -47,22 +47,10 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, errorOf(errcode.MalformedRequest, "cannot read the request body", nil))
 		return true
 	}
-	args := json.RawMessage("[]")
-	if len(bytes.TrimSpace(body)) > 0 {
-		var in struct {
-			Args json.RawMessage `json:"args"`
-		}
-		if err := json.Unmarshal(body, &in); err != nil {
-			writeError(w, errorOf(errcode.MalformedJSON, "request body is not valid JSON: "+err.Error(), nil))
-			return true
-		}
-		if trimmed := bytes.TrimSpace(in.Args); len(trimmed) > 0 && !bytes.Equal(trimmed, []byte("null")) {
-			if trimmed[0] != '[' {
-				writeError(w, errorOf(errcode.InvalidRequest, "args must be an array", nil))
-				return true
-			}
-			args = trimmed
-		}
+	args, apiErr := actionArgs(body)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return true
 	}
 	params, apiErr := connParams(r)
 	if apiErr != nil {
@@ -90,4 +78,39 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 	buf = append(buf, "}\n"...)
 	_, _ = w.Write(buf)
 	return true
+}
+
+// actionArgs reads an action's body, {"args": [...]}, as strictly as Huma
+// reads the documented route: an empty body or no args is no arguments; a
+// body that is not JSON is malformed_json; anything but an object, a field
+// other than args or args that is not an array is invalid_request (422),
+// naming what to send instead.
+func actionArgs(body []byte) (json.RawMessage, *Error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return json.RawMessage("[]"), nil
+	}
+	if !json.Valid(body) {
+		return nil, malformedJSON(json.Unmarshal(body, new(any)))
+	}
+	var in struct {
+		Args json.RawMessage `json:"args"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, invalidBody("body", "the body must be an object such as {\"args\": [1]}")
+		}
+		field, _ := strings.CutPrefix(err.Error(), "json: unknown field ")
+		return nil, invalidBody("body."+strings.Trim(field, `"`), "unexpected property: the body takes only args, such as {\"args\": [1]}")
+	}
+	trimmed := bytes.TrimSpace(in.Args)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return json.RawMessage("[]"), nil
+	}
+	if trimmed[0] != '[' {
+		return nil, invalidBody("body.args", "expected an array of arguments, such as [1]")
+	}
+	return trimmed, nil
 }

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -43,7 +47,7 @@ func actorOf(h *actors.Handle) Actor {
 // ActorRequest names an actor to get or create.
 type ActorRequest struct {
 	Type  string          `json:"type" minLength:"1" maxLength:"64" doc:"Actor type" example:"counter"`
-	Key   []string        `json:"key" doc:"Actor key: an array of strings" example:"[\"a\"]"`
+	Key   keyParts        `json:"key" nullable:"false" doc:"Actor key: an array of strings ([] for the empty key; null is refused), UTF-8 text" example:"[\"a\"]"`
 	Input json.RawMessage `json:"input,omitempty" doc:"Create input, passed to createState/onCreate"`
 }
 
@@ -69,7 +73,7 @@ type ActionRequest struct {
 }
 
 type actionInput struct {
-	ID     string `path:"id" doc:"Actor ID"`
+	ID     string `path:"id" doc:"Actor ID" example:"counter.kAWE"`
 	Action string `path:"action" doc:"Action name" example:"increment"`
 	// IdempotencyKey makes a retry safe: documented on the route.
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"256" doc:"Makes retries safe: the actor remembers the first successful call with this key (24 h by default, its last 1,000 keys); a repeat gets that call's output and appends nothing; the same key with another action or other arguments is 422 idempotency_key_reused. Failed calls are not remembered."`
@@ -101,6 +105,9 @@ func (s *Server) registerActors() {
 		Summary: "Get or create an actor", Description: "Returns the actor with this type and key, creating it with `input` if it does not exist. Creation is atomic in the log.",
 		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
 	}, func(ctx context.Context, in *actorBody) (*ActorResult, error) {
+		if err := in.Body.Key.check(); err != nil {
+			return nil, fromActors(err)
+		}
 		h, created, err := s.client(ctx).GetOrCreate(ctx, in.Body.Type, in.Body.Key, in.Body.Input)
 		if err != nil {
 			return nil, fromActors(err)
@@ -114,6 +121,9 @@ func (s *Server) registerActors() {
 		Summary: "Create an actor", Description: "Fails with 409 `actor_exists` if it exists.",
 		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
 	}, func(ctx context.Context, in *actorBody) (*ActorResult, error) {
+		if err := in.Body.Key.check(); err != nil {
+			return nil, fromActors(err)
+		}
 		h, err := s.client(ctx).Create(ctx, in.Body.Type, in.Body.Key, in.Body.Input)
 		if err != nil {
 			return nil, fromActors(err)
@@ -237,6 +247,20 @@ func (s *Server) listActors(ctx context.Context, in *listInput) (*listOutput, er
 		wantAwake = &v
 	default:
 		return nil, errorOf(errcode.InvalidRequest, "awake "+in.Awake+": want true or false", nil)
+	}
+	for _, parts := range [][]string{in.Key, in.Prefix} {
+		for _, p := range parts {
+			if !utf8.ValidString(p) {
+				return nil, fromActors(errorfKey(keyTextPrefix + "not valid UTF-8; send keys as UTF-8 text (percent-encoded in a query)"))
+			}
+		}
+	}
+	if s.projs != nil && in.Cursor != "" && in.Type != "" {
+		// A directory cursor is <type> 0x00 <key>: one from another type's
+		// listing would quietly list from the wrong place.
+		if raw, err := base64.RawURLEncoding.DecodeString(in.Cursor); err == nil && !bytes.HasPrefix(raw, append([]byte(in.Type), 0)) {
+			return nil, invalidCursor("cursor", "cursor "+strconv.Quote(in.Cursor)+" comes from another listing (not of type "+in.Type+")")
+		}
 	}
 	if in.Key != nil {
 		if in.Type == "" {
@@ -377,7 +401,7 @@ func (s *Server) listFromLog(ctx context.Context, in *listInput, limit int, want
 }
 
 type historyInput struct {
-	ID    string `path:"id" doc:"Actor ID"`
+	ID    string `path:"id" doc:"Actor ID" example:"counter.kAWE"`
 	After uint64 `query:"after" doc:"Return events after this log sequence (0 = from the start)"`
 	Limit int    `query:"limit" minimum:"1" maximum:"10000" default:"100" doc:"Page size (at most the server's limit)"`
 	State bool   `query:"state" doc:"Add the whole state after each event, folded from the log (events store patches)"`
@@ -455,3 +479,8 @@ func (s *Server) client(ctx context.Context) *actors.Client {
 type remoteKey struct{}
 
 func isNotFound(err error) bool { return errorsIs(err, actors.ErrNotFound) }
+
+// errorfKey is an invalid_key error with a message of the API's own.
+func errorfKey(msg string) error {
+	return &actors.Error{Code: actors.ErrInvalidKey.Code, Message: msg}
+}

@@ -145,8 +145,9 @@ func TestTail(t *testing.T) {
 			t.Errorf("%s: new event %+v, want the message", name, le)
 		}
 	}
-	for _, q := range []string{"after=x", "type=not.a.type"} {
-		resp, data := b.do(t, http.MethodGet, "/v1/events/tail?"+q, nil)
-		wantProblem(t, resp, data, http.StatusBadRequest, "invalid_request")
-	}
+	// The same mistakes as on the other routes, with the same answers.
+	resp, data := b.do(t, http.MethodGet, "/v1/events/tail?after=x", nil)
+	wantProblem(t, resp, data, http.StatusBadRequest, "invalid_cursor")
+	resp, data = b.do(t, http.MethodGet, "/v1/events/tail?type=not.a.type", nil)
+	wantProblem(t, resp, data, http.StatusBadRequest, "invalid_request")
 }

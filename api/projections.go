@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -235,6 +236,10 @@ func (s *Server) fromProjections(err error) *Error {
 	switch {
 	case errors.Is(err, projections.ErrNotFound):
 		return errorOf(errcode.ProjectionNotFound, err.Error(), nil)
+	case errors.Is(err, projections.ErrInvalid) && strings.Contains(err.Error(), ": cursor "):
+		// projections says "invalid projection argument: cursor %q" for a
+		// cursor that does not decode (it exports no error of its own).
+		return invalidCursor("cursor", "cursor "+strings.TrimPrefix(err.Error(), projections.ErrInvalid.Error()+": cursor ")+" is not a cursor of this listing")
 	case errors.Is(err, projections.ErrInvalid):
 		return errorOf(errcode.InvalidRequest, err.Error(), nil)
 	case errors.Is(err, projections.ErrClosed):

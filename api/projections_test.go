@@ -126,7 +126,7 @@ func TestProjectionsListAndRows(t *testing.T) {
 	resp, data = b.do(t, http.MethodPost, "/v1/projections/nosuch/rebuild", nil)
 	wantProblem(t, resp, data, http.StatusNotFound, "projection_not_found")
 	resp, data = b.do(t, http.MethodGet, "/v1/projections/actors/rows?cursor=%25%25", nil)
-	wantProblem(t, resp, data, http.StatusUnprocessableEntity, "invalid_request")
+	wantProblem(t, resp, data, http.StatusBadRequest, "invalid_cursor")
 }
 
 // POST .../rebuild answers 202 at once; the projection comes back live with
@@ -235,7 +235,7 @@ func TestListActorsFromDirectory(t *testing.T) {
 	resp, data := b.do(t, http.MethodGet, "/v1/actors?status=sleeping", nil)
 	wantProblem(t, resp, data, http.StatusUnprocessableEntity, "invalid_request")
 	resp, data = b.do(t, http.MethodGet, "/v1/actors?cursor=%25", nil)
-	wantProblem(t, resp, data, http.StatusUnprocessableEntity, "invalid_request")
+	wantProblem(t, resp, data, http.StatusBadRequest, "invalid_cursor")
 	resp, data = b.do(t, http.MethodGet, "/v1/actors?key=a", nil)
 	wantProblem(t, resp, data, http.StatusUnprocessableEntity, "invalid_request")
 

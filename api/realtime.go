@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,8 +30,12 @@ func (s *Server) registerRealtime() {
 	// Documented in OpenAPI; served by the plain handlers above.
 	doc := func(op *huma.Operation) {
 		op.Tags = []string{"realtime"}
-		op.Parameters = append([]*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}}, op.Parameters...)
-		op.Responses = map[string]*huma.Response{"200": {Description: op.Description}, "404": {Description: "Unknown actor"}, "429": {Description: "Too many connections"}}
+		op.Parameters = append([]*huma.Param{{Name: "id", In: "path", Required: true, Example: "counter.kAWE", Schema: &huma.Schema{Type: "string"}}}, op.Parameters...)
+		op.Responses = map[string]*huma.Response{"200": {Description: cmp.Or(op.Description, op.Summary)}}
+		for status, desc := range map[string]string{"400": "Invalid actor ID or connection parameters", "401": "Missing or wrong API token",
+			"404": "Unknown actor, or its type has no handler for this", "429": "Too many connections to this actor"} {
+			op.Responses[status] = problemResponse(desc)
+		}
 		s.api.OpenAPI().AddOperation(op)
 	}
 	doc(&huma.Operation{OperationID: "actorSSE", Method: http.MethodGet, Path: "/v1/actors/{id}/sse",
@@ -42,9 +47,11 @@ func (s *Server) registerRealtime() {
 		Description: "Text frames of JSON. Server: `{\"type\":\"init\",\"actorId\",\"connectionId\"}` first, then `actionResponse {id, output}`, `event {name, args}`, `error {id?, code, message, metadata?}`. Client: `action {id, name, args}`, `subscribe {event}`, `unsubscribe {event}`. `?params=<json>` are the connection parameters (onBeforeConnect, createConnState).",
 		Parameters:  []*huma.Param{{Name: "params", In: "query", Schema: &huma.Schema{Type: "string"}}}})
 	doc(&huma.Operation{OperationID: "actorRawRequest", Method: http.MethodPost, Path: "/v1/actors/{id}/request/{path}",
-		Summary: "Raw HTTP to the actor's onRequest (any method)", Description: "The response is sent after any state change it made is appended."})
+		Summary: "Raw HTTP to the actor's onRequest (any method)", Description: "The response is sent after any state change it made is appended.",
+		Parameters: []*huma.Param{rawPathParam("request")}})
 	doc(&huma.Operation{OperationID: "actorRawWebSocket", Method: http.MethodGet, Path: "/v1/actors/{id}/websocket/{path}",
-		Summary: "Raw WebSocket to the actor's onWebSocket"})
+		Summary: "Raw WebSocket to the actor's onWebSocket", Description: "Upgrades to a WebSocket handed to the actor's onWebSocket as it is: frames are the actor's own protocol.",
+		Parameters: []*huma.Param{rawPathParam("websocket")}})
 }
 
 // connect resolves the actor in the path and opens a runtime connection.
@@ -524,4 +531,19 @@ func (r rawSocket) Write(ctx context.Context, text bool, data []byte) error {
 
 func (r rawSocket) Close(code int, reason string) error {
 	return r.c.Close(websocket.StatusCode(code), reason)
+}
+
+// rawPathParam documents the {path} of a raw route: the rest of the URL,
+// handed to the actor (it may hold slashes, OpenAPI's path parameters may
+// not, so "Try it" sends one segment).
+func rawPathParam(route string) *huma.Param {
+	return &huma.Param{Name: "path", In: "path", Required: true, Example: "hello",
+		Description: "The path after /" + route + "/, as the actor's handler sees it (it may hold more slashes)",
+		Schema:      &huma.Schema{Type: "string"}}
+}
+
+// problemResponse documents an error answer of a hand-written route.
+func problemResponse(desc string) *huma.Response {
+	return &huma.Response{Description: desc, Content: map[string]*huma.MediaType{
+		"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Error"}}}}
 }

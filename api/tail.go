@@ -43,7 +43,7 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 	if a := q.Get("after"); a != "" {
 		n, err := strconv.ParseUint(a, 10, 64)
 		if err != nil {
-			writeError(w, newError(http.StatusBadRequest, errcode.GroupAPI, errcode.InvalidRequest, "after must be a log sequence number", nil))
+			writeError(w, invalidCursor("after", "after "+strconv.Quote(a)+" is not a log sequence number"))
 			return
 		}
 		from = n + 1
@@ -63,7 +63,10 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request) {
 	if t := q.Get("type"); t != "" {
 		f, err := eventlog.TypeFilter(t)
 		if err != nil {
-			writeError(w, newError(http.StatusBadRequest, errcode.GroupAPI, errcode.InvalidRequest, err.Error(), nil))
+			// 400, not Huma's 422: the status this route always had (clients test it).
+			e := invalidParam("type", err.Error())
+			e.Status, e.Title = http.StatusBadRequest, http.StatusText(http.StatusBadRequest)
+			writeError(w, e)
 			return
 		}
 		filters = []string{f}

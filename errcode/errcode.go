@@ -122,6 +122,9 @@ const (
 	MalformedJSON Code = "malformed_json"
 	// InvalidRequest (422): a parameter or field is invalid.
 	InvalidRequest Code = "invalid_request"
+	// InvalidCursor (400): a paging cursor (after, cursor) is malformed or
+	// comes from another listing.
+	InvalidCursor Code = "invalid_cursor"
 	// InvalidInput (400): a create input sent to the RivetKit gateway is not base64 CBOR.
 	InvalidInput Code = "invalid_input"
 	// InvalidMethod (400): the RivetKit gateway's rvt-method is unknown.

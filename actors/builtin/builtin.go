@@ -21,15 +21,15 @@ type CounterState struct {
 var Counter = actors.NewType("counter", actors.Options[CounterState]{}).
 	Action("increment", actors.Act(func(c *actors.Context[CounterState], amount int64) (int64, error) {
 		return addToCounter(c, amount), nil
-	})).
+	}).Named("amount")).
 	Action("add", actors.Act(func(c *actors.Context[CounterState], in CounterAdd) (int64, error) {
 		return addToCounter(c, in.Amount), nil
-	})).
+	}).Named("input")).
 	Action("setCount", actors.Act(func(c *actors.Context[CounterState], n int64) (int64, error) {
 		c.State.Count = n
 		c.Broadcast("newCount", n)
 		return n, nil
-	})).
+	}).Named("count")).
 	Action("getCount", actors.Act0(func(c *actors.Context[CounterState]) (int64, error) {
 		return c.State.Count, nil
 	})).
@@ -67,10 +67,10 @@ const MaxChatHistory = 1000
 // ChatRoom is a chat room: sendMessage(text) or sendMessage(sender, text),
 // getHistory(); it broadcasts newMessage with each message.
 var ChatRoom = actors.NewType("chatRoom", actors.Options[ChatState]{State: ChatState{Messages: []Message{}}}).
-	Action("sendMessage", actors.Act2(func(c *actors.Context[ChatState], a, b string) (Message, error) {
+	Action("sendMessage", actors.Act2(func(c *actors.Context[ChatState], a string, b *string) (Message, error) {
 		sender, text := "anonymous", a
-		if b != "" {
-			sender, text = a, b
+		if b != nil && *b != "" { // text alone, or sender and text
+			sender, text = a, *b
 		}
 		if strings.TrimSpace(text) == "" {
 			return Message{}, actors.NewUserError("empty_message", "a message needs some text", nil)
@@ -82,7 +82,7 @@ var ChatRoom = actors.NewType("chatRoom", actors.Options[ChatState]{State: ChatS
 		}
 		c.Broadcast("newMessage", m)
 		return m, nil
-	})).
+	}).Named("senderOrText", "text")).
 	Action("getHistory", actors.Act0(func(c *actors.Context[ChatState]) ([]Message, error) {
 		return c.State.Messages, nil
 	}))
