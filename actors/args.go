@@ -255,3 +255,37 @@ func skipJSONValue(b []byte, i int) int {
 	}
 	return i
 }
+
+// lenientArgs reports whether r's arguments were recorded before this
+// decoding was strict, so they are decoded as they were then: a replay of
+// the log, an alarm's or cron's fire, a delivered send or reply. Refusing
+// them now would make a recorded history diverge and a stored schedule
+// fail forever; new calls (HTTP, WebSocket, the gateway, a Client) are
+// strict.
+func (r *run) lenientArgs() bool {
+	return r != nil && (r.replay != nil || r.fire != nil || r.inst.ids.recorded)
+}
+
+// decodeArgs is decodeTuple for r's call: strict, or, for arguments
+// recorded earlier (lenientArgs), as they were decoded when recorded:
+// missing arguments and nulls are zero values and extra ones are ignored.
+func decodeArgs(r *run, args json.RawMessage, dst ...any) error {
+	err := decodeTuple(args, dst...)
+	if err == nil || !r.lenientArgs() {
+		return err
+	}
+	trimmed := bytes.TrimSpace(args)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return nil
+	}
+	var elems []json.RawMessage
+	if json.Unmarshal(trimmed, &elems) != nil {
+		return err
+	}
+	for i := 0; i < len(dst) && i < len(elems); i++ {
+		if uerr := json.Unmarshal(elems[i], dst[i]); uerr != nil {
+			return err
+		}
+	}
+	return nil
+}

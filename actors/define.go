@@ -179,7 +179,7 @@ func (t *Type[S]) HasAction(name string) bool {
 // Act0 adapts an action without arguments.
 func Act0[S, R any](fn func(c *Context[S]) (R, error)) ActionFunc[S] {
 	return func(c *Context[S], args json.RawMessage) (any, error) {
-		if err := decodeTuple(args); err != nil {
+		if err := decodeArgs(c.run, args); err != nil {
 			return nil, err
 		}
 		return fn(c)
@@ -190,7 +190,7 @@ func Act0[S, R any](fn func(c *Context[S]) (R, error)) ActionFunc[S] {
 func Act[S, A, R any](fn func(c *Context[S], arg A) (R, error)) ActionFunc[S] {
 	return func(c *Context[S], args json.RawMessage) (any, error) {
 		var a A
-		if err := decodeTuple(args, &a); err != nil {
+		if err := decodeArgs(c.run, args, &a); err != nil {
 			return nil, err
 		}
 		return fn(c, a)
@@ -202,7 +202,7 @@ func Act2[S, A, B, R any](fn func(c *Context[S], a A, b B) (R, error)) ActionFun
 	return func(c *Context[S], args json.RawMessage) (any, error) {
 		var a A
 		var b B
-		if err := decodeTuple(args, &a, &b); err != nil {
+		if err := decodeArgs(c.run, args, &a, &b); err != nil {
 			return nil, err
 		}
 		return fn(c, a, b)

@@ -75,6 +75,10 @@ type callIDs struct {
 	callID  string   // from an actor's Client: caller/expected-seq/step
 	idemKey string   // the caller's idempotency key
 	chain   []string // the actors whose actions are waiting on this call, outermost first
+	// recorded: the call was recorded in its sender's event before it was
+	// delivered (a send effect, a reply), so its arguments are decoded as
+	// when they were recorded (lenientArgs).
+	recorded bool
 }
 
 type result struct {

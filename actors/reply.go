@@ -128,7 +128,7 @@ func (rt *Runtime) deliverWithReply(ctx context.Context, def Definition, ref eve
 	}
 	o := newOp()
 	o.kind, o.action, o.args, o.caller = opAction, d.Action, d.Args, "actor:"+d.From
-	o.ids = callIDs{callID: d.EffectID}
+	o.ids = callIDs{callID: d.EffectID, recorded: true}
 	res, err := rt.submit(ctx, def, ref, subj, o)
 	out := Outcome{EffectID: d.EffectID, Target: d.Target, OK: err == nil, Output: res.output}
 	if err != nil {
@@ -145,7 +145,7 @@ func (rt *Runtime) deliverWithReply(ctx context.Context, def Definition, ref eve
 	}
 	ro := newOp()
 	ro.kind, ro.action, ro.args, ro.caller = opAction, d.Reply.Action, args, ReplyCallerPrefix+d.Target
-	ro.ids = callIDs{callID: replyID}
+	ro.ids = callIDs{callID: replyID, recorded: true}
 	_, err = rt.submit(ctx, sender.def, sender.ref, sender.subj, ro)
 	if errors.Is(err, ErrNotFound) {
 		rt.logger.Info("reply dropped: the sender no longer exists", "from", d.From, "target", d.Target, "effect", d.EffectID)

@@ -249,7 +249,7 @@ func (rt *Runtime) deliver(ctx context.Context, tr *sendTracker, d Delivery) err
 	} else {
 		o := newOp()
 		o.kind, o.action, o.args, o.caller = opAction, d.Action, d.Args, "actor:"+d.From
-		o.ids = callIDs{callID: d.EffectID}
+		o.ids = callIDs{callID: d.EffectID, recorded: true}
 		_, err = rt.submit(ctx, def, ref, subj, o)
 	}
 	tr.release(d.EffectID, err == nil)

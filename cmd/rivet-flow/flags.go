@@ -92,3 +92,16 @@ func (s *logStoreFlags) config() eventlog.Config {
 		TailBufferBytes: s.tailBuffer,
 	}
 }
+
+// accessLogger is the access log's logger (--access-log): the format of
+// the others, at info whatever --log-level says, since the flag asks for a
+// line per request.
+func (l *logFlags) accessLogger(w io.Writer) *slog.Logger {
+	c := *l
+	c.level = "info"
+	lg, err := c.logger(w)
+	if err != nil {
+		return nil // the format was refused already by logger
+	}
+	return lg.With("component", "access")
+}

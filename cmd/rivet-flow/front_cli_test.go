@@ -88,7 +88,7 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "MiB", "1XB", "-1", "1..5MiB", "99999999TiB"} {
+	for _, in := range []string{"", "MiB", "1XB", "-1", "1..5MiB", "99999999TiB", "1.5", "1.5B", "0.0000001KiB"} {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q): no error", in)
 		}

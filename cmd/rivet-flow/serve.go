@@ -94,6 +94,9 @@ func serveCommand(stdout, stderr io.Writer) *cobra.Command {
 		apiOpts.MaxTails, apiOpts.BodyReadTimeout = *maxTails, *bodyTimeout
 		apiOpts.InspectorToken, apiOpts.InspectorLoopback = *inspectorToken, loopbackAddr(*httpAddr)
 		apiOpts.MaxIncomingMessageBytes, apiOpts.MaxOutgoingMessageBytes = *maxIn, *maxOut
+		if *accessLog {
+			apiOpts.AccessLog = logs.accessLogger(stderr)
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "rivet-flow serve:", err)
 			return 2

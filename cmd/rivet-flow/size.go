@@ -38,10 +38,13 @@ func parseSize(s string) (int64, error) {
 		return n, nil
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil {
+	if err != nil || mult == 1 { // bytes are whole: 1.5 is no size
 		return 0, fmt.Errorf("%q: %s", s, sizeFormat)
 	}
 	v := math.Round(f * mult)
+	if v < 1 && f > 0 { // would read as 0, which many flags take as "the default"
+		return 0, fmt.Errorf("%q is less than one byte: %s", s, sizeFormat)
+	}
 	if v >= math.MaxInt64 {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
