@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -197,6 +199,10 @@ func (s *Server) gwListActors(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	case q.Has("key"):
+		if !utf8.ValidString(q.Get("key")) {
+			writeGatewayError(w, fromActors(errorfKey(keyTextPrefix+"not valid UTF-8; send keys as UTF-8 text")))
+			return
+		}
 		h, err := s.client(r.Context()).Get(r.Context(), q.Get("name"), actors.NamespacedKey(gwNamespace(r), parseKey(q.Get("key"))))
 		if err != nil && !isNotFound(err) {
 			writeGatewayError(w, fromActors(err))
@@ -235,7 +241,17 @@ type gwResolveRequest struct {
 func (s *Server) gwResolveActor(getOrCreate bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req gwResolveRequest
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)).Decode(&req); err != nil {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+		if err == nil {
+			// encoding/json would turn bytes that are not UTF-8 into U+FFFD,
+			// making two byte strings one key: refuse them.
+			if terr := checkJSONText(raw); terr != nil {
+				writeGatewayError(w, fromActors(errorfKey(keyTextPrefix+terr.Error())))
+				return
+			}
+			err = json.Unmarshal(raw, &req)
+		}
+		if err != nil {
 			writeGatewayError(w, bodyError(err))
 			return
 		}
@@ -247,7 +263,6 @@ func (s *Server) gwResolveActor(getOrCreate bool) http.HandlerFunc {
 		c := s.client(r.Context())
 		var h *actors.Handle
 		var created bool
-		var err error
 		key := actors.NamespacedKey(gwNamespace(r), parseKey(req.Key))
 		if getOrCreate {
 			h, created, err = c.GetOrCreate(r.Context(), req.Name, key, input)
@@ -314,6 +329,9 @@ func (s *Server) gwTarget(r *http.Request) (*actors.Handle, *Error) {
 	q := r.URL.Query()
 	var key []string
 	if q.Has("rvt-key") {
+		if !utf8.ValidString(q.Get("rvt-key")) {
+			return nil, fromActors(errorfKey(keyTextPrefix + "not valid UTF-8; send keys as UTF-8 text"))
+		}
 		key = strings.Split(q.Get("rvt-key"), ",")
 	}
 	key = actors.NamespacedKey(gwNamespace(r), key)
