@@ -85,9 +85,9 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 		}
 		return msgs, nil
 	}
-	if err := q.checkCompleted(); err != nil {
-		return nil, err
-	}
+	// The completable messages held are checked in the first take's turn
+	// (checkHeld), not a turn of their own.
+	held := q.heldSnapshot()
 	var deadline time.Time
 	if v.Found {
 		deadline = v.Entry.NextAt
@@ -116,7 +116,11 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 		signal := x.rc.QueueSignal() // before the look: a send after it closes it
 		var msgs []*Message
 		var e workflows.Entry
+		var still error
 		err := w.do(func(c *actors.Context[S]) error {
+			if still = q.checkHeld(c, held); still != nil {
+				return nil
+			}
 			taken, err := c.Queue().TryNextBatch(take)
 			if err != nil {
 				return err
@@ -136,6 +140,11 @@ func (q *Queue[S]) NextBatch(name string, o actors.NextOptions) ([]*Message, err
 		if err != nil {
 			return nil, err
 		}
+		if still != nil {
+			return nil, x.fail(still)
+		}
+		q.forget(held)
+		held = nil
 		if e.Status == workflows.EntryCompleted {
 			_ = x.replay.Commit(p, e)
 			for _, m := range msgs {
@@ -221,38 +230,46 @@ func (q *Queue[S]) hold(m *Message) {
 	x.mu.Unlock()
 }
 
-// checkCompleted fails the execution if a completable message it holds is
-// still queued; one completed meanwhile (or by an earlier execution, whose
-// replayed take this execution holds) is gone, and forgotten.
-func (q *Queue[S]) checkCompleted() error {
+// heldSnapshot copies the completable messages the execution holds.
+func (q *Queue[S]) heldSnapshot() map[uint64]string {
 	x := q.w.x
 	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.pending) == 0 {
+		return nil
+	}
 	held := make(map[uint64]string, len(x.pending))
 	for id, n := range x.pending {
 		held[id] = n
 	}
-	x.mu.Unlock()
+	return held
+}
+
+// checkHeld, in a turn of the mailbox, is the error of a held completable
+// message still queued: the workflow must complete it before the next
+// take. One completed meanwhile (or by an earlier execution, whose replayed
+// take this execution holds) is gone.
+func (q *Queue[S]) checkHeld(c *actors.Context[S], held map[uint64]string) error {
 	if len(held) == 0 {
 		return nil
 	}
-	var still []uint64
-	if err := q.w.do(func(c *actors.Context[S]) error {
-		for _, qm := range c.Queue().Messages() {
-			if _, ok := held[qm.ID]; ok {
-				still = append(still, qm.ID)
-			}
+	for _, qm := range c.Queue().Messages() {
+		if name, ok := held[qm.ID]; ok {
+			return fmt.Errorf("%w: queue message %d (%s) is completable and not completed: complete it before the workflow takes the next", actors.ErrMessageNotCompleted, qm.ID, name)
 		}
-		return nil
-	}); err != nil {
-		return err
 	}
-	if len(still) > 0 {
-		return x.fail(fmt.Errorf("%w: queue message %d (%s) is completable and not completed: complete it before the workflow takes the next", actors.ErrMessageNotCompleted, still[0], held[still[0]]))
+	return nil
+}
+
+// forget drops held messages, checked gone, from the execution's.
+func (q *Queue[S]) forget(held map[uint64]string) {
+	if len(held) == 0 {
+		return
 	}
+	x := q.w.x
 	x.mu.Lock()
 	for id := range held {
 		delete(x.pending, id)
 	}
 	x.mu.Unlock()
-	return nil
 }
