@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -20,6 +21,34 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// termCols is the width of the terminal w in columns, 0 if unknown.
+func termCols(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return cols
+}
+
+// fitCols cuts s to at most n runes, the last an ellipsis; n <= 0 keeps s.
+func fitCols(s string, n int) string {
+	if n <= 0 || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// spinnerCols is what a spinner line takes besides its text: the spinner and
+// a space before the text, two spaces after it, and the last column left
+// free. A line wider than the terminal wraps, and "\r" then clears only its
+// last row, leaving a trail of stale rows at every redraw.
+const spinnerCols = 5
 
 // statusLine is one line of progress (a rate, a count) updated in place on a
 // terminal. end prints the last line once, plainly, on any writer.
@@ -49,7 +78,7 @@ func (s *statusLine) set(format string, args ...any) {
 	defer s.mu.Unlock()
 	s.last = fmt.Sprintf(format, args...)
 	if s.bar != nil {
-		s.bar.Describe(s.last)
+		s.bar.Describe(fitCols(s.last, termCols(s.w)-spinnerCols)) // read each time: the terminal may be resized
 	}
 }
 
