@@ -190,6 +190,7 @@ func New(rt *actors.Runtime, log *eventlog.Log, opts Options) *Server {
 		s.registerProjections()
 		s.registerVersions()
 	}
+	s.documentErrors()
 	return s
 }
 

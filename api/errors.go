@@ -21,7 +21,7 @@ type Error struct {
 	Type     string `json:"type,omitempty" doc:"Problem type URI" example:"about:blank"`
 	Title    string `json:"title" doc:"HTTP status text" example:"Not Found"`
 	Status   int    `json:"status" doc:"HTTP status code" example:"404"`
-	Code     string `json:"code" doc:"Stable machine-readable error code: one of the catalogue (docs/errors.md), or for group user the code the actor chose" example:"actor_not_found"`
+	Code     string `json:"code" doc:"Stable machine-readable error code: one of the catalogue (docs/errors.md; each response lists those its route answers), or for group user the code the actor chose" example:"actor_not_found"`
 	Message  string `json:"message" doc:"Human-readable message" example:"actor counter.kAWE does not exist"`
 	Detail   string `json:"detail,omitempty" doc:"Same as message, for RFC 9457 clients"`
 	Metadata any    `json:"metadata,omitempty" doc:"Structured details (user errors carry their own)"`
@@ -136,6 +136,8 @@ func fromHuma(m *huma.ErrorModel) *Error {
 		}
 	}
 	switch {
+	case m.Status == http.StatusUnsupportedMediaType && len(e.Errors) > 0:
+		return unsupportedMediaType(strings.TrimPrefix(e.Errors[0].Message, "unknown content type: "))
 	case m.Status == http.StatusBadRequest && len(e.Errors) > 0:
 		e.Code = string(errcode.MalformedJSON)
 		e.Message = "request body is not valid JSON: " + strings.TrimPrefix(e.Errors[0].Message, "json: ")
@@ -158,6 +160,14 @@ func validationMessage(details []*huma.ErrorDetail) string {
 		}
 	}
 	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+// unsupportedMediaType is a body sent with a content type other than JSON,
+// with the same message on every route (Huma's and the fast path).
+func unsupportedMediaType(contentType string) *Error {
+	e := errorOf(errcode.UnsupportedMediaType, "the body is sent as "+contentType+": send it as application/json (or with no Content-Type)", nil)
+	e.Errors = []*huma.ErrorDetail{{Location: "header.Content-Type", Message: "not JSON: " + contentType}}
+	return e
 }
 
 // malformedJSON is a request body that does not parse, with the same
@@ -205,25 +215,6 @@ func errorTransformer(_ huma.Context, _ string, v any) (any, error) {
 func useErrors(cfg *huma.Config) {
 	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[huma.ErrorModel](), reflect.TypeFor[Error]())
 	cfg.Transformers = append([]huma.Transformer{errorTransformer}, cfg.Transformers...)
-}
-
-// codeEnum lists every catalogued code, for the OpenAPI document.
-func codeEnum() []any {
-	all := errcode.All()
-	out := make([]any, len(all))
-	for i, e := range all {
-		out[i] = string(e.Code)
-	}
-	return out
-}
-
-// TransformSchema implements huma.SchemaTransformer: the OpenAPI document
-// lists the catalogued codes as the enum of code.
-func (e *Error) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
-	if p := s.Properties["code"]; p != nil {
-		p.Enum = codeEnum()
-	}
-	return s
 }
 
 // invalidCursor is a paging cursor (query parameter name) that is malformed

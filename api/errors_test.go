@@ -6,7 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,25 +43,26 @@ func get(t *testing.T, req *http.Request) (*http.Response, []byte) {
 // The OpenAPI document lists the catalogue as the enum of the error code.
 func TestOpenAPIErrorCodeEnum(t *testing.T) {
 	t.Parallel()
-	srv := serveNoRuntime(t)
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/openapi.json", nil)
-	resp, data := get(t, req)
+	b := setup(t, testOpts{}) // every route group: queues, schedules, workflows, projections
+	resp, data := b.do(t, http.MethodGet, "/openapi.json", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	var doc struct {
 		Components struct {
-			Schemas map[string]struct {
-				Properties map[string]struct {
-					Enum []string `json:"enum"`
-				} `json:"properties"`
-			} `json:"schemas"`
+			Schemas map[string]json.RawMessage `json:"schemas"`
 		} `json:"components"`
 		Paths map[string]map[string]struct {
-			Responses map[string]struct {
+			OperationID string `json:"operationId"`
+			Responses   map[string]struct {
 				Content map[string]struct {
 					Schema struct {
-						Ref string `json:"$ref"`
+						AllOf []struct {
+							Ref        string `json:"$ref"`
+							Properties map[string]struct {
+								Enum []string `json:"enum"`
+							} `json:"properties"`
+						} `json:"allOf"`
 					} `json:"schema"`
 				} `json:"content"`
 			} `json:"responses"`
@@ -70,24 +71,61 @@ func TestOpenAPIErrorCodeEnum(t *testing.T) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	var want []string
-	for _, e := range errcode.All() {
-		want = append(want, string(e.Code))
-	}
-	schema, ok := doc.Components.Schemas["Error"]
-	if !ok {
-		t.Fatal("no Error schema")
-	}
-	if got := schema.Properties["code"].Enum; !slices.Equal(got, want) {
-		t.Errorf("Error.code enum = %v, want the catalogue %v", got, want)
-	}
 	if _, ok := doc.Components.Schemas["ErrorModel"]; ok {
 		t.Error("the document describes huma.ErrorModel: Huma's errors are documented as ours")
 	}
-	ref := doc.Paths["/v1/actors"]["put"].Responses["404"].Content["application/problem+json"].Schema.Ref
-	if ref != "#/components/schemas/Error" {
-		t.Errorf("PUT /v1/actors 404 is documented as %q, want #/components/schemas/Error", ref)
+	if _, ok := doc.Components.Schemas["Error"]; !ok {
+		t.Fatal("no Error schema")
 	}
+	// Every error response is an Error whose code is one of its route's
+	// codes at that status, each catalogued with that status (or, on a
+	// route that runs actor code, a user error's).
+	listed := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if _, ok := op.Responses["500"]; !ok && op.OperationID != "healthz" && op.OperationID != "readyz" {
+				t.Errorf("%s %s (%s) declares no errors: add it to errorsByRoute", method, path, op.OperationID)
+			}
+			for status, r := range op.Responses {
+				n, _ := strconv.Atoi(status)
+				c, ok := r.Content["application/problem+json"]
+				if n < 400 || !ok {
+					continue
+				}
+				if len(c.Schema.AllOf) != 2 || c.Schema.AllOf[0].Ref != "#/components/schemas/Error" {
+					t.Errorf("%s %s %s is not an Error with its route's codes", method, path, status)
+					continue
+				}
+				for _, code := range c.Schema.AllOf[1].Properties["code"].Enum {
+					listed[code] = true
+					e, ok := errcode.Lookup(errcode.Code(code))
+					if !ok {
+						t.Errorf("%s %s %s lists %s, which is not in the catalogue", method, path, status, code)
+					}
+					if e.HTTPStatus != n && !routeOwnStatus[op.OperationID+" "+code] {
+						t.Errorf("%s %s lists %s at %d, the catalogue at %d", method, path, code, n, e.HTTPStatus)
+					}
+				}
+			}
+		}
+	}
+	// Every catalogued code with a status is answered by some route, but
+	// those only the RivetKit gateway, the router or the server's log see.
+	notOnV1 := map[errcode.Code]bool{errcode.DuplicateKey: true, errcode.InvalidMethod: true, errcode.NotFound: true,
+		errcode.MethodNotAllowed: true, errcode.ClientClosed: true, errcode.Unauthorized: true,
+		errcode.QueueNotSupported: true, errcode.RunNotReplayable: true}
+	for _, e := range errcode.All() {
+		if e.HTTPStatus != 0 && e.Group != errcode.GroupUser && !notOnV1[e.Code] && !listed[string(e.Code)] {
+			t.Errorf("no route's errors list %s", e.Code)
+		}
+	}
+}
+
+// routeOwnStatus: codes a route answers at a status other than the
+// catalogue's (a request that names a missing target is a bad request).
+var routeOwnStatus = map[string]bool{
+	"setSchedule actor_type_not_found": true, "setSchedule action_not_found": true, "setSchedule queue_not_found": true,
+	"setSchedule invalid_request": true, "tailEvents invalid_request": true,
 }
 
 // Creating the API leaves Huma's defaults alone: another Huma API in the same

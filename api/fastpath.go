@@ -29,7 +29,7 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, errorOf(errcode.UnsupportedMediaType, "send the body as application/json", nil))
+			writeError(w, unsupportedMediaType(ct))
 			return true
 		}
 	}

@@ -22,7 +22,7 @@ type forkInput struct {
 func (s *Server) registerFork() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "forkActor", Method: http.MethodPost, Path: "/v1/actors/{id}/fork", Tags: []string{"actors"},
-		DefaultStatus: http.StatusCreated, MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
+		DefaultStatus: http.StatusCreated, MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 		Summary: "Fork an actor at one of its events",
 		Description: "Creates a new actor of the same type with `key` whose state, KV, and pending alarms and crons are the actor's as of event `atSeq`, " +
 			"folded from the log (no action code runs). Its first event is a create recording `{\"from\": id, \"atSeq\": N}`; alarms and crons are re-armed on it (one already due fires at once); then it wakes as after a create. " +

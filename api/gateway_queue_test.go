@@ -67,7 +67,7 @@ func setupQueue(t *testing.T) *bundle {
 		t.Fatalf("start node: %v", err)
 	}
 	b := &bundle{n: n, base: "http://" + n.Addr(), header: http.Header{}, release: make(chan struct{})}
-	b.http = &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+	b.http = checkedClient(t, b.n, "")
 	t.Cleanup(func() {
 		b.http.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

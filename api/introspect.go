@@ -54,7 +54,6 @@ func (s *Server) registerIntrospection() {
 		Description: "Every actor type this server runs, sorted by name, with its actions (sorted). " +
 			"The types the server registers for itself (names starting with `rf_`) are marked `system`. " +
 			"Clients use it to name the valid types and actions in their hints.",
-		Errors: []int{401, 500},
 	}, func(context.Context, *struct{}) (*typesOutput, error) {
 		reg := s.rt.Registry()
 		out := &typesOutput{}
@@ -75,7 +74,6 @@ func (s *Server) registerIntrospection() {
 			"Read-only: it does not wake the actor, runs none of its code and appends nothing. " +
 			"Every action is in the log before it is answered, so this is the state the last answered call left. " +
 			"A destroyed actor, or one never created, is 404 `actor_not_found`.",
-		Errors: []int{400, 401, 404, 500, 503},
 	}, func(ctx context.Context, in *idParam) (*stateOutput, error) {
 		typ, key, err := actors.ParseID(in.ID)
 		if err != nil {

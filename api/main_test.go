@@ -76,7 +76,7 @@ func setup(t *testing.T, opts testOpts) *bundle {
 		t.Fatalf("start node: %v", err)
 	}
 	b.n, b.base = n, "http://"+n.Addr()
-	b.http = &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+	b.http = checkedClient(t, b.n, opts.API.Token)
 	t.Cleanup(func() {
 		b.http.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

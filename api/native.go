@@ -96,28 +96,12 @@ type BroadcastJSON = history.BroadcastJSON
 
 func eventOf(ev *eventlog.Event) Event { return history.EventOf(ev) }
 
-// The error statuses each actor route can answer. Every route may answer
-// 401 (with --api-token), 500 and 503 (stopping, the log unreachable).
-var (
-	// actorErrors: routes that run actor code (create hooks, actions):
-	// bad input (400, 413, 422), unknown type or actor (404), an existing
-	// actor or another writer (409), a full mailbox (429), a timeout (504).
-	actorErrors = []int{400, 401, 404, 409, 413, 422, 429, 500, 503, 504}
-	// actorLookupErrors: reads by ID or key that may load the actor.
-	actorLookupErrors = []int{400, 401, 404, 429, 500, 503}
-	// actorListErrors: the directory listing and the event history
-	// (query validation is 422, a bad cursor 400).
-	actorListErrors = []int{400, 401, 404, 422, 500, 503}
-	// actorDestroyErrors: a destroy runs OnDestroy in the mailbox.
-	actorDestroyErrors = []int{400, 401, 404, 409, 429, 500, 503, 504}
-)
-
 func (s *Server) registerActors() {
 	tags := []string{"actors"}
 	huma.Register(s.api, huma.Operation{
 		OperationID: "getOrCreateActor", Method: http.MethodPut, Path: "/v1/actors", Tags: tags,
 		Summary: "Get or create an actor", Description: "Returns the actor with this type and key, creating it with `input` if it does not exist. Creation is atomic in the log.",
-		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 	}, func(ctx context.Context, in *actorBody) (*ActorResult, error) {
 		if err := in.Body.Key.check(); err != nil {
 			return nil, fromActors(err)
@@ -133,7 +117,7 @@ func (s *Server) registerActors() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "createActor", Method: http.MethodPost, Path: "/v1/actors", Tags: tags, DefaultStatus: http.StatusCreated,
 		Summary: "Create an actor", Description: "Fails with 409 `actor_exists` if it exists.",
-		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 	}, func(ctx context.Context, in *actorBody) (*ActorResult, error) {
 		if err := in.Body.Key.check(); err != nil {
 			return nil, fromActors(err)
@@ -153,11 +137,10 @@ func (s *Server) registerActors() {
 			"those whose key starts with the parts of `prefix`; `status` active (the default), destroyed or all. Pass `cursor` from the previous page. " +
 			"Each actor says whether it is `awake` (in memory on the node that answered); `awake=true` or `false` keeps only those, looking at no more than 4 x `limit` actors per page. " +
 			"A page costs the same whatever the number of actors. The listing first waits (briefly) for the directory to reach the log's head, so it shows the caller's own creates and destroys.",
-		Errors: actorListErrors,
 	}, s.listActors)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "getActor", Method: http.MethodGet, Path: "/v1/actors/{id}", Tags: tags,
-		Summary: "Get an actor by ID", Errors: actorLookupErrors,
+		Summary: "Get an actor by ID",
 	}, func(ctx context.Context, in *idParam) (*actorOutput, error) {
 		h, err := s.client(ctx).GetByID(ctx, in.ID)
 		if err != nil {
@@ -168,7 +151,6 @@ func (s *Server) registerActors() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "destroyActor", Method: http.MethodDelete, Path: "/v1/actors/{id}", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Summary: "Destroy an actor", Description: "Runs onDestroy, appends a tombstone and closes its connections. A later create with the same key starts a new generation.",
-		Errors: actorDestroyErrors,
 	}, func(ctx context.Context, in *idParam) (*struct{}, error) {
 		h, err := s.client(ctx).GetByID(ctx, in.ID)
 		if err == nil {
@@ -182,7 +164,7 @@ func (s *Server) registerActors() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "callAction", Method: http.MethodPost, Path: "/v1/actors/{id}/actions/{action}", Tags: tags,
 		Summary: "Call an action", Description: "Runs the action in the actor's mailbox and answers once its event is appended to the log. The call runs through a connection of its own: the actor's connection hooks (onBeforeConnect, createConnState, onConnect) run first with the `x-rivet-conn-params` header as parameters and may refuse it; onDisconnect runs after. A full mailbox answers 429 with Retry-After.",
-		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: actorErrors,
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 	}, func(ctx context.Context, in *actionInput) (*actionOutput, error) {
 		h, err := s.client(ctx).Ref(in.ID) // the action itself answers actor_not_found
 		if err != nil {
@@ -213,7 +195,6 @@ func (s *Server) registerActors() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "actorEvents", Method: http.MethodGet, Path: "/v1/actors/{id}/events", Tags: tags,
 		Summary: "Read an actor's event history", Description: "Events after sequence `after`, oldest first, straight from the log. Page with `nextAfter`.",
-		Errors: actorListErrors,
 	}, s.history)
 }
 

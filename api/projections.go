@@ -74,8 +74,6 @@ type rowsOutput struct {
 	}
 }
 
-var projectionErrors = []int{401, 404, 422, 500, 503}
-
 // rebuildAnswerWithin bounds how long POST .../rebuild waits for the rebuild
 // to begin (the projection cleared) before it answers 202 anyway.
 const rebuildAnswerWithin = 5 * time.Second
@@ -86,7 +84,6 @@ func (s *Server) registerProjections() {
 		OperationID: "listProjections", Method: http.MethodGet, Path: "/v1/projections", Tags: tags,
 		Summary:     "List projections",
 		Description: "Every read model the server folds from the event log (the built-in actor directory `actors` first, then the user projections), with its checkpoint, lag behind the log's head, status, row count and error, if any.",
-		Errors:      projectionErrors,
 	}, func(ctx context.Context, _ *struct{}) (*projectionList, error) {
 		last := s.lastSeq(ctx)
 		out := &projectionList{}
@@ -100,7 +97,6 @@ func (s *Server) registerProjections() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "getProjection", Method: http.MethodGet, Path: "/v1/projections/{name}", Tags: tags,
 		Summary: "Get a projection's status", Description: "Poll it to follow a rebuild: status turns from `rebuilding` to `live` once it has caught up.",
-		Errors: projectionErrors,
 	}, func(ctx context.Context, in *projectionName) (*projectionOutput, error) {
 		st, err := s.projs.Status(in.Name)
 		if err != nil {
@@ -112,7 +108,6 @@ func (s *Server) registerProjections() {
 		OperationID: "projectionRows", Method: http.MethodGet, Path: "/v1/projections/{name}/rows", Tags: tags,
 		Summary:     "Read a projection's rows",
 		Description: "The rows the projection has committed, in key order, `limit` at a time: each a key and the JSON value the projection wrote (the actor directory's rows are keyed by actor ID). Reads trail the log by the projection's lag.",
-		Errors:      projectionErrors,
 	}, func(ctx context.Context, in *rowsInput) (*rowsOutput, error) {
 		page, err := s.projs.Rows(in.Name, in.Prefix, in.Limit, in.Cursor)
 		if err != nil {
@@ -134,7 +129,6 @@ func (s *Server) registerProjections() {
 			"Answers 202 with the projection's status as soon as the rebuild has begun (status `rebuilding`, or already `live` for a short log); " +
 			"poll GET /v1/projections/{name} for progress (checkpoint against head) until status is `live`. " +
 			"Reads during a rebuild see partial rows. A POST while a rebuild started here is running answers with its status and starts nothing.",
-		Errors: projectionErrors,
 	}, s.rebuildProjection)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -185,8 +186,6 @@ type queueHistoryOutput struct {
 	}
 }
 
-var queueErrors = []int{400, 401, 404, 413, 422, 429, 500}
-
 func (s *Server) registerQueues() {
 	q := s.opts.Queues
 	if q == nil {
@@ -194,7 +193,7 @@ func (s *Server) registerQueues() {
 	}
 	tags := []string{"queues"}
 	reg := func(op huma.Operation) huma.Operation {
-		op.Tags, op.Errors = tags, queueErrors
+		op.Tags = tags
 		return op
 	}
 	huma.Register(s.api, reg(huma.Operation{OperationID: "putQueue", Method: http.MethodPut, Path: "/v1/queues/{name}",
@@ -289,6 +288,8 @@ func (s *Server) fromQueues(err error) *Error {
 		return errorOf(errcode.MessageTooLarge, err.Error(), nil)
 	case errors.Is(err, queues.ErrInvalidReceipt):
 		return errorOf(errcode.InvalidReceipt, err.Error(), nil)
+	case errors.Is(err, queues.ErrInvalidCursor):
+		return invalidCursor("cursor", strings.TrimPrefix(err.Error(), queues.ErrInvalid.Error()+" ")+" is not a cursor of this listing")
 	case errors.Is(err, queues.ErrInvalid):
 		return errorOf(errcode.InvalidRequest, err.Error(), nil)
 	case errors.Is(err, context.Canceled):

@@ -143,8 +143,6 @@ type scheduleHistoryInput struct {
 	Limit int    `query:"limit" minimum:"1" maximum:"10000" default:"100" doc:"Page size (at most the server's limit)"`
 }
 
-var scheduleErrors = []int{400, 401, 404, 409, 422, 429, 500, 503}
-
 // registerSchedules serves /v1/schedules, if the runtime serves the
 // schedule actor type.
 func (s *Server) registerSchedules() {
@@ -162,18 +160,16 @@ func (s *Server) registerSchedules() {
 			"a cron expression that does not parse is 400 `invalid_cron` (with the parser's message), an unknown zone 400 `invalid_timezone`, a target type or action the server does not serve 400 `actor_type_not_found` or `action_not_found`, " +
 			"a queue target's queue that does not exist 400 `queue_not_found`, a target with both forms, neither, a bad queue name or a body that is not JSON 400 `invalid_request`. " +
 			"Fires already running go on and count.",
-		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: scheduleErrors,
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 	}, s.putSchedule)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "listSchedules", Method: http.MethodGet, Path: "/v1/schedules", Tags: tags,
 		Summary: "List schedules", Description: "The schedules in name order, `limit` at a time, each as GET /v1/schedules/{name} shows it.",
-		Errors: scheduleErrors,
 	}, s.listSchedules)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "getSchedule", Method: http.MethodGet, Path: "/v1/schedules/{name}", Tags: tags,
 		Summary:     "Get a schedule",
 		Description: "Its definition, state (paused, the armed tick, the next 5 fire times), fires running, the last fires with their outcomes, and counters. Reading appends nothing.",
-		Errors:      scheduleErrors,
 	}, func(ctx context.Context, in *scheduleName) (*scheduleOutput, error) {
 		sc, err := s.readSchedule(ctx, in.Name)
 		if err != nil {
@@ -184,7 +180,6 @@ func (s *Server) registerSchedules() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "deleteSchedule", Method: http.MethodDelete, Path: "/v1/schedules/{name}", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Summary: "Delete a schedule", Description: "Destroys the schedule actor: its tick goes with it. A fire already sent still runs; its outcome is dropped.",
-		Errors: scheduleErrors,
 	}, func(ctx context.Context, in *scheduleName) (*struct{}, error) {
 		h, err := s.scheduleHandle(ctx, in.Name)
 		if err != nil {
@@ -201,7 +196,7 @@ func (s *Server) registerSchedules() {
 	} {
 		huma.Register(s.api, huma.Operation{
 			OperationID: op.action + "Schedule", Method: http.MethodPost, Path: "/v1/schedules/{name}/" + op.action, Tags: tags,
-			Summary: op.summary, Description: op.desc, Errors: scheduleErrors,
+			Summary: op.summary, Description: op.desc,
 		}, func(ctx context.Context, in *scheduleName) (*scheduleOutput, error) {
 			if err := s.scheduleAction(ctx, in.Name, op.action, nil); err != nil {
 				return nil, err
@@ -217,7 +212,6 @@ func (s *Server) registerSchedules() {
 		OperationID: "triggerSchedule", Method: http.MethodPost, Path: "/v1/schedules/{name}/trigger", Tags: tags,
 		Summary:     "Fire a schedule now",
 		Description: "Fires the target now, outside the cron sequence (paused or not), under the overlap policy: while a fire runs it may be buffered or skipped. The next tick stays as it was.",
-		Errors:      scheduleErrors,
 	}, func(ctx context.Context, in *scheduleName) (*triggerOutput, error) {
 		var res scheduler.TriggerResult
 		if err := s.scheduleAction(ctx, in.Name, "trigger", &res); err != nil {
@@ -231,13 +225,11 @@ func (s *Server) registerSchedules() {
 		OperationID: "previewSchedule", Method: http.MethodGet, Path: "/v1/schedules/{name}/preview", Tags: tags,
 		Summary:     "Preview a schedule's fire times",
 		Description: "The next `n` times the cron expression names after `from` (default now), in the schedule's zone, each with its UTC offset, so DST changes show: a wall-clock time a change skips does not fire that day, one it repeats fires at each of its instants.",
-		Errors:      scheduleErrors,
 	}, s.previewSchedule)
 	huma.Register(s.api, huma.Operation{
 		OperationID: "scheduleHistory", Method: http.MethodGet, Path: "/v1/schedules/{name}/history", Tags: tags,
 		Summary:     "Read a schedule's events",
 		Description: "The schedule actor's events after sequence `after`, oldest first, straight from the log: its configurations, ticks (each with its nominal time), fires, skips, misses and outcomes. Page with `nextAfter`.",
-		Errors:      scheduleErrors,
 	}, func(ctx context.Context, in *scheduleHistoryInput) (*historyOutput, error) {
 		id, err := scheduleID(in.Name)
 		if err != nil {

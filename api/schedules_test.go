@@ -31,7 +31,7 @@ func scheduleSetup(t *testing.T) *bundle {
 		t.Fatalf("start node: %v", err)
 	}
 	b.n, b.base = n, "http://"+n.Addr()
-	b.http = &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+	b.http = checkedClient(t, b.n, "")
 	t.Cleanup(func() {
 		b.http.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -145,7 +145,10 @@ func TestOneErrorStyle(t *testing.T) {
 	if page.NextCursor == "" {
 		t.Fatal("no nextCursor on a page of one of two counters")
 	}
+	b.call(t, http.MethodPut, "/v1/queues/q1", map[string]any{}, http.StatusCreated, nil)
 	for _, path := range []string{
+		"/v1/queues/q1/dead-letters?cursor=zzz",
+		"/v1/schedules?cursor=zzz",
 		"/v1/actors/" + c.ID + "/events?after=x",
 		"/v1/actors/" + c.ID + "/events?after=-1",
 		"/v1/events/tail?after=x",
@@ -168,6 +171,15 @@ func TestOneErrorStyle(t *testing.T) {
 	}
 	if msgs[0] != msgs[1] || !strings.HasPrefix(msgs[0], "request body is not valid JSON") {
 		t.Errorf("malformed JSON: %q on Huma's route, %q on the fast path", msgs[0], msgs[1])
+	}
+	// A body that is not JSON: one message on Huma's routes and the fast path.
+	msgs = msgs[:0]
+	for _, path := range []string{"/v1/queues/q1/messages", "/v1/actors/" + c.ID + "/actions/increment"} {
+		resp, data := b.do(t, http.MethodPost, path, "hello", "Content-Type", "text/plain")
+		msgs = append(msgs, wantProblem(t, resp, data, 415, "unsupported_media_type").Message)
+	}
+	if msgs[0] != msgs[1] || !strings.Contains(msgs[0], "send it as application/json") {
+		t.Errorf("a text/plain body: %q on Huma's route, %q on the fast path", msgs[0], msgs[1])
 	}
 	resp, data := b.do(t, http.MethodPut, "/v1/actors", `{"type":"counter","key":[],"x":1}`)
 	if p := wantProblem(t, resp, data, 422, "invalid_request"); !strings.Contains(p.Message, "body.x: unexpected property") {

@@ -41,7 +41,6 @@ func (s *Server) registerVersions() {
 			"An actor is open from its create to its destroy; a workflow run until it completes, fails or is cancelled. " +
 			"A version whose `open` has dropped to 0 (listed with `all=true`) is no longer needed by any actor or run: its code can be retired. " +
 			"Read from the built-in `versions` projection (GET /v1/projections/versions shows its lag); the answer includes the caller's own earlier writes.",
-		Errors: []int{400, 401, 422, 500, 503},
 	}, s.listVersions)
 }
 

@@ -47,7 +47,7 @@ func startDeploy(t *testing.T, dir, version string) *bundle {
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}
-	b := &bundle{n: n, base: "http://" + n.Addr(), http: &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second},
+	b := &bundle{n: n, base: "http://" + n.Addr(), http: checkedClient(t, n, ""),
 		header: http.Header{}, release: make(chan struct{})}
 	t.Cleanup(func() {
 		b.http.CloseIdleConnections()

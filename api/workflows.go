@@ -129,8 +129,6 @@ type signalRunOutput struct {
 	}
 }
 
-var workflowErrors = []int{400, 401, 404, 409, 422, 429, 500, 503}
-
 // registerWorkflows serves /v1/workflows over Options.Workflows.
 func (s *Server) registerWorkflows() {
 	eng := s.opts.Workflows
@@ -140,7 +138,7 @@ func (s *Server) registerWorkflows() {
 		DefaultStatus: http.StatusCreated, Summary: "Start a workflow run",
 		Description: "Starts run runId of the workflow with input (201), or returns the run with that ID as it is (200: starting is idempotent on runId; the new input is ignored). " +
 			"The run goes on in the background: GET the run for its progress. An unknown workflow is 404 `workflow_not_found`; a bad run ID 400 `invalid_run_id`.",
-		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: workflowErrors,
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 	}, func(ctx context.Context, in *startRunInput) (*startRunOutput, error) {
 		var runID string
 		var input json.RawMessage
@@ -165,7 +163,6 @@ func (s *Server) registerWorkflows() {
 		OperationID: "getWorkflowRun", Method: http.MethodGet, Path: "/v1/workflows/{name}/runs/{runId}", Tags: tags,
 		Summary:     "Get a workflow run",
 		Description: "The run's status, its last journaled call (current), completed steps, and its result (completed) or error (failed). Reading appends nothing and does not wake the run. An unknown workflow is 404 `workflow_not_found`, an unknown run 404 `run_not_found`.",
-		Errors:      workflowErrors,
 	}, func(ctx context.Context, in *runPath) (*runOutput, error) {
 		run, err := eng.Get(ctx, in.Name, in.RunID)
 		if err != nil {
@@ -179,7 +176,7 @@ func (s *Server) registerWorkflows() {
 		Description: "Appends the signal, with payload, to the run's inbox (202), where it waits for the run's WaitSignal of that name: a signal sent before the wait begins is not lost. " +
 			"A run parked waiting for it resumes. A finished run is 409 `run_finished`; a full inbox 429 `inbox_full`; a payload over 64 KiB 413 `body_too_large`; " +
 			"an unknown workflow 404 `workflow_not_found`, an unknown run 404 `run_not_found`.",
-		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: []int{400, 401, 404, 409, 413, 422, 429, 500, 503},
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 	}, func(ctx context.Context, in *signalRunInput) (*signalRunOutput, error) {
 		var payload json.RawMessage
 		if in.Body != nil {
@@ -199,7 +196,6 @@ func (s *Server) registerWorkflows() {
 		Description: "The workflow's runs in run ID order, `limit` at a time, each as GET /v1/workflows/{name}/runs/{runId} shows it (without result). " +
 			"They are read from the runs projection (`workflow_runs`), after it reaches the log's head (read-your-writes, at most the server's list wait); " +
 			"`status` reads that status's index, so a page holds exactly the runs in that status. Page with `nextCursor` (from a listing with the same `status`).",
-		Errors: workflowErrors,
 	}, s.listRuns)
 	s.registerWorkflowRunRoutes(tags)
 }

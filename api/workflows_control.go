@@ -51,7 +51,6 @@ func (s *Server) registerWorkflowRunRoutes(tags []string) {
 		Description: "The run actor's events after sequence `after`, oldest first, straight from the log, paged with `nextAfter` as GET /v1/actors/{id}/events: " +
 			"its create, each journaled call (`$wf` system events whose args hold the op, the entry and the run's status), signals, timers and controls. " +
 			"An unknown workflow is 404 `workflow_not_found`, an unknown run 404 `run_not_found`.",
-		Errors: workflowErrors,
 	}, func(ctx context.Context, in *runEventsInput) (*historyOutput, error) {
 		run, err := eng.Get(ctx, in.Name, in.RunID)
 		if err != nil {
@@ -78,7 +77,7 @@ func (s *Server) registerWorkflowRunRoutes(tags []string) {
 		Summary: "Cancel a workflow run",
 		Description: "Cancels the run: the compensations of its completed steps run in reverse order, then it ends `cancelled` (a paused run resumes to compensate). " +
 			"Cancelling a run already being cancelled changes nothing (`changed` false). A finished run is 409 `run_finished`; an unknown workflow or run 404.",
-		MaxBodyBytes: s.opts.MaxBodyBytes + 1, Errors: workflowErrors,
+		MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 	}, func(ctx context.Context, in *cancelRunInput) (*controlRunOutput, error) {
 		reason := ""
 		if in.Body != nil {
@@ -95,7 +94,6 @@ func (s *Server) registerWorkflowRunRoutes(tags []string) {
 		Summary: "Pause a workflow run",
 		Description: "Pauses the run: its timers stop (the time they had left is kept), its runner stops at its next journaled call, and signals are still buffered. " +
 			"Pausing a paused run changes nothing (`changed` false). A finished run is 409 `run_finished`; an unknown workflow or run 404.",
-		Errors: workflowErrors,
 	}, func(ctx context.Context, in *runPath) (*controlRunOutput, error) {
 		res, err := eng.Pause(ctx, in.Name, in.RunID)
 		if err != nil {
@@ -108,7 +106,6 @@ func (s *Server) registerWorkflowRunRoutes(tags []string) {
 		Summary: "Resume a paused workflow run",
 		Description: "Resumes a paused run: its timers are re-armed for the time they had left and it runs again. Resuming a run that is not paused changes nothing (`changed` false). " +
 			"A finished run is 409 `run_finished`; an unknown workflow or run 404.",
-		Errors: workflowErrors,
 	}, func(ctx context.Context, in *runPath) (*controlRunOutput, error) {
 		res, err := eng.Resume(ctx, in.Name, in.RunID)
 		if err != nil {

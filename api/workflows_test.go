@@ -63,7 +63,7 @@ func setupWorkflows(t *testing.T) *bundle {
 		t.Fatal("Node.Workflows is nil")
 	}
 	b := &bundle{n: n, base: "http://" + n.Addr(), header: http.Header{}, release: make(chan struct{})}
-	b.http = &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
+	b.http = checkedClient(t, b.n, "")
 	t.Cleanup(func() {
 		b.http.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

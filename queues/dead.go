@@ -96,7 +96,7 @@ func (m *Manager) ListDeadLetters(ctx context.Context, name string, limit int, c
 	if cursor != "" {
 		c, err := strconv.ParseUint(cursor, 10, 64)
 		if err != nil || c == 0 {
-			return DeadLetterPage{}, fmt.Errorf("%w: cursor %q", ErrInvalid, cursor)
+			return DeadLetterPage{}, fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
 		}
 		from = c
 	}

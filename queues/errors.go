@@ -1,6 +1,9 @@
 package queues
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors of the Manager, matched with errors.Is. Each wraps a message that
 // says what was wrong.
@@ -9,6 +12,9 @@ var (
 	ErrNotFound = errors.New("queue not found")
 	// ErrInvalid: a name, a configuration field or an argument is invalid.
 	ErrInvalid = errors.New("invalid")
+	// ErrInvalidCursor: a paging cursor that no page returned (it is also
+	// ErrInvalid).
+	ErrInvalidCursor = fmt.Errorf("%w cursor", ErrInvalid)
 	// ErrFull: the queue holds maxMessages or maxBytes; nothing was enqueued.
 	ErrFull = errors.New("queue full")
 	// ErrTooLarge: a message body exceeds the queue's maxMessageBytes.
