@@ -2,7 +2,7 @@
 GO ?= go
 
 help: ## show this help
-	@grep -E '^[a-z/]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z/-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 run: ## run rivet-flow serve on the embedded default (./data, http://127.0.0.1:6420)
 	$(GO) run ./cmd/rivet-flow serve

@@ -3,6 +3,8 @@ package actors
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/rivet-flow/rivet-flow/errcode"
 )
 
 // EventSpec is one of an actor type's events (a broadcast name).
@@ -35,7 +37,7 @@ func (c *Conn) SubscribeChecked(ctx context.Context, name string) error {
 		return nil
 	}
 	if name == AllEvents {
-		return &UserError{Group: "auth", Code: "forbidden", Message: "actor type " + h.ref.Type + " checks who subscribes to its events (CanSubscribe): subscribe to each event by name"}
+		return &UserError{Group: "auth", Code: string(errcode.Forbidden), Message: "actor type " + h.ref.Type + " checks who subscribes to its events (CanSubscribe): subscribe to each event by name"}
 	}
 	var allowed bool
 	_, err := h.client.rt.submit(ctx, h.def, h.ref, h.subj, &op{kind: opDo, action: "$subscribe", caller: h.client.caller, fn: func(r *run) error {
@@ -55,7 +57,7 @@ func (c *Conn) SubscribeChecked(ctx context.Context, name string) error {
 		return err
 	}
 	if !allowed {
-		return &UserError{Group: "auth", Code: "forbidden", Message: "subscribing to event " + name + " was refused (CanSubscribe)"}
+		return &UserError{Group: "auth", Code: string(errcode.Forbidden), Message: "subscribing to event " + name + " was refused (CanSubscribe)"}
 	}
 	c.Subscribe(name)
 	return nil

@@ -141,7 +141,7 @@ func TestAccessLog(t *testing.T) {
 		status        float64
 		actor, code   string
 	}{
-		{"PUT", "/v1/actors", 200, "", ""},
+		{"PUT", "/v1/actors", 200, id, ""}, // the actor it created, though not in the path
 		{"POST", "/v1/actors/{id}/actions/{action}", 200, id, ""},
 		{"POST", "/v1/actors/{id}/actions/{action}", 404, id, "action_not_found"},
 		{"POST", "/gateway/{target}/action/{action}", 200, id, ""},

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -28,6 +29,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 
 // bodyTimedOut reports a body that did not arrive within BodyReadTimeout.
 func bodyTimedOut(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// bodyTooLarge is a request body over limit bytes, with one message on every
+// route (Huma's, the fast path's, raw requests').
+func bodyTooLarge(limit int64) *Error {
+	return errorOf(errcode.BodyTooLarge, fmt.Sprintf("request body is larger than the server's limit of %d bytes (--max-body-bytes)", limit),
+		map[string]int64{"limit": limit})
+}
 
 func (s *Server) bodyTimeoutError() *Error {
 	return errorOf(errcode.RequestTimeout, "the request body did not arrive within "+s.opts.BodyReadTimeout.String(), nil)

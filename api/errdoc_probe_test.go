@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,60 @@ func TestEveryRouteAnswersBadInputAsDocumented(t *testing.T) {
 		t.Errorf("undocumented error: %s", m)
 	}
 	t.Logf("%d requests over %d routes", requests, len(doc.routes))
+}
+
+// Every route that takes a body refuses one over --max-body-bytes with 413
+// body_too_large and the same message, and takes one of exactly the limit.
+func TestEveryBodyRouteHonoursMaxBodyBytes(t *testing.T) {
+	t.Parallel()
+	const limit = 2 << 10
+	b := setup(t, testOpts{API: api.Options{MaxBodyBytes: limit}})
+	counter := b.actor(t, "counter", "probe")
+	b.call(t, http.MethodPut, "/v1/queues/probe", map[string]any{}, http.StatusCreated, nil)
+	doc := loadErrorDoc(t, b.n, "")
+	values := map[string][]string{"{id}": {counter.ID}, "{action}": {"increment"}, "{name}": {"probe"},
+		"{runId}": {"r1"}, "{signal}": {"go"}, "{path}": {"x"}}
+	sized := func(n int) string { // a JSON object of exactly n bytes
+		return `{"x":"` + strings.Repeat("a", n-len(`{"x":""}`)) + `"}`
+	}
+	client := &http.Client{Transport: checkingTransport{next: &http.Transport{}, doc: doc}}
+	defer client.CloseIdleConnections()
+	var messages []string
+	routes := 0
+	for _, r := range doc.routes {
+		if !r.hasBody {
+			continue
+		}
+		routes++
+		path := expand(r.template, values)[0]
+		resp, data := sendBody(t, client, r.method, b.base+path, sized(limit+1))
+		p := wantProblem(t, resp, data, http.StatusRequestEntityTooLarge, "body_too_large")
+		if !slices.Contains(messages, p.Message) {
+			messages = append(messages, p.Message)
+		}
+		if resp, _ := sendBody(t, client, r.method, b.base+path, sized(limit)); resp.StatusCode == http.StatusRequestEntityTooLarge {
+			t.Errorf("%s %s: a body of exactly the limit, %d bytes, is 413", r.method, path, limit)
+		}
+	}
+	if len(messages) != 1 || !strings.Contains(messages[0], "2048 bytes") {
+		t.Errorf("413 messages over %d routes: %q, want one naming the limit", routes, messages)
+	}
+}
+
+func sendBody(t *testing.T, c *http.Client, method, url, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
 }
 
 // expand fills a route's path template with each combination of the

@@ -31,6 +31,7 @@ type documentedRoute struct {
 	template string // the document's path, with its {parameters}
 	path     *regexp.Regexp
 	anyVerb  bool // raw requests take any method
+	hasBody  bool // the route takes a request body
 	// codes by status; nil codes with user set: any user error.
 	codes map[int][]string
 	user  map[int]bool
@@ -58,7 +59,8 @@ func loadErrorDoc(t *testing.T, n *rivetflow.Node, token string) *errorDoc {
 	}
 	var doc struct {
 		Paths map[string]map[string]struct {
-			OperationID string `json:"operationId"`
+			OperationID string          `json:"operationId"`
+			RequestBody json.RawMessage `json:"requestBody"`
 			Responses   map[string]struct {
 				Content map[string]struct {
 					Schema struct {
@@ -87,7 +89,8 @@ func loadErrorDoc(t *testing.T, n *rivetflow.Node, token string) *errorDoc {
 		re := regexp.MustCompile("^" + pattern + "$")
 		for method, op := range ops {
 			r := documentedRoute{id: op.OperationID, method: strings.ToUpper(method), path: re, template: path,
-				anyVerb: op.OperationID == "actorRawRequest", codes: map[int][]string{}, user: map[int]bool{}}
+				anyVerb: op.OperationID == "actorRawRequest", codes: map[int][]string{}, user: map[int]bool{},
+				hasBody: op.RequestBody != nil || op.OperationID == "actorRawRequest"}
 			for status, resp := range op.Responses {
 				n, err := strconv.Atoi(status)
 				if err != nil || n < 400 {

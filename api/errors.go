@@ -136,6 +136,14 @@ func fromHuma(m *huma.ErrorModel) *Error {
 		}
 	}
 	switch {
+	case m.Status == http.StatusRequestEntityTooLarge:
+		// Huma says "limit=N bytes" with N one more than the server's
+		// limit (routes set MaxBodyBytes+1: Huma refuses a body of exactly N).
+		if _, n, ok := strings.Cut(m.Detail, "limit="); ok {
+			if limit, err := strconv.ParseInt(strings.TrimSuffix(n, " bytes"), 10, 64); err == nil && limit > 1 {
+				return bodyTooLarge(limit - 1)
+			}
+		}
 	case m.Status == http.StatusUnsupportedMediaType && len(e.Errors) > 0:
 		return unsupportedMediaType(strings.TrimPrefix(e.Errors[0].Message, "unknown content type: "))
 	case m.Status == http.StatusBadRequest && len(e.Errors) > 0:

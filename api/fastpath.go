@@ -41,7 +41,7 @@ func (s *Server) fastAction(w http.ResponseWriter, r *http.Request) bool {
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeError(w, errorOf(errcode.BodyTooLarge, "request body is too large", map[string]int64{"limit": mbe.Limit}))
+			writeError(w, bodyTooLarge(mbe.Limit))
 			return true
 		}
 		writeError(w, errorOf(errcode.MalformedRequest, "cannot read the request body", nil))

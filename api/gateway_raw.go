@@ -44,7 +44,7 @@ func (s *Server) gwRawRequest(w http.ResponseWriter, r *http.Request) {
 		case bodyTimedOut(err):
 			writeGatewayError(w, s.bodyTimeoutError())
 		case errors.As(err, &mbe):
-			writeGatewayError(w, errorOf(errcode.BodyTooLarge, err.Error(), nil))
+			writeGatewayError(w, bodyTooLarge(s.opts.MaxBodyBytes))
 		default:
 			writeGatewayError(w, errorOf(errcode.MalformedRequest, "cannot read the request body", nil))
 		}

@@ -117,6 +117,7 @@ func (s *Server) initObserve() {
 type reqInfo struct {
 	pattern string // "METHOD /path" or "/path"; "" until routed
 	path    string // escaped, as routed
+	actor   string // the actor a route without one in its path acted on
 }
 
 type reqInfoKey struct{}
@@ -130,6 +131,14 @@ func noteRoute(r *http.Request, pattern string) {
 		return
 	}
 	info.pattern, info.path = pattern, r.URL.EscapedPath()
+}
+
+// noteActor records the actor a request acted on when its path does not
+// hold it (PUT /v1/actors creates one named in the body), for the access log.
+func noteActor(ctx context.Context, id string) {
+	if info, ok := ctx.Value(reqInfoKey{}).(*reqInfo); ok {
+		info.actor = id
+	}
 }
 
 // actorInPath returns the actor ID that path holds where pattern has {id}
@@ -194,7 +203,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.httpm.record(ev)
 		}
 		if s.opts.AccessLog != nil {
-			if info.path != "" {
+			if ev.actor = info.actor; ev.actor == "" && info.path != "" {
 				ev.actor = actorInPath(info.pattern, info.path)
 			}
 			s.logAccess(r, ev)

@@ -110,6 +110,7 @@ func (s *Server) registerActors() {
 		if err != nil {
 			return nil, fromActors(err)
 		}
+		noteActor(ctx, h.ID)
 		out := &ActorResult{}
 		out.Body.Actor, out.Body.Created = actorOf(h), created
 		return out, nil
@@ -126,6 +127,7 @@ func (s *Server) registerActors() {
 		if err != nil {
 			return nil, fromActors(err)
 		}
+		noteActor(ctx, h.ID)
 		out := &ActorResult{}
 		out.Body.Actor, out.Body.Created = actorOf(h), true
 		return out, nil

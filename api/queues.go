@@ -193,7 +193,7 @@ func (s *Server) registerQueues() {
 	}
 	tags := []string{"queues"}
 	reg := func(op huma.Operation) huma.Operation {
-		op.Tags = tags
+		op.Tags, op.MaxBodyBytes = tags, s.opts.MaxBodyBytes+1 // +1: Huma refuses a body of exactly MaxBodyBytes
 		return op
 	}
 	huma.Register(s.api, reg(huma.Operation{OperationID: "putQueue", Method: http.MethodPut, Path: "/v1/queues/{name}",
@@ -291,7 +291,7 @@ func (s *Server) fromQueues(err error) *Error {
 	case errors.Is(err, queues.ErrInvalidCursor):
 		return invalidCursor("cursor", strings.TrimPrefix(err.Error(), queues.ErrInvalid.Error()+" ")+" is not a cursor of this listing")
 	case errors.Is(err, queues.ErrInvalid):
-		return errorOf(errcode.InvalidRequest, err.Error(), nil)
+		return errorOf(errcode.InvalidRequest, strings.TrimPrefix(err.Error(), queues.ErrInvalid.Error()+": "), nil)
 	case errors.Is(err, context.Canceled):
 		return errorOf(errcode.ClientClosed, "the client went away", nil)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -161,7 +162,7 @@ func (s *Server) registerQueueMessages(q *queues.Manager, reg func(huma.Operatio
 			return out, nil
 		})
 	huma.Register(s.api, reg(huma.Operation{OperationID: "enqueueMessages", Method: http.MethodPost, Path: "/v1/queues/{name}/messages/batch",
-		DefaultStatus: http.StatusAccepted, MaxBodyBytes: s.opts.MaxBodyBytes, Summary: "Enqueue messages in bulk",
+		DefaultStatus: http.StatusAccepted, Summary: "Enqueue messages in bulk",
 		Description: "Stores up to 1000 messages in one call and answers 202 with one result per message, in order: its id (and duplicate), or its error " +
 			"with the code a single enqueue of it would have got (queue_full, message_too_large, invalid_request). Each message succeeds or fails on its own, " +
 			"so a batch can be partly stored: resend the failed ones (with a dedupId, resending is safe). Only a problem of the whole call fails it: " +
@@ -213,6 +214,9 @@ func (s *Server) registerQueueMessages(q *queues.Manager, reg func(huma.Operatio
 			defer cancel()
 			defer context.AfterFunc(s.streams, cancel)() // a long poll ends with the server
 			msgs, err := q.Claim(ctx, in.Name, queues.ClaimOptions{Max: in.Body.Max, Wait: ms(in.Body.WaitMs), Lease: ms(in.Body.LeaseMs)})
+			if err != nil && len(msgs) == 0 && s.streams.Err() != nil && errors.Is(err, context.Canceled) {
+				err = nil // the server is stopping: the long poll ends as if it timed out, with what it has (nothing)
+			}
 			if err != nil && len(msgs) == 0 {
 				return nil, s.fromQueues(err)
 			}

@@ -472,7 +472,7 @@ func (s *Server) rawRequest(w http.ResponseWriter, r *http.Request) {
 		case bodyTimedOut(err):
 			writeError(w, s.bodyTimeoutError())
 		case errors.As(err, &mbe):
-			writeError(w, errorOf(errcode.BodyTooLarge, err.Error(), nil))
+			writeError(w, bodyTooLarge(mbe.Limit))
 		default:
 			writeError(w, errorOf(errcode.MalformedRequest, "cannot read the request body", nil))
 		}

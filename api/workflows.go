@@ -92,7 +92,7 @@ type startRunOutput struct {
 
 type runPath struct {
 	Name  string `path:"name" maxLength:"64" doc:"Workflow name" example:"agent"`
-	RunID string `path:"runId" maxLength:"128" doc:"Run ID" example:"r1"`
+	RunID string `path:"runId" doc:"Run ID: 1 to 128 of A-Z a-z 0-9 . _ -" example:"r1"`
 }
 
 type runOutput struct {
@@ -115,7 +115,7 @@ type listRunsOutput struct {
 
 type signalRunInput struct {
 	Name   string `path:"name" maxLength:"64" doc:"Workflow name" example:"agent"`
-	RunID  string `path:"runId" maxLength:"128" doc:"Run ID" example:"r1"`
+	RunID  string `path:"runId" doc:"Run ID: 1 to 128 of A-Z a-z 0-9 . _ -" example:"r1"`
 	Signal string `path:"signal" maxLength:"128" doc:"Signal name, as the run's WaitSignal names it" example:"approve"`
 	Body   *struct {
 		Payload json.RawMessage `json:"payload,omitempty" doc:"The signal's payload, any JSON value (absent is null; at most 64 KiB)" example:"{\"approved\":true}"`

@@ -15,7 +15,7 @@ import (
 
 type runEventsInput struct {
 	Name  string `path:"name" maxLength:"64" doc:"Workflow name" example:"agent"`
-	RunID string `path:"runId" maxLength:"128" doc:"Run ID" example:"r1"`
+	RunID string `path:"runId" doc:"Run ID: 1 to 128 of A-Z a-z 0-9 . _ -" example:"r1"`
 	After uint64 `query:"after" doc:"Return events after this log sequence (0 = from the start)"`
 	Limit int    `query:"limit" minimum:"1" maximum:"10000" default:"100" doc:"Page size (at most the server's limit)"`
 	State bool   `query:"state" doc:"Add the run actor's whole state after each event, folded from the log (events store patches)"`
@@ -23,7 +23,7 @@ type runEventsInput struct {
 
 type cancelRunInput struct {
 	Name  string `path:"name" maxLength:"64" doc:"Workflow name" example:"agent"`
-	RunID string `path:"runId" maxLength:"128" doc:"Run ID" example:"r1"`
+	RunID string `path:"runId" doc:"Run ID: 1 to 128 of A-Z a-z 0-9 . _ -" example:"r1"`
 	Body  *struct {
 		Reason string `json:"reason,omitempty" maxLength:"1024" doc:"Why the run is cancelled (recorded in the run's events)" example:"superseded"`
 	}

@@ -51,6 +51,7 @@ var catalogue = []Entry{
 	{ChildFailed, 0, GroupActor, "Run error code, carried in a failed run's error (GET /v1/workflows/{name}/runs/{runId}) and in its actor's event stream, never as a response status: a child run the workflow waited for (Child) failed or was cancelled; the message names the child and its error."},
 	{UnsupportedVersion, 0, GroupActor, "Run error code, carried in a failed run's error (GET /v1/workflows/{name}/runs/{runId}) and in its actor's event stream, never as a response status: GetVersion found a version recorded by older code below the minimum the current code supports; keep the old branch or let such runs finish first."},
 	{MessageTimeout, 0, GroupActor, "Error code a workflow's queue wait (Queue().Next with a timeout) returns to the workflow code, never a response status; it reaches the run's event stream only if the workflow fails with it: no message came in time."},
+	{JoinFailed, 0, GroupActor, "Error code an actor workflow's Join (workflows/actorwf) returns to the workflow code, never a response status; it reaches the actor's event stream only if the workflow fails with it: one or more branches failed, the message names them."},
 	{SlowClient, 0, GroupActor, "WebSocket close reason: the client did not read its messages fast enough."},
 	{HeartbeatTimeout, 0, GroupActor, "WebSocket close reason: the client did not answer a ping in time."},
 	{Closed, 0, GroupActor, "WebSocket close reason: the actor ended the connection."},
@@ -96,6 +97,7 @@ var catalogue = []Entry{
 	{TailFailed, 0, GroupAPI, "The event log tail failed mid-stream (an error event in the stream; the Go client names it so)."},
 
 	{InvalidBroadcast, 400, GroupUser, "An action broadcast arguments that do not encode as JSON; the action failed."},
+	{Forbidden, 400, GroupUser, "The actor's CanSubscribe refused a connection's subscription to an event, or the connection asked for every event of a type that checks each (subscribe by name); nothing was subscribed. Sent in group auth, as RivetKit does."},
 }
 
 // index finds an entry by code.

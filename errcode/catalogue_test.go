@@ -3,9 +3,12 @@ package errcode_test
 import (
 	"flag"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -165,4 +168,38 @@ func lineDiff(got, want string) string {
 		}
 	}
 	return b.String()
+}
+
+// Every code the server's packages spell as a literal (a user error the
+// server raises, a code in a struct) is catalogued. Actor types' own codes
+// (the built-in examples', the conformance fixtures') and the CLI's are not
+// the server's.
+func TestLiteralCodesAreCatalogued(t *testing.T) {
+	literal := regexp.MustCompile(`(?:Code: *|NewUserError\()"([a-z_]+)"`)
+	skip := []string{"conformance", "examples", "cmd", "node_modules", "test", filepath.Join("actors", "builtin")}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("..", path)
+		if d.IsDir() && slices.Contains(skip, rel) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range literal.FindAllSubmatch(src, -1) {
+			if _, ok := errcode.Lookup(errcode.Code(m[1])); !ok {
+				t.Errorf("%s: code %q is not in the catalogue", rel, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

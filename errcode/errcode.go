@@ -230,6 +230,9 @@ const (
 	// MessageTimeout (workflow code): a queue wait (Queue().Next) timed out;
 	// the workflow sees it as an error it may handle.
 	MessageTimeout Code = "message_timeout"
+	// JoinFailed (workflow code): branches of an actor workflow's Join
+	// failed; the workflow sees it as an error it may handle.
+	JoinFailed Code = "join_failed"
 )
 
 // Codes raised inside an action as user errors (GroupUser).
@@ -237,4 +240,7 @@ const (
 	// InvalidBroadcast (400): an action broadcast arguments that do not
 	// encode as JSON.
 	InvalidBroadcast Code = "invalid_broadcast"
+	// Forbidden (400, group "auth", as RivetKit sends it): the actor's
+	// CanSubscribe refused a subscription.
+	Forbidden Code = "forbidden"
 )

@@ -64,7 +64,7 @@ type logStoreFlags struct {
 }
 
 func (s *logStoreFlags) register(fs *pflag.FlagSet, withListen bool) {
-	fs.StringVar(&s.dataDir, "data-dir", "./data", "where the embedded JetStream store (nats/) and the snapshots (snapshots/) live")
+	fs.StringVar(&s.dataDir, "data-dir", "./data", "where the embedded JetStream store (nats/), the snapshots (snapshots/) and the projections (projections/) live")
 	fs.StringVar(&s.natsURL, "nats-url", "", "use this external NATS server or cluster instead of the embedded one (comma-separated URLs)")
 	if withListen {
 		fs.StringVar(&s.natsListen, "nats-listen", "", "also let NATS clients connect to the embedded server on this host:port (default: no listener)")

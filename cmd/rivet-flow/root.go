@@ -66,7 +66,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 
 Every flag of serve, rebuild and healthcheck can also be set with an environment variable
 (RIVETFLOW_ and the flag's name: --data-dir is RIVETFLOW_DATA_DIR), shown in each command's --help.
-The client commands read only --addr and --token from RIVETFLOW_ADDR and RIVETFLOW_API_TOKEN.`,
+The client commands read only --addr, --token and --token-file from the environment: RIVETFLOW_ADDR,
+RIVETFLOW_API_TOKEN and RIVETFLOW_API_TOKEN_FILE.`,
 		Version:       buildVersion(),
 		SilenceErrors: true,
 		SilenceUsage:  true,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/errcode"
 	"github.com/rivet-flow/rivet-flow/workflows"
 )
 
@@ -280,7 +281,7 @@ func Join[S, R any](w *W[S], name string, branches map[string]func(w *W[S]) (R, 
 	if len(failed) > 0 {
 		jerr = &JoinError{Name: name, Branches: failed}
 		e.Status = workflows.EntryFailed
-		e.Error = &workflows.EntryError{Kind: workflows.FailureExhausted, Code: "join_failed", Message: workflows.TruncateMessage(jerr.Error())}
+		e.Error = &workflows.EntryError{Kind: workflows.FailureExhausted, Code: string(errcode.JoinFailed), Message: workflows.TruncateMessage(jerr.Error())}
 		e.Extra, _ = json.Marshal(joinRecord{Branches: failed})
 	} else if e.Output, err = json.Marshal(out); err != nil {
 		return nil, w.x.fail(fmt.Errorf("workflow join %s: its values do not encode: %w", p, err))
