@@ -109,14 +109,7 @@ func (cmd *clientCommand) withSession(fn func(c *client.Client, ctx context.Cont
 
 // fail is command.fail for the server at --addr; its hints ask that server
 // for its actor types.
-func (cmd *clientCommand) fail(err error) int {
-	r := cmd.reporter()
-	if cmd.c != nil {
-		r.types = cmd.c.Types
-	}
-	r.actorType = cmd.actorType
-	return r.fail(cmd.cf.addr, err)
-}
+func (cmd *clientCommand) fail(err error) int { return cmd.failHinted(err, nil) }
 
 // printJSON prints v as one line of JSON and returns exit code 0, or fails
 // when it cannot be written.

@@ -67,11 +67,11 @@ func eventsTail(stdout, stderr io.Writer) *cobra.Command {
 			case errors.Is(err, errEnough), ctx.Err() != nil:
 				return 0
 			case errors.Is(err, client.ErrStreamClosed):
-				fmt.Fprintf(stderr, "rivet-flow events tail: the server closed the stream (is it stopping?)\n")
+				sc := streamClosed{}
 				if last > 0 {
-					fmt.Fprintf(stderr, "  resume with: rivet-flow events tail --after %d\n", last)
+					sc.resume = fmt.Sprintf("rivet-flow events tail --after %d", last)
 				}
-				return 1
+				return cmd.fail(sc)
 			}
 			return cmd.fail(err)
 		})

@@ -16,11 +16,10 @@ import (
 // that have no shell or curl (the image is distroless).
 func healthcheckCommand(stdout, stderr io.Writer) *cobra.Command {
 	cmd := newCommand("healthcheck", "", "Exit 0 if the server at --addr is ready, 1 if not.", stderr)
-	addr := cmd.fs.String("addr", "127.0.0.1:6420", "the server's address (host:port) or URL; --http-addr is the same flag")
+	addr := cmd.fs.String("addr", "127.0.0.1:6420", "the server's address (host:port) or URL; --http-addr is the same flag; "+
+		envName("http-addr")+", its old variable, still works, but "+clientEnv["addr"]+" wins when both are set")
 	timeout := cmd.fs.Duration("timeout", 3*time.Second, "how long to wait for an answer")
-	// --http-addr, its name before --addr, stays an alias; the variable is
-	// still RIVETFLOW_HTTP_ADDR, serve's listen address, so a container's
-	// environment points the probe at the server.
+	// --http-addr, its name before --addr, stays an alias.
 	cmd.fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		if name == "http-addr" {
 			name = "addr"
@@ -28,8 +27,16 @@ func healthcheckCommand(stdout, stderr io.Writer) *cobra.Command {
 		return pflag.NormalizedName(name)
 	})
 	cmd.envAll = false
-	cmd.env = map[string]string{"addr": envName("http-addr"), "timeout": envName("timeout")}
+	cmd.env = map[string]string{"addr": clientEnv["addr"], "timeout": envName("timeout")}
 	return cmd.leaf(0, 0, func([]string) int {
+		// RIVETFLOW_HTTP_ADDR, the variable it read first, still points the
+		// probe at the server in a container whose environment configures
+		// serve, when RIVETFLOW_ADDR does not.
+		if _, ok := lookupEnv(clientEnv["addr"]); !ok && !cmd.fs.Changed("addr") {
+			if v, ok := lookupEnv(envName("http-addr")); ok {
+				*addr = v
+			}
+		}
 		base := *addr
 		if !strings.Contains(base, "://") {
 			base = "http://" + base

@@ -37,35 +37,24 @@ func queuesCommand(stdout, stderr io.Writer) *cobra.Command {
 	)
 }
 
-// queueFail prints a server error with what to do about it for queues, and
-// returns exit code 1.
+// queueFail prints err with what to do about it for the queue name (as
+// one JSON object with --json), and returns exit code 1.
 func queueFail(cmd *clientCommand, name string, err error) int {
-	var apiErr *client.Error
-	if !errors.As(err, &apiErr) {
-		return cmd.fail(err)
-	}
-	hint := ""
-	switch apiErr.Code {
-	case client.CodeQueueNotFound:
-		hint = "no queue named " + name + ": list them with: rivet-flow queues list, or create it with: rivet-flow queues create " + name
-	case client.CodeQueueFull:
-		hint = "the queue is full: retry later, claim and ack messages, or raise its limit with: rivet-flow queues update " + name + " --max-messages N"
-	case client.CodeMessageTooLarge:
-		hint = "send a smaller body, or raise the queue's limit with: rivet-flow queues update " + name + " --max-message-bytes N"
-	case client.CodeInvalidReceipt:
-		hint = "the receipt is not of a delivery still in flight (acknowledged, redelivered after its lease, or dead-lettered): claim again with: rivet-flow queues claim " + name
-	case client.CodeInvalidRequest:
-		hint = "check the flags and arguments: see rivet-flow " + cmd.name + " --help"
-	}
-	if hint == "" {
-		return cmd.fail(err)
-	}
-	fmt.Fprintf(cmd.stderr, "rivet-flow %s: %s (%d): %s\n", cmd.name, apiErr.Code, apiErr.Status, apiErr.Message)
-	for _, d := range apiErr.Details {
-		fmt.Fprintf(cmd.stderr, "  %s %s\n", d.Location, d.Message)
-	}
-	fmt.Fprintf(cmd.stderr, "  %s\n", hint)
-	return 1
+	return cmd.failHinted(err, func(_ reporter, e *client.Error) string {
+		switch e.Code {
+		case client.CodeQueueNotFound:
+			return "no queue named " + name + ": list them with: rivet-flow queues list, or create it with: rivet-flow queues create " + name
+		case client.CodeQueueFull:
+			return "the queue is full: retry later, claim and ack messages, or raise its limit with: rivet-flow queues update " + name + " --max-messages N"
+		case client.CodeMessageTooLarge:
+			return "send a smaller body, or raise the queue's limit with: rivet-flow queues update " + name + " --max-message-bytes N"
+		case client.CodeInvalidReceipt:
+			return "the receipt is not of a delivery still in flight (acknowledged, redelivered after its lease, or dead-lettered): claim again with: rivet-flow queues claim " + name
+		case client.CodeInvalidRequest:
+			return "check the flags and arguments: see rivet-flow " + cmd.name + " --help"
+		}
+		return ""
+	})
 }
 
 func queuesList(stdout, stderr io.Writer) *cobra.Command {
@@ -437,7 +426,7 @@ func queuesRedrive(stdout, stderr io.Writer) *cobra.Command {
 						err = redrive(batch)
 					}
 					if err != nil {
-						return redriveFail(cmd, name, bar, redriven, err)
+						return redriveFail(cmd, stdout, name, bar, client.RedriveResult{Redriven: redriven, Missing: missing}, err)
 					}
 					if cursor = page.NextCursor; cursor == "" {
 						break
@@ -447,7 +436,7 @@ func queuesRedrive(stdout, stderr io.Writer) *cobra.Command {
 			} else {
 				for i := 0; i < len(ids); i += redriveBatch {
 					if err := redrive(ids[i:min(i+redriveBatch, len(ids))]); err != nil {
-						return redriveFail(cmd, name, bar, redriven, err)
+						return redriveFail(cmd, stdout, name, bar, client.RedriveResult{Redriven: redriven, Missing: missing}, err)
 					}
 				}
 			}
@@ -470,8 +459,16 @@ func queuesRedrive(stdout, stderr io.Writer) *cobra.Command {
 	})
 }
 
-func redriveFail(cmd *clientCommand, name string, bar *progress, redriven int, err error) int {
+// redriveFail says how far a redrive got before err, then err: with
+// --json, what was done goes to stdout as the redrive's result (when
+// anything was) and stderr holds only the error object.
+func redriveFail(cmd *clientCommand, stdout io.Writer, name string, bar *progress, done client.RedriveResult, err error) int {
 	bar.finish()
-	fmt.Fprintf(cmd.stderr, "rivet-flow queues redrive: stopped after redriving %d; the rest are still dead letters\n", redriven)
+	switch {
+	case !cmd.cf.json:
+		fmt.Fprintf(cmd.stderr, "rivet-flow queues redrive: stopped after redriving %d; the rest are still dead letters\n", done.Redriven)
+	case done.Redriven > 0 || len(done.Missing) > 0:
+		_ = writeJSON(stdout, done)
+	}
 	return queueFail(cmd, name, err)
 }

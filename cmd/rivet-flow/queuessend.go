@@ -157,13 +157,18 @@ func queuesSend(stdout, stderr io.Writer) *cobra.Command {
 				}
 			}
 			if ctx.Err() != nil {
+				if cmd.cf.json { // the summary on stdout says how far it got
+					return cmd.fail(ctx.Err())
+				}
 				fmt.Fprintf(stderr, "rivet-flow queues send: interrupted after %d of %d\n", sum.Sent+sum.Duplicates+sum.Failed, len(bodies))
 				return 1
 			}
 			if p := s.firstErr.Load(); p != nil {
-				fmt.Fprintf(stderr, "rivet-flow queues send: %d failed; the first error:\n", sum.Failed)
+				if !cmd.cf.json {
+					fmt.Fprintf(stderr, "rivet-flow queues send: %d failed; the first error:\n", sum.Failed)
+				}
 				queueFail(cmd, name, *p)
-				if *dedupID == "" {
+				if *dedupID == "" && !cmd.cf.json {
 					fmt.Fprintln(stderr, "  send again with --dedup-id PREFIX to skip the messages already sent")
 				}
 				return 1

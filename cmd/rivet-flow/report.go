@@ -7,8 +7,11 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/rivet-flow/rivet-flow/client"
 )
@@ -22,6 +25,10 @@ type reporter struct {
 	types  typeSource // the actor types hints name; nil: no names
 	// actorType is the type of the actor the command addressed, when known.
 	actorType string
+	// hint is a command's own advice for a server error (schedules, queues,
+	// workflows), asked before the usual hints but after a user error's;
+	// "" leaves it to them.
+	hint func(r reporter, e *client.Error) string
 }
 
 // typeSource lists the actor types of the server (or registry) a command
@@ -55,7 +62,7 @@ func (r reporter) fail(addr string, err error) int {
 		return 1
 	}
 	switch e.Code {
-	case "error", "interrupted", "unreachable":
+	case "error", "interrupted", "unreachable", "stream_closed":
 		fmt.Fprintf(r.stderr, "rivet-flow %s: %s\n", r.name, e.Message)
 	default:
 		fmt.Fprintf(r.stderr, "rivet-flow %s: %s (%d): %s\n", r.name, e.Code, e.Status, e.Message)
@@ -73,12 +80,25 @@ func (r reporter) fail(addr string, err error) int {
 	return 1
 }
 
+// streamClosed is a followed stream the server ended (it is stopping, say),
+// with the command that resumes it where it stopped ("" when none can).
+type streamClosed struct{ resume string }
+
+func (streamClosed) Error() string { return "the server closed the stream (is it stopping?)" }
+
 // describe sorts err into a code, a message and a hint.
 func (r reporter) describe(addr string, err error) jsonError {
 	var apiErr *client.Error
+	var sc streamClosed
 	switch {
 	case errors.As(err, &apiErr):
 		return jsonError{Code: apiErr.Code, Message: apiErr.Message, Status: apiErr.Status, Details: apiErr.Details, Hint: r.hintFor(apiErr)}
+	case errors.As(err, &sc):
+		e := jsonError{Code: "stream_closed", Message: sc.Error()}
+		if sc.resume != "" {
+			e.Hint = "resume with: " + sc.resume
+		}
+		return e
 	case errors.Is(err, context.Canceled):
 		return jsonError{Code: "interrupted", Message: "interrupted"}
 	case isNetError(err):
@@ -86,6 +106,31 @@ func (r reporter) describe(addr string, err error) jsonError {
 			Hint: "is the server running? start it with: rivet-flow serve (or point --addr / " + clientEnv["addr"] + " at it)"}
 	}
 	return jsonError{Code: "error", Message: err.Error()}
+}
+
+// flagWants says why flag f cannot take value, from the error its Set
+// returned: what it expects for pflag's types, whose errors are Go's parse
+// errors (strconv.ParseInt: parsing "x": invalid syntax); the error itself
+// (without the value, which the caller names) for this package's types,
+// which say what they want already.
+func flagWants(f *pflag.Flag, value string, err error) string {
+	var num *strconv.NumError
+	if errors.As(err, &num) && errors.Is(num.Err, strconv.ErrRange) {
+		return "out of range"
+	}
+	switch f.Value.Type() {
+	case "int", "int8", "int16", "int32", "int64":
+		return "expected an integer"
+	case "uint", "uint8", "uint16", "uint32", "uint64":
+		return "expected an integer, 0 or more"
+	case "float32", "float64":
+		return "expected a number"
+	case "bool":
+		return "expected true or false"
+	case "duration":
+		return "expected a duration such as 500ms, 30s, 5m or 1h30m"
+	}
+	return strings.TrimPrefix(err.Error(), strconv.Quote(value)+": ")
 }
 
 func isNetError(err error) bool {
@@ -108,6 +153,11 @@ func unwrapNet(err error) error {
 func (r reporter) hintFor(e *client.Error) string {
 	if e.Group == "user" {
 		return "the actor's code rejected the call (a user error): check the arguments against what the action expects"
+	}
+	if r.hint != nil {
+		if h := r.hint(r, e); h != "" {
+			return h
+		}
 	}
 	switch e.Code {
 	case client.CodeUnauthorized:
@@ -144,6 +194,19 @@ func (r reporter) hintFor(e *client.Error) string {
 		return "is --addr pointing at a rivet-flow server?"
 	}
 	return ""
+}
+
+// failHinted is the command's fail with its own hints first: hint says
+// what to do about a server error, "" leaves it to the usual hints. The
+// error goes through the reporter, so --json prints it as one JSON object.
+func (cmd *clientCommand) failHinted(err error, hint func(r reporter, e *client.Error) string) int {
+	r := cmd.reporter()
+	if cmd.c != nil {
+		r.types = cmd.c.Types
+	}
+	r.actorType = cmd.actorType
+	r.hint = hint
+	return r.fail(cmd.cf.addr, err)
 }
 
 // hintTimeout bounds the request a hint makes: a hint must not hold up the

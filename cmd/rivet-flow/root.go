@@ -141,6 +141,11 @@ func flagError(cc *cobra.Command, err error) error {
 	if name, ok := strings.CutPrefix(err.Error(), "unknown flag: "); ok {
 		return fmt.Errorf("flag provided but not defined: %s (see %s --help)", name, cc.CommandPath())
 	}
+	// A value the flag cannot take: say what it takes, not Go's parse error.
+	var bad *pflag.InvalidValueError
+	if errors.As(err, &bad) {
+		return fmt.Errorf("--%s %q: %s", bad.GetFlag().Name, bad.GetValue(), flagWants(bad.GetFlag(), bad.GetValue(), bad.Unwrap()))
+	}
 	return err
 }
 
@@ -231,7 +236,7 @@ func setFromEnv(fs *pflag.FlagSet, envOf func(flagName string) (string, bool)) e
 		}
 		if v, ok := lookupEnv(name); ok {
 			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
+				errs = append(errs, fmt.Sprintf("%s=%q (--%s): %s", name, v, f.Name, flagWants(f, v, err)))
 			}
 		}
 	})

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -31,33 +30,40 @@ func schedulesCommand(stdout, stderr io.Writer) *cobra.Command {
 	)
 }
 
-// scheduleFail prints a server error with what to do about it for
-// schedules, and returns exit code 1.
+// scheduleFail prints err with what to do about it for schedules (as one
+// JSON object with --json), and returns exit code 1.
 func scheduleFail(cmd *clientCommand, name string, err error) int {
-	var apiErr *client.Error
-	if !errors.As(err, &apiErr) {
-		return cmd.fail(err)
+	return cmd.failHinted(err, func(r reporter, e *client.Error) string {
+		switch e.Code {
+		case client.CodeActorNotFound:
+			return "no schedule named " + name + ": list them with: rivet-flow schedules list"
+		case client.CodeInvalidCron:
+			return "--cron takes 5 fields (minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5', an optional leading seconds field, or @hourly, @daily, @every 90s"
+		case client.CodeInvalidTimezone:
+			return "--timezone takes an IANA zone name such as America/New_York, Europe/Paris or UTC"
+		case client.CodeQueueNotFound:
+			return "--queue must name an existing queue: list them with: rivet-flow queues list; create one with: rivet-flow queues create NAME"
+		case client.CodeActorTypeNotFound, client.CodeActionNotFound:
+			return scheduleTargetHint(r, e.Code)
+		case client.CodeInvalidRequest:
+			return "check the flags: see rivet-flow schedules set --help"
+		}
+		return ""
+	})
+}
+
+// scheduleTargetHint says what --type and --action may name, from the
+// server's registry (GET /v1/types) when it answers.
+func scheduleTargetHint(r reporter, code string) string {
+	const want = "--type and --action must name an actor type the server serves and one of its actions"
+	if code == client.CodeActionNotFound {
+		if typ, actions := r.actionsOf(); typ != "" {
+			return fmt.Sprintf("%s: a %s has %s (rivet-flow types lists every type's)", want, typ, actions)
+		}
+	} else if names := r.typeNames(); names != "" {
+		return want + ": this server's types are " + names + " (rivet-flow types lists them with their actions)"
 	}
-	hint := ""
-	switch apiErr.Code {
-	case client.CodeActorNotFound:
-		hint = "no schedule named " + name + ": list them with: rivet-flow schedules list"
-	case client.CodeInvalidCron:
-		hint = "--cron takes 5 fields (minute hour day-of-month month day-of-week), e.g. '0 9 * * 1-5', an optional leading seconds field, or @hourly, @daily, @every 90s"
-	case client.CodeInvalidTimezone:
-		hint = "--timezone takes an IANA zone name such as America/New_York, Europe/Paris or UTC"
-	case client.CodeQueueNotFound:
-		hint = "--queue must name an existing queue: list them with: rivet-flow queues list; create one with: rivet-flow queues create NAME"
-	case client.CodeActorTypeNotFound, client.CodeActionNotFound:
-		hint = "--type and --action must name an actor type and one of its actions that the server serves (built in: counter increment, chatRoom sendMessage, reminder setReminder; rivet-flow actors types lists them)"
-	case client.CodeInvalidRequest:
-		hint = "check the flags: see rivet-flow schedules set --help"
-	}
-	if hint == "" {
-		return cmd.fail(err)
-	}
-	fmt.Fprintf(cmd.stderr, "rivet-flow %s: %s (%d): %s\n  %s\n", cmd.name, apiErr.Code, apiErr.Status, apiErr.Message, hint)
-	return 1
+	return want + ": list them with: rivet-flow types"
 }
 
 func schedulesList(stdout, stderr io.Writer) *cobra.Command {
@@ -272,6 +278,8 @@ func schedulesSet(stdout, stderr io.Writer) *cobra.Command {
 			Target: client.ActorTarget(*typ, key, *action, json.RawMessage(*argsJSON))}
 		if queueForm {
 			spec.Target = client.QueueTarget(*queue, json.RawMessage(*body))
+		} else {
+			cmd.actorType = *typ // an action_not_found hint names its actions
 		}
 		return cmd.withSession(func(c *client.Client, ctx context.Context) int {
 			s, created, err := c.SetSchedule(ctx, pos[0], spec)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,29 +29,22 @@ func workflowsCommand(stdout, stderr io.Writer) *cobra.Command {
 	)
 }
 
-// workflowFail prints a server error with what to do about it, and returns
-// exit code 1.
+// workflowFail prints err with what to do about it for the workflow name
+// (as one JSON object with --json), and returns exit code 1.
 func workflowFail(cmd *clientCommand, name string, err error) int {
-	var apiErr *client.Error
-	if !errors.As(err, &apiErr) {
-		return cmd.fail(err)
-	}
-	hint := ""
-	switch apiErr.Code {
-	case client.CodeWorkflowNotFound:
-		hint = "the server runs no workflow named " + name + " (workflows are Go code: rivetflow.Config.Workflows)"
-	case client.CodeRunNotFound:
-		hint = "no such run: list them with: rivet-flow workflows list " + name + "; start one with: rivet-flow workflows start " + name
-	case client.CodeInvalidRunID:
-		hint = "--run-id takes 1 to 128 of A-Z a-z 0-9 . _ -"
-	case client.CodeRunFinished:
-		hint = "the run is finished; see it with: rivet-flow workflows get " + name + " RUN_ID"
-	}
-	if hint == "" {
-		return cmd.fail(err)
-	}
-	fmt.Fprintf(cmd.stderr, "rivet-flow %s: %s (%d): %s\n  %s\n", cmd.name, apiErr.Code, apiErr.Status, apiErr.Message, hint)
-	return 1
+	return cmd.failHinted(err, func(_ reporter, e *client.Error) string {
+		switch e.Code {
+		case client.CodeWorkflowNotFound:
+			return "the server runs no workflow named " + name + " (workflows are Go code: rivetflow.Config.Workflows)"
+		case client.CodeRunNotFound:
+			return "no such run: list them with: rivet-flow workflows list " + name + "; start one with: rivet-flow workflows start " + name
+		case client.CodeInvalidRunID:
+			return "--run-id takes 1 to 128 of A-Z a-z 0-9 . _ -"
+		case client.CodeRunFinished:
+			return "the run is finished; see it with: rivet-flow workflows get " + name + " RUN_ID"
+		}
+		return ""
+	})
 }
 
 // jsonFlag reads a flag's JSON value: the text itself, or the contents of

@@ -61,9 +61,7 @@ func workflowsEvents(stdout, stderr io.Writer) *cobra.Command {
 				case ctx.Err() != nil:
 					return 0 // interrupted
 				case errors.Is(err, client.ErrStreamClosed):
-					fmt.Fprintf(stderr, "rivet-flow workflows events: the server closed the stream (is it stopping?)\n")
-					fmt.Fprintf(stderr, "  resume with: rivet-flow workflows events %s %s --follow --after %d\n", name, runID, last)
-					return 1
+					return cmd.fail(streamClosed{resume: fmt.Sprintf("rivet-flow workflows events %s %s --follow --after %d", name, runID, last)})
 				}
 				return workflowFail(cmd, name, err)
 			}
