@@ -146,10 +146,16 @@ func fromHuma(m *huma.ErrorModel) *Error {
 		}
 	case m.Status == http.StatusUnsupportedMediaType && len(e.Errors) > 0:
 		return unsupportedMediaType(strings.TrimPrefix(e.Errors[0].Message, "unknown content type: "))
+	case m.Status == http.StatusBadRequest && len(e.Errors) > 0 && inUserTerms(e.Errors[0]):
+		// Valid JSON with a value Go cannot hold (1e999): readable, not malformed.
+		e.Code, e.Message = string(errcode.MalformedRequest), validationMessage(e.Errors)
 	case m.Status == http.StatusBadRequest && len(e.Errors) > 0:
 		e.Code = string(errcode.MalformedJSON)
 		e.Message = "request body is not valid JSON: " + strings.TrimPrefix(e.Errors[0].Message, "json: ")
 	case len(e.Errors) > 0:
+		for _, d := range e.Errors {
+			inUserTerms(d)
+		}
 		e.Message = validationMessage(e.Errors)
 	}
 	e.Detail = e.Message

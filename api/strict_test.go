@@ -186,3 +186,34 @@ func TestOneErrorStyle(t *testing.T) {
 		t.Errorf("unknown field: message %q", p.Message)
 	}
 }
+
+// Valid JSON whose value does not fit the field (an integer past its range, a
+// number past float64's) is answered where and what, in JSON's terms, never
+// in Go's, on every route; nothing is stored.
+func TestOutOfRangeValuesInUserTerms(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	c := b.actor(t, "counter", "range")
+	for _, req := range []struct {
+		method, path, body string
+		status             int
+		code, where        string
+	}{
+		{http.MethodPut, "/v1/queues/q1", `{"maxMessages":9223372036854775808}`, 422, "invalid_request", "body.maxMessages: expected an integer"},
+		{http.MethodPut, "/v1/queues/q1", `{"backoffMs":[1e30]}`, 422, "invalid_request", "body.backoffMs: expected an integer"},
+		{http.MethodPost, "/v1/actors/" + c.ID + "/fork", `{"atSeq":18446744073709551616,"key":["f"]}`, 422, "invalid_request", "body.atSeq: expected an integer from 0 to 18446744073709551615"},
+		{http.MethodPut, "/v1/queues/q1", `{"maxMessages":1e999}`, 400, "malformed_request", "expected a number"},
+		{http.MethodPost, "/v1/actors/" + c.ID + "/actions/increment", `{"args":[1e999]}`, 400, "invalid_args", "argument 1 (amount): expected an integer"},
+	} {
+		resp, data := b.do(t, req.method, req.path, req.body)
+		p := wantProblem(t, resp, data, req.status, req.code)
+		wantUserTerms(t, p.Message)
+		if !strings.Contains(p.Message, req.where) {
+			t.Errorf("%s %s %s: message %q, want it to say %q", req.method, req.path, req.body, p.Message, req.where)
+		}
+	}
+	resp, _ := b.do(t, http.MethodGet, "/v1/queues/q1", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET the queue the refused PUTs named: %d, want 404 (nothing stored)", resp.StatusCode)
+	}
+}
