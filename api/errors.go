@@ -22,7 +22,7 @@ type Error struct {
 	Title    string `json:"title" doc:"HTTP status text" example:"Not Found"`
 	Status   int    `json:"status" doc:"HTTP status code" example:"404"`
 	Code     string `json:"code" doc:"Stable machine-readable error code: one of the catalogue (docs/errors.md; each response lists those its route answers), or for group user the code the actor chose" example:"actor_not_found"`
-	Message  string `json:"message" doc:"Human-readable message" example:"actor counter.kAWE does not exist"`
+	Message  string `json:"message" doc:"Human-readable message" example:"actor counter.kCm15LWNvdW50ZXI does not exist"`
 	Detail   string `json:"detail,omitempty" doc:"Same as message, for RFC 9457 clients"`
 	Metadata any    `json:"metadata,omitempty" doc:"Structured details (user errors carry their own)"`
 	// Group is "user" for errors an actor returned on purpose, else "actor" or "api".

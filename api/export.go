@@ -28,7 +28,7 @@ func (s *Server) registerExport() {
 		Description: "Every event of the actor, oldest first, one `ExportEvent` JSON object per line (`application/x-ndjson`): " +
 			"the fields of GET /v1/actors/{id}/events plus the actor's ID (`actorId`) and what a replay needs (seed, call and idempotency IDs, KV writes, recorded steps, effects). " +
 			"A workflow run's history is its run actor's (`actorId` in GET /v1/workflows/{name}/runs/{runId}). The CLI: `rivet-flow history export ID > h.jsonl`; replay it with `rivet-flow replay --history h.jsonl`.",
-		Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Example: "counter.kAWE", Schema: &huma.Schema{Type: "string"}}},
+		Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Example: "counter.kCm15LWNvdW50ZXI", Schema: &huma.Schema{Type: "string"}}},
 		Responses: map[string]*huma.Response{"200": {Description: "application/x-ndjson: one ExportEvent per line"},
 			"400": {Description: "invalid_id: the ID is not an actor ID"}, "404": {Description: "actor_not_found: no events for this ID"}},
 	})

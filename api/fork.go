@@ -10,11 +10,11 @@ import (
 // ForkRequest says where to fork an actor and what to call the copy.
 type ForkRequest struct {
 	AtSeq uint64   `json:"atSeq" doc:"The log sequence of one of the actor's events (its seq in GET /v1/actors/{id}/events): the fork is the actor as of that event" example:"42"`
-	Key   []string `json:"key" doc:"The fork's key: a new actor of the same type" example:"[\"a-copy\"]"`
+	Key   []string `json:"key" doc:"The fork's key: a new actor of the same type" example:"[\"my-counter-copy\"]"`
 }
 
 type forkInput struct {
-	ID   string `path:"id" doc:"The actor to fork (a workflow run's actorId forks the run)" example:"counter.kAWE"`
+	ID   string `path:"id" doc:"The actor to fork (a workflow run's actorId forks the run)" example:"counter.kCm15LWNvdW50ZXI"`
 	Body ForkRequest
 }
 

@@ -23,8 +23,8 @@ const systemTypePrefix = "rf_"
 // ActorType is one registered actor type and the actions it defines.
 type ActorType struct {
 	Name    string   `json:"name" doc:"The type's name, as in an actor ID (name.key)" example:"counter"`
-	Actions []string `json:"actions" doc:"Its actions, sorted" example:"[\"getCount\",\"increment\"]"`
-	System  bool     `json:"system,omitempty" doc:"A type the server registers for itself (schedules, dead letters); not for users to create"`
+	Actions []string `json:"actions" doc:"Its actions, sorted" example:"[\"add\",\"getCount\",\"getKey\",\"increment\",\"setCount\"]"`
+	System  bool     `json:"system,omitempty" doc:"A type the server registers for itself (schedules, dead letters); not for users to create" example:"false"`
 }
 
 type typesOutput struct {
@@ -35,9 +35,9 @@ type typesOutput struct {
 
 // ActorState is an actor's current state as the log holds it.
 type ActorState struct {
-	ID         string          `json:"id" doc:"Actor ID" example:"counter.kAWE"`
+	ID         string          `json:"id" doc:"Actor ID" example:"counter.kCm15LWNvdW50ZXI"`
 	Type       string          `json:"type" doc:"Actor type" example:"counter"`
-	Key        []string        `json:"key" doc:"Actor key" example:"[\"a\"]"`
+	Key        []string        `json:"key" doc:"Actor key" example:"[\"my-counter\"]"`
 	Generation uint64          `json:"generation" doc:"1 for the first create, +1 after each destroy and create" example:"1"`
 	State      json.RawMessage `json:"state" doc:"The committed state, JSON (null for a type without state)" example:"{\"count\":5}"`
 }

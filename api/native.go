@@ -22,18 +22,18 @@ import (
 
 // Actor describes one actor.
 type Actor struct {
-	ID         string   `json:"id" doc:"Stable actor ID" example:"counter.kAWE"`
+	ID         string   `json:"id" doc:"Stable actor ID" example:"counter.kCm15LWNvdW50ZXI"`
 	Type       string   `json:"type" doc:"Actor type" example:"counter"`
-	Key        []string `json:"key" doc:"Actor key" example:"[\"a\"]"`
+	Key        []string `json:"key" doc:"Actor key" example:"[\"my-counter\"]"`
 	Generation uint64   `json:"generation" doc:"1 for the first create, +1 after each destroy and create" example:"1"`
 	// The fields below come from the actor directory: listings carry them.
-	Status      string    `json:"status,omitempty" enum:"active,destroyed" doc:"Listings only: active, or destroyed (its last event is a tombstone)"`
-	CreatedAt   time.Time `json:"createdAt,omitzero" doc:"Listings only: when the current generation was created"`
-	DestroyedAt time.Time `json:"destroyedAt,omitzero" doc:"Listings only: when it was destroyed"`
-	LastEventAt time.Time `json:"lastEventAt,omitzero" doc:"Listings only: the time of its last event"`
-	Events      uint64    `json:"events,omitempty" doc:"Listings only: its events in the log, every generation"`
+	Status      string    `json:"status,omitempty" enum:"active,destroyed" doc:"Listings only: active, or destroyed (its last event is a tombstone)" example:"active"`
+	CreatedAt   time.Time `json:"createdAt,omitzero" doc:"Listings only: when the current generation was created" example:"2026-12-03T11:14:56.989502928Z"`
+	DestroyedAt time.Time `json:"destroyedAt,omitzero" doc:"Listings only: when it was destroyed" example:"2026-12-03T12:40:11.204518077Z"`
+	LastEventAt time.Time `json:"lastEventAt,omitzero" doc:"Listings only: the time of its last event" example:"2026-12-03T11:14:57.012518099Z"`
+	Events      uint64    `json:"events,omitempty" doc:"Listings only: its events in the log, every generation" example:"2"`
 	// Awake is set by GET /v1/actors (listings and lookups), absent elsewhere.
-	Awake *bool `json:"awake,omitempty" doc:"GET /v1/actors only: whether the actor is in memory (awake) on the node that answered, as of the answer"`
+	Awake *bool `json:"awake,omitempty" doc:"GET /v1/actors only: whether the actor is in memory (awake) on the node that answered, as of the answer" example:"true"`
 }
 
 func actorOf(h *actors.Handle) Actor {
@@ -47,7 +47,7 @@ func actorOf(h *actors.Handle) Actor {
 // ActorRequest names an actor to get or create.
 type ActorRequest struct {
 	Type  string          `json:"type" minLength:"1" maxLength:"64" doc:"Actor type" example:"counter"`
-	Key   keyParts        `json:"key" nullable:"false" doc:"Actor key: an array of strings ([] for the empty key; null is refused), UTF-8 text" example:"[\"a\"]"`
+	Key   keyParts        `json:"key" nullable:"false" doc:"Actor key: an array of strings ([] for the empty key; null is refused), UTF-8 text" example:"[\"my-counter\"]"`
 	Input json.RawMessage `json:"input,omitempty" doc:"Create input, passed to createState/onCreate"`
 }
 
@@ -59,12 +59,12 @@ type actorBody struct {
 type ActorResult struct {
 	Body struct {
 		Actor   Actor `json:"actor"`
-		Created bool  `json:"created" doc:"true if this request created the actor"`
+		Created bool  `json:"created" doc:"true if this request created the actor" example:"true"`
 	}
 }
 
 type idParam struct {
-	ID string `path:"id" doc:"Actor ID" example:"counter.kAWE"`
+	ID string `path:"id" doc:"Actor ID" example:"counter.kCm15LWNvdW50ZXI"`
 }
 
 // ActionRequest is an action call.
@@ -73,7 +73,7 @@ type ActionRequest struct {
 }
 
 type actionInput struct {
-	ID     string `path:"id" doc:"Actor ID" example:"counter.kAWE"`
+	ID     string `path:"id" doc:"Actor ID" example:"counter.kCm15LWNvdW50ZXI"`
 	Action string `path:"action" doc:"Action name" example:"increment"`
 	// IdempotencyKey makes a retry safe: documented on the route.
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"256" doc:"Makes retries safe: the actor remembers the first successful call with this key (24 h by default, its last 1,000 keys); a repeat gets that call's output and appends nothing; the same key with another action or other arguments is 422 idempotency_key_reused. Failed calls are not remembered."`
@@ -83,7 +83,7 @@ type actionInput struct {
 
 type actionOutput struct {
 	Body struct {
-		Output json.RawMessage `json:"output" doc:"The action's result"`
+		Output json.RawMessage `json:"output" doc:"The action's result" example:"5"`
 	}
 }
 
@@ -229,7 +229,7 @@ func (s *Server) awake(id string) *bool {
 type listOutput struct {
 	Body struct {
 		Actors     []Actor `json:"actors"`
-		NextCursor string  `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last"`
+		NextCursor string  `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"Y291bnRlcgBteS1jb3VudGVyAAE"`
 	}
 }
 
@@ -398,7 +398,7 @@ func (s *Server) listFromLog(ctx context.Context, in *listInput, limit int, want
 }
 
 type historyInput struct {
-	ID    string `path:"id" doc:"Actor ID" example:"counter.kAWE"`
+	ID    string `path:"id" doc:"Actor ID" example:"counter.kCm15LWNvdW50ZXI"`
 	After uint64 `query:"after" doc:"Return events after this log sequence (0 = from the start)"`
 	Limit int    `query:"limit" minimum:"1" maximum:"10000" default:"100" doc:"Page size (at most the server's limit)"`
 	State bool   `query:"state" doc:"Add the whole state after each event, folded from the log (events store patches)"`
@@ -407,7 +407,7 @@ type historyInput struct {
 type historyOutput struct {
 	Body struct {
 		Events    []Event `json:"events"`
-		NextAfter uint64  `json:"nextAfter,omitempty" doc:"Pass as after for the next page; absent on the last"`
+		NextAfter uint64  `json:"nextAfter,omitempty" doc:"Pass as after for the next page; absent on the last" example:"2"`
 	}
 }
 

@@ -39,10 +39,10 @@ func (s *Server) documentNodeRoutes() {
 	status := func(example map[string]any) *huma.Response {
 		return &huma.Response{Description: "The node's status", Content: map[string]*huma.MediaType{"application/json": {
 			Schema: &huma.Schema{Type: huma.TypeObject, Properties: map[string]*huma.Schema{
-				"status":  {Type: huma.TypeString},
-				"reason":  {Type: huma.TypeString, Description: "Why the node is not ready"},
-				"version": {Type: huma.TypeString},
-				"uptime":  {Type: huma.TypeString}}},
+				"status":  {Type: huma.TypeString, Examples: []any{example["status"]}},
+				"reason":  {Type: huma.TypeString, Description: "Why the node is not ready", Examples: []any{"starting or shutting down"}},
+				"version": {Type: huma.TypeString, Examples: []any{"1.0.0"}},
+				"uptime":  {Type: huma.TypeString, Examples: []any{"3h2m1s"}}}},
 			Example: example}}}
 	}
 	open := []map[string][]string{{}}

@@ -23,10 +23,10 @@ type Projection struct {
 	Head       uint64    `json:"head" doc:"The log's last sequence" example:"1042"`
 	Lag        uint64    `json:"lag" doc:"head minus checkpoint: the events not yet folded" example:"0"`
 	Rows       int64     `json:"rows" doc:"The rows the projection holds" example:"17"`
-	Applied    uint64    `json:"applied" doc:"Events folded (those its filter selects) since the server started"`
-	FailedSeq  uint64    `json:"failedSeq,omitempty" doc:"The sequence of the event its fold failed on"`
-	Error      string    `json:"error,omitempty" doc:"Why it failed (status failed) or the last read error (retrying)"`
-	FailedAt   time.Time `json:"failedAt,omitzero" doc:"When it failed"`
+	Applied    uint64    `json:"applied" doc:"Events folded (those its filter selects) since the server started" example:"1042"`
+	FailedSeq  uint64    `json:"failedSeq,omitempty" doc:"The sequence of the event its fold failed on" example:"1043"`
+	Error      string    `json:"error,omitempty" doc:"Why it failed (status failed) or the last read error (retrying)" example:"fold event 1043: invalid character 'x' looking for beginning of value"`
+	FailedAt   time.Time `json:"failedAt,omitzero" doc:"When it failed" example:"2026-12-03T11:20:05.118274301Z"`
 }
 
 // projectionOf is a runner's status as the API shows it, with lag measured
@@ -63,14 +63,14 @@ type rowsInput struct {
 
 // ProjectionRow is one row of a projection: its key and its JSON value.
 type ProjectionRow struct {
-	Key   string          `json:"key" doc:"The row's key" example:"counter.kAWE"`
-	Value json.RawMessage `json:"value" doc:"The row, as the projection wrote it"`
+	Key   string          `json:"key" doc:"The row's key" example:"counter.kCm15LWNvdW50ZXI"`
+	Value json.RawMessage `json:"value" doc:"The row, as the projection wrote it" example:"{\"id\":\"counter.kCm15LWNvdW50ZXI\",\"type\":\"counter\",\"key\":[\"my-counter\"],\"generation\":1,\"status\":\"active\",\"createdAt\":\"2026-12-03T11:14:56.989502928Z\",\"lastEventAt\":\"2026-12-03T11:14:57.012518099Z\",\"events\":2,\"lastSeq\":2}"`
 }
 
 type rowsOutput struct {
 	Body struct {
 		Rows       []ProjectionRow `json:"rows"`
-		NextCursor string          `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last"`
+		NextCursor string          `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"Y291bnRlci5rQ20xNUxXTnZkVzUwWlhJ"`
 	}
 }
 

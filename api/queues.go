@@ -28,18 +28,18 @@ type QueueDeliverTo struct {
 
 // QueueConfig is a queue's configuration as the API shows it (defaults filled in).
 type QueueConfig struct {
-	MaxMessages     int64           `json:"maxMessages" doc:"Most messages the queue holds, waiting and in flight; an enqueue beyond it gets 429 queue_full"`
-	MaxBytes        int64           `json:"maxBytes" doc:"Most bytes the queue holds; an enqueue beyond it gets 429 queue_full"`
-	MaxMessageBytes int32           `json:"maxMessageBytes" doc:"Largest message body; a larger one gets 413 message_too_large"`
-	Overflow        string          `json:"overflow" enum:"reject,block" doc:"What an enqueue into a full queue gets: reject (429 queue_full with Retry-After at once) or block (it waits up to blockMs for room, then 429)"`
-	BlockMs         int64           `json:"blockMs" doc:"Under overflow block, how long an enqueue into a full queue waits for room"`
-	AckWaitMs       int64           `json:"ackWaitMs" doc:"The lease of a claim: a message not acked, nacked or extended within it is delivered again"`
-	MaxDeliveries   int             `json:"maxDeliveries" doc:"Deliveries before a message becomes a dead letter"`
-	BackoffMs       []int64         `json:"backoffMs" doc:"Delay before redelivery after a nack without delayMs: the attempt-th entry, the last for later attempts; empty: at once"`
-	BackoffJitter   float64         `json:"backoffJitter" doc:"Each backoff delay is drawn from [delay×(1−j), delay×(1+j)]; 0: exact"`
-	DedupWindowMs   int64           `json:"dedupWindowMs" doc:"How long a dedupId is remembered, whether or not its message is still queued"`
-	Concurrency     int             `json:"concurrency" doc:"Most messages ready or in flight at once, across every consumer and node; 0: no bound"`
-	RatePerSecond   float64         `json:"ratePerSecond" doc:"Most messages made ready for consumers per second, across every node; 0: no bound"`
+	MaxMessages     int64           `json:"maxMessages" doc:"Most messages the queue holds, waiting and in flight; an enqueue beyond it gets 429 queue_full" example:"10000"`
+	MaxBytes        int64           `json:"maxBytes" doc:"Most bytes the queue holds; an enqueue beyond it gets 429 queue_full" example:"1073741824"`
+	MaxMessageBytes int32           `json:"maxMessageBytes" doc:"Largest message body; a larger one gets 413 message_too_large" example:"262144"`
+	Overflow        string          `json:"overflow" enum:"reject,block" doc:"What an enqueue into a full queue gets: reject (429 queue_full with Retry-After at once) or block (it waits up to blockMs for room, then 429)" example:"reject"`
+	BlockMs         int64           `json:"blockMs" doc:"Under overflow block, how long an enqueue into a full queue waits for room" example:"5000"`
+	AckWaitMs       int64           `json:"ackWaitMs" doc:"The lease of a claim: a message not acked, nacked or extended within it is delivered again" example:"30000"`
+	MaxDeliveries   int             `json:"maxDeliveries" doc:"Deliveries before a message becomes a dead letter" example:"5"`
+	BackoffMs       []int64         `json:"backoffMs" doc:"Delay before redelivery after a nack without delayMs: the attempt-th entry, the last for later attempts; empty: at once" example:"[1000,5000]"`
+	BackoffJitter   float64         `json:"backoffJitter" doc:"Each backoff delay is drawn from [delay×(1−j), delay×(1+j)]; 0: exact" example:"0.2"`
+	DedupWindowMs   int64           `json:"dedupWindowMs" doc:"How long a dedupId is remembered, whether or not its message is still queued" example:"120000"`
+	Concurrency     int             `json:"concurrency" doc:"Most messages ready or in flight at once, across every consumer and node; 0: no bound" example:"8"`
+	RatePerSecond   float64         `json:"ratePerSecond" doc:"Most messages made ready for consumers per second, across every node; 0: no bound" example:"50"`
 	DeliverTo       *QueueDeliverTo `json:"deliverTo,omitempty" doc:"When set, every message is delivered to this actor action instead of waiting for claims"`
 }
 
@@ -111,13 +111,13 @@ func (in *QueueConfigInput) patch() queues.Patch {
 // QueueStats are a queue's counts as of the read. Its fields are those of
 // queues.Stats, in order (queueOf converts one into the other).
 type QueueStats struct {
-	Depth          int64   `json:"depth" doc:"Messages waiting to be claimed (including those waiting for a redelivery or held back by delayMs or deliverAt)"`
-	InFlight       int64   `json:"inFlight" doc:"Messages claimed and not yet settled"`
-	DeadLetters    int64   `json:"deadLetters" doc:"Messages in the queue's dead letters"`
-	OldestAgeMs    int64   `json:"oldestAgeMs" doc:"Age of the oldest message in the queue (0: empty)"`
-	Delayed        int64   `json:"delayed" doc:"Waiting messages held back by delayMs or deliverAt (part of depth)"`
-	EnqueuedPerSec float64 `json:"enqueuedPerSec" doc:"Messages enqueued per second over about the last minute, across every node"`
-	AckedPerSec    float64 `json:"ackedPerSec" doc:"Messages acknowledged per second over about the last minute, across every node"`
+	Depth          int64   `json:"depth" doc:"Messages waiting to be claimed (including those waiting for a redelivery or held back by delayMs or deliverAt)" example:"2"`
+	InFlight       int64   `json:"inFlight" doc:"Messages claimed and not yet settled" example:"2"`
+	DeadLetters    int64   `json:"deadLetters" doc:"Messages in the queue's dead letters" example:"1"`
+	OldestAgeMs    int64   `json:"oldestAgeMs" doc:"Age of the oldest message in the queue (0: empty)" example:"135"`
+	Delayed        int64   `json:"delayed" doc:"Waiting messages held back by delayMs or deliverAt (part of depth)" example:"1"`
+	EnqueuedPerSec float64 `json:"enqueuedPerSec" doc:"Messages enqueued per second over about the last minute, across every node" example:"0.07"`
+	AckedPerSec    float64 `json:"ackedPerSec" doc:"Messages acknowledged per second over about the last minute, across every node" example:"0.03"`
 }
 
 // Queue is a queue with its configuration and counts.
@@ -169,9 +169,9 @@ type queueListOutput struct {
 
 // QueueChange is one recorded change of a queue's configuration.
 type QueueChange struct {
-	At     time.Time   `json:"at" doc:"When it was made"`
-	Kind   string      `json:"kind" enum:"created,replaced,updated,deleted" doc:"created, replaced (PUT of an existing queue), updated (PATCH) or deleted"`
-	Fields []string    `json:"fields" doc:"The configuration fields whose value changed (their JSON names); empty for created and deleted"`
+	At     time.Time   `json:"at" doc:"When it was made" example:"2026-12-03T11:15:12.190543194Z"`
+	Kind   string      `json:"kind" enum:"created,replaced,updated,deleted" doc:"created, replaced (PUT of an existing queue), updated (PATCH) or deleted" example:"updated"`
+	Fields []string    `json:"fields" doc:"The configuration fields whose value changed (their JSON names); empty for created and deleted" example:"[\"concurrency\",\"ratePerSecond\"]"`
 	Config QueueConfig `json:"config" doc:"The configuration after the change (before it, for deleted)"`
 }
 

@@ -39,7 +39,7 @@ func (in *enqueueInput) options() queues.EnqueueOptions {
 type enqueueOutput struct {
 	Body struct {
 		ID        string `json:"id" doc:"The message's ID (or the first one's, for a duplicate)" example:"42"`
-		Duplicate bool   `json:"duplicate,omitempty" doc:"The dedupId was seen within the window: nothing was added"`
+		Duplicate bool   `json:"duplicate,omitempty" doc:"The dedupId was seen within the window: nothing was added" example:"true"`
 	}
 }
 
@@ -65,14 +65,14 @@ type enqueueBatchInput struct {
 // QueueItemError is why one item of a batch failed.
 type QueueItemError struct {
 	Code    string `json:"code" doc:"The code a single enqueue of this item would have got: queue_full, message_too_large, invalid_request..." example:"queue_full"`
-	Message string `json:"message" doc:"What was wrong"`
+	Message string `json:"message" doc:"What was wrong" example:"queue full: emails: maximum messages exceeded"`
 }
 
 // QueueBatchResult is the outcome of one item of a batch: id (and
 // duplicate), or error.
 type QueueBatchResult struct {
 	ID        string          `json:"id,omitempty" doc:"The message's ID (or the first one's, for a duplicate); absent when the item failed" example:"42"`
-	Duplicate bool            `json:"duplicate,omitempty" doc:"The dedupId was seen within the window: nothing was added"`
+	Duplicate bool            `json:"duplicate,omitempty" doc:"The dedupId was seen within the window: nothing was added" example:"true"`
 	Error     *QueueItemError `json:"error,omitempty" doc:"Why this item was not enqueued; the other items are not affected"`
 }
 
@@ -94,11 +94,11 @@ type claimInput struct {
 // QueueMessage is a claimed message.
 type QueueMessage struct {
 	ID         string          `json:"id" doc:"The message's ID" example:"42"`
-	Body       json.RawMessage `json:"body" doc:"The message"`
-	Key        string          `json:"key,omitempty" doc:"The message's key, as enqueued; absent for a message without one"`
+	Body       json.RawMessage `json:"body" doc:"The message" example:"{\"to\":\"ada@example.com\"}"`
+	Key        string          `json:"key,omitempty" doc:"The message's key, as enqueued; absent for a message without one" example:"customer-7"`
 	Attempt    int             `json:"attempt" doc:"This delivery's number, 1 for the first; survives restarts" example:"1"`
-	Receipt    string          `json:"receipt" doc:"Settles this delivery: pass it to ack, nack or extend"`
-	EnqueuedAt time.Time       `json:"enqueuedAt" doc:"When the message entered the queue"`
+	Receipt    string          `json:"receipt" doc:"Settles this delivery: pass it to ack, nack or extend" example:"JEpTLkFDSy5SRl9RUl9lbWFpbHMucmYtd29ya2Vycy4xLjEuMS4xNzk2Mjk2NTEyMDk0MzIxOTIxLjI"`
+	EnqueuedAt time.Time       `json:"enqueuedAt" doc:"When the message entered the queue" example:"2026-12-03T11:15:12.093549654Z"`
 	Priority   int             `json:"priority" doc:"The message's priority, 1 (most urgent) to 5" example:"3"`
 }
 
@@ -135,13 +135,13 @@ type extendInput struct {
 
 type settledOutput struct {
 	Body struct {
-		Settled int `json:"settled" doc:"Deliveries settled"`
+		Settled int `json:"settled" doc:"Deliveries settled" example:"1"`
 	}
 }
 
 type purgeOutput struct {
 	Body struct {
-		Purged uint64 `json:"purged" doc:"Messages deleted"`
+		Purged uint64 `json:"purged" doc:"Messages deleted" example:"2"`
 	}
 }
 
@@ -270,17 +270,17 @@ type deadLettersInput struct {
 type QueueDeadLetter struct {
 	ID         string          `json:"id" doc:"The dead letter's ID (for redrive)" example:"7"`
 	MessageID  string          `json:"messageId" doc:"The message's ID in the queue" example:"42"`
-	Body       json.RawMessage `json:"body" doc:"The message"`
+	Body       json.RawMessage `json:"body" doc:"The message" example:"{\"to\":\"ada@example.com\"}"`
 	Reason     string          `json:"reason" doc:"Why it moved: max_deliveries" example:"max_deliveries"`
 	Attempts   int             `json:"attempts" doc:"Its deliveries to workers" example:"5"`
-	EnqueuedAt time.Time       `json:"enqueuedAt" doc:"When it entered the queue"`
-	DeadAt     time.Time       `json:"deadAt" doc:"When it became a dead letter"`
+	EnqueuedAt time.Time       `json:"enqueuedAt" doc:"When it entered the queue" example:"2026-12-03T11:15:22.071761514Z"`
+	DeadAt     time.Time       `json:"deadAt" doc:"When it became a dead letter" example:"2026-12-03T11:15:23.431162433Z"`
 }
 
 type deadLettersOutput struct {
 	Body struct {
 		DeadLetters []QueueDeadLetter `json:"deadLetters"`
-		NextCursor  string            `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last"`
+		NextCursor  string            `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"8"`
 	}
 }
 
@@ -295,8 +295,8 @@ type redriveInput struct {
 
 type redriveOutput struct {
 	Body struct {
-		Redriven int      `json:"redriven" doc:"Messages put back into the queue, each with a new ID and attempt 1"`
-		Missing  []string `json:"missing,omitempty" doc:"IDs asked for that are not dead letters"`
+		Redriven int      `json:"redriven" doc:"Messages put back into the queue, each with a new ID and attempt 1" example:"1"`
+		Missing  []string `json:"missing,omitempty" doc:"IDs asked for that are not dead letters" example:"[\"9\"]"`
 	}
 }
 

@@ -30,7 +30,7 @@ func (s *Server) registerRealtime() {
 	// Documented in OpenAPI; served by the plain handlers above.
 	doc := func(op *huma.Operation) {
 		op.Tags = []string{"realtime"}
-		op.Parameters = append([]*huma.Param{{Name: "id", In: "path", Required: true, Example: "counter.kAWE", Schema: &huma.Schema{Type: "string"}}}, op.Parameters...)
+		op.Parameters = append([]*huma.Param{{Name: "id", In: "path", Required: true, Example: "counter.kCm15LWNvdW50ZXI", Schema: &huma.Schema{Type: "string"}}}, op.Parameters...)
 		op.Responses = map[string]*huma.Response{"200": {Description: cmp.Or(op.Description, op.Summary)}}
 		for status, desc := range map[string]string{"400": "Invalid actor ID or connection parameters", "401": "Missing or wrong API token",
 			"404": "Unknown actor, or its type has no handler for this", "429": "Too many connections to this actor"} {

@@ -28,15 +28,15 @@ import (
 // ScheduleSpec is a schedule's definition: the body of PUT
 // /v1/schedules/{name}, and the spec a schedule shows (defaults filled in).
 type ScheduleSpec struct {
-	Cron         string         `json:"cron" minLength:"1" maxLength:"256" doc:"Cron expression: 5 fields (minute hour day-of-month month day-of-week), an optional leading seconds field, or a descriptor (@hourly, @daily, @every 90s). A CRON_TZ=Zone prefix may name the zone" example:"0 9 * * 1-5"`
+	Cron         string         `json:"cron" minLength:"1" maxLength:"256" doc:"Cron expression: 5 fields (minute hour day-of-month month day-of-week), an optional leading seconds field, or a descriptor (@hourly, @daily, @every 90s). A CRON_TZ=Zone prefix may name the zone" example:"0 2 * * *"`
 	Timezone     string         `json:"timezone,omitempty" maxLength:"64" doc:"IANA time zone the expression runs in (default UTC); DST changes follow the zone" example:"America/New_York"`
 	Target       ScheduleTarget `json:"target" doc:"What each fire does: an action on an actor (actor, action, args) or a message for a queue (queue, body), one of the two"`
-	Overlap      string         `json:"overlap,omitempty" enum:"skip,bufferOne,allow" doc:"When a fire comes while the previous one's action has not finished: skip it (default), bufferOne (run it when the previous finishes; at most one waits), or allow (run at once)"`
-	CatchUp      string         `json:"catchUp,omitempty" enum:"none,latest,all" doc:"When ticks were missed (the server was down): none fires none of them, latest (default) fires the latest, all fires up to maxCatchUp of the latest, oldest first. The others are recorded as missed, in one event"`
-	MaxCatchUp   int            `json:"maxCatchUp,omitempty" minimum:"0" maximum:"1000" doc:"Most fires a catch-up (catchUp all) makes (default 10)"`
-	JitterMs     int64          `json:"jitterMs,omitempty" minimum:"0" maximum:"3600000" doc:"Delay each tick by a random 0 to jitterMs milliseconds"`
-	Paused       bool           `json:"paused,omitempty" doc:"Create or keep the schedule paused: no ticks until resumed"`
-	RunTimeoutMs int64          `json:"runTimeoutMs,omitempty" minimum:"0" maximum:"604800000" doc:"A fire with no outcome after this long counts as finished with outcome unknown (default 300000: 5 minutes)"`
+	Overlap      string         `json:"overlap,omitempty" enum:"skip,bufferOne,allow" doc:"When a fire comes while the previous one's action has not finished: skip it (default), bufferOne (run it when the previous finishes; at most one waits), or allow (run at once)" example:"skip"`
+	CatchUp      string         `json:"catchUp,omitempty" enum:"none,latest,all" doc:"When ticks were missed (the server was down): none fires none of them, latest (default) fires the latest, all fires up to maxCatchUp of the latest, oldest first. The others are recorded as missed, in one event" example:"latest"`
+	MaxCatchUp   int            `json:"maxCatchUp,omitempty" minimum:"0" maximum:"1000" doc:"Most fires a catch-up (catchUp all) makes (default 10)" example:"10"`
+	JitterMs     int64          `json:"jitterMs,omitempty" minimum:"0" maximum:"3600000" doc:"Delay each tick by a random 0 to jitterMs milliseconds" example:"2000"`
+	Paused       bool           `json:"paused,omitempty" doc:"Create or keep the schedule paused: no ticks until resumed" example:"false"`
+	RunTimeoutMs int64          `json:"runTimeoutMs,omitempty" minimum:"0" maximum:"604800000" doc:"A fire with no outcome after this long counts as finished with outcome unknown (default 300000: 5 minutes)" example:"300000"`
 }
 
 // ScheduleTarget is what a schedule fires: an action on an actor (Actor,
@@ -47,22 +47,22 @@ type ScheduleTarget struct {
 	Args   []json.RawMessage `json:"args,omitempty" doc:"The action's arguments" example:"[1]"`
 	// Queue and Body: the queue form.
 	Queue string          `json:"queue,omitempty" doc:"Instead of an actor: the durable queue each fire enqueues body into, exactly once per fire (the fire's effect ID is the message's dedup ID). It must exist when the schedule is set (400 queue_not_found); one deleted later turns each fire's enqueue into an outbox dead letter (GET /v1/projections/outbox/rows?prefix=dead/)" example:"reports"`
-	Body  json.RawMessage `json:"body,omitempty" doc:"With queue: the message each fire enqueues, any JSON value (at most 64 KiB)"`
+	Body  json.RawMessage `json:"body,omitempty" doc:"With queue: the message each fire enqueues, any JSON value (at most 64 KiB)" example:"{\"report\":\"weekly\"}"`
 }
 
 // ScheduleActor names the target actor.
 type ScheduleActor struct {
 	Type string   `json:"type" minLength:"1" maxLength:"64" doc:"Actor type" example:"counter"`
-	Key  []string `json:"key" doc:"Actor key" example:"[\"nightly\"]"`
+	Key  []string `json:"key" doc:"Actor key" example:"[\"my-counter\"]"`
 }
 
 // ScheduleTime is one fire time, in the schedule's zone.
 type ScheduleTime struct {
-	Time   time.Time `json:"time" doc:"The time in the schedule's zone, with its UTC offset" example:"2026-03-08T03:00:00-04:00"`
-	UTC    time.Time `json:"utc" doc:"The same instant in UTC"`
-	Offset string    `json:"offset" doc:"The zone's UTC offset at that time" example:"-04:00"`
-	Zone   string    `json:"zone" doc:"The zone's abbreviation at that time" example:"EDT"`
-	DST    bool      `json:"dst" doc:"Whether daylight saving time is in effect"`
+	Time   time.Time `json:"time" doc:"The time in the schedule's zone, with its UTC offset" example:"2026-12-04T02:00:00-05:00"`
+	UTC    time.Time `json:"utc" doc:"The same instant in UTC" example:"2026-12-04T07:00:00Z"`
+	Offset string    `json:"offset" doc:"The zone's UTC offset at that time" example:"-05:00"`
+	Zone   string    `json:"zone" doc:"The zone's abbreviation at that time" example:"EST"`
+	DST    bool      `json:"dst" doc:"Whether daylight saving time is in effect" example:"false"`
 }
 
 // ScheduleFire is one fire of a schedule, or occurrences it skipped or
@@ -77,17 +77,17 @@ type Schedule struct {
 	Name string       `json:"name" doc:"The schedule's name" example:"nightly-report"`
 	Spec ScheduleSpec `json:"spec" doc:"Its definition, defaults filled in"`
 	// State.
-	Paused        bool             `json:"paused" doc:"No ticks while paused (trigger still fires)"`
-	PausedAt      time.Time        `json:"pausedAt,omitzero"`
+	Paused        bool             `json:"paused" doc:"No ticks while paused (trigger still fires)" example:"false"`
+	PausedAt      time.Time        `json:"pausedAt,omitzero" example:"2026-12-03T11:20:41.502114763Z"`
 	NextTick      *ScheduleTime    `json:"nextTick,omitempty" doc:"The occurrence the armed tick fires for (absent while paused)"`
-	NextTickAt    time.Time        `json:"nextTickAt,omitzero" doc:"When the armed tick is due: nextTick plus the jitter"`
+	NextTickAt    time.Time        `json:"nextTickAt,omitzero" doc:"When the armed tick is due: nextTick plus the jitter" example:"2026-12-04T07:00:01.318Z"`
 	NextFireTimes []ScheduleTime   `json:"nextFireTimes" doc:"The next 5 fire times, from the armed tick on"`
 	Running       []ScheduleFire   `json:"running" doc:"Fires whose outcome has not come yet"`
 	Buffered      *ScheduleFire    `json:"buffered,omitempty" doc:"A fire waiting for the running one (overlap bufferOne)"`
 	RecentFires   []ScheduleFire   `json:"recentFires" doc:"The last 20 fires, skips and misses, newest first, with their outcomes"`
 	Counters      ScheduleCounters `json:"counters"`
-	Generation    uint64           `json:"generation" doc:"1 for the first set, +1 for each set after a delete"`
-	UpdatedAt     time.Time        `json:"updatedAt"`
+	Generation    uint64           `json:"generation" doc:"1 for the first set, +1 for each set after a delete" example:"1"`
+	UpdatedAt     time.Time        `json:"updatedAt" example:"2026-12-03T11:15:28.553579208Z"`
 }
 
 type scheduleName struct {
@@ -112,13 +112,13 @@ type listSchedulesInput struct {
 type listSchedulesOutput struct {
 	Body struct {
 		Schedules  []Schedule `json:"schedules"`
-		NextCursor string     `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last"`
+		NextCursor string     `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"cmZfc2NoZWR1bGUAbmlnaHRseS1yZXBvcnQAAQ"`
 	}
 }
 
 type triggerOutput struct {
 	Body struct {
-		Status string       `json:"status" enum:"fired,buffered,skipped" doc:"fired; or, under the overlap policy while a fire runs, buffered or skipped"`
+		Status string       `json:"status" enum:"fired,buffered,skipped" doc:"fired; or, under the overlap policy while a fire runs, buffered or skipped" example:"fired"`
 		Fire   ScheduleFire `json:"fire"`
 	}
 }
@@ -131,7 +131,7 @@ type previewInput struct {
 
 type previewOutput struct {
 	Body struct {
-		Name     string         `json:"name"`
+		Name     string         `json:"name" example:"nightly-report"`
 		Timezone string         `json:"timezone" doc:"The zone the times are in" example:"America/New_York"`
 		Times    []ScheduleTime `json:"times"`
 	}

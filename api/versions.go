@@ -16,7 +16,7 @@ import (
 type CodeVersion struct {
 	Type        string `json:"type" doc:"Actor type, or workflow name" example:"counter"`
 	CodeVersion string `json:"codeVersion" doc:"The code version (actors.Options.CodeVersion, workflows.Options.CodeVersion) recorded in the last event of these actors or runs" example:"1"`
-	Kind        string `json:"kind" enum:"actor,workflow" doc:"actor: open from its create to its destroy; workflow: a run, open until it completes, fails or is cancelled (a ContinueAsNew keeps it open)"`
+	Kind        string `json:"kind" enum:"actor,workflow" doc:"actor: open from its create to its destroy; workflow: a run, open until it completes, fails or is cancelled (a ContinueAsNew keeps it open)" example:"actor"`
 	Open        uint64 `json:"open" doc:"Actors or runs open with this version. 0 (listed with all=true): none is, the version can be retired" example:"12"`
 }
 

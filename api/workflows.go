@@ -26,38 +26,38 @@ import (
 type WorkflowRun struct {
 	RunID    string `json:"runId" doc:"The run's ID, unique within its workflow" example:"r1"`
 	Workflow string `json:"workflow" doc:"The workflow's name" example:"agent"`
-	ActorID  string `json:"actorId" doc:"The run actor's ID: its events are at /v1/actors/{actorId}/events" example:"agent.kAWE"`
-	Status   string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status"`
-	Current  string `json:"current,omitempty" doc:"The path of the run's last journaled call" example:"plan"`
-	Steps    int    `json:"steps" doc:"Completed steps"`
-	Epoch    int    `json:"epoch,omitempty" doc:"How many times the run continued as new (GET only)"`
+	ActorID  string `json:"actorId" doc:"The run actor's ID: its events are at /v1/actors/{actorId}/events" example:"agent.kAnIx"`
+	Status   string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status" example:"completed"`
+	Current  string `json:"current,omitempty" doc:"The path of the run's last journaled call" example:"summarize"`
+	Steps    int    `json:"steps" doc:"Completed steps" example:"3"`
+	Epoch    int    `json:"epoch,omitempty" doc:"How many times the run continued as new (GET only)" example:"1"`
 	// Waiting is what a parked run waits for (GET only).
 	Waiting *RunWaiting `json:"waiting,omitempty" doc:"What a sleeping or waiting run waits for (GET only)"`
-	Inbox   int         `json:"inbox,omitempty" doc:"Signals and queue messages buffered, not yet taken (GET only)"`
+	Inbox   int         `json:"inbox,omitempty" doc:"Signals and queue messages buffered, not yet taken (GET only)" example:"1"`
 	// CancelRequested: a cancel is being carried out.
-	CancelRequested bool   `json:"cancelRequested,omitempty" doc:"A cancel is being carried out: compensations run, then the run ends cancelled"`
-	PausedFrom      string `json:"pausedFrom,omitempty" doc:"The status a paused run resumes to"`
+	CancelRequested bool   `json:"cancelRequested,omitempty" doc:"A cancel is being carried out: compensations run, then the run ends cancelled" example:"true"`
+	PausedFrom      string `json:"pausedFrom,omitempty" doc:"The status a paused run resumes to" example:"waiting"`
 	// Result is the workflow's output, once completed.
-	Result    json.RawMessage `json:"result,omitempty" doc:"The workflow's output (completed runs only)"`
+	Result    json.RawMessage `json:"result,omitempty" doc:"The workflow's output (completed runs only)" example:"{\"summary\":\"Task: what is 6 * 7?\\n- calc(6 * 7) = 42\\n1 tool call, 0 failed.\",\"approved\":true,\"tools\":[{\"tool\":\"calc\",\"input\":\"6 * 7\",\"output\":\"42\"}]}"`
 	Error     *WorkflowError  `json:"error,omitempty" doc:"Why the run failed (failed runs only)"`
-	CreatedAt time.Time       `json:"createdAt"`
-	UpdatedAt time.Time       `json:"updatedAt"`
-	EndedAt   time.Time       `json:"endedAt,omitzero" doc:"When the run finished (absent while it has not)"`
+	CreatedAt time.Time       `json:"createdAt" example:"2026-12-03T11:15:33.0104608Z"`
+	UpdatedAt time.Time       `json:"updatedAt" example:"2026-12-03T11:15:35.134111478Z"`
+	EndedAt   time.Time       `json:"endedAt,omitzero" doc:"When the run finished (absent while it has not)" example:"2026-12-03T11:15:35.134111478Z"`
 }
 
 // RunWaiting is what a parked run waits for.
 type RunWaiting struct {
 	Entry   string    `json:"entry" doc:"The path of the journaled call it waits in" example:"approval"`
-	Entries []string  `json:"entries,omitempty" doc:"Every call it waits in, when Join or Race branches wait together"`
+	Entries []string  `json:"entries,omitempty" doc:"Every call it waits in, when Join or Race branches wait together" example:"[\"approval\",\"reminder\"]"`
 	Names   []string  `json:"names,omitempty" doc:"The signals or queues whose message wakes it" example:"[\"approve\"]"`
-	Until   time.Time `json:"until,omitzero" doc:"When its timer fires (absent: no timer)"`
+	Until   time.Time `json:"until,omitzero" doc:"When its timer fires (absent: no timer)" example:"2026-12-04T11:15:33.014Z"`
 }
 
 // WorkflowError is why a run failed.
 type WorkflowError struct {
 	Code    string `json:"code" doc:"A run error code (docs/errors.md: step_failed, nondeterminism, ...) or the code of the error the workflow returned" example:"step_failed"`
-	Message string `json:"message" doc:"Human-readable message"`
-	Entry   string `json:"entry,omitempty" doc:"The path of the journaled call that failed the run, if one did" example:"tools/search"`
+	Message string `json:"message" doc:"Human-readable message" example:"agent: openai: dial tcp: lookup api.openai.com: no such host"`
+	Entry   string `json:"entry,omitempty" doc:"The path of the journaled call that failed the run, if one did" example:"plan"`
 }
 
 // workflowRunOf is a run as the API shows it.
@@ -86,7 +86,7 @@ type startRunOutput struct {
 	Status int `json:"-"`
 	Body   struct {
 		RunID  string `json:"runId" example:"r1"`
-		Status string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status as of the start"`
+		Status string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status as of the start" example:"running"`
 	}
 }
 
@@ -109,7 +109,7 @@ type listRunsInput struct {
 type listRunsOutput struct {
 	Body struct {
 		Runs       []WorkflowRun `json:"runs"`
-		NextCursor string        `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last"`
+		NextCursor string        `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"ci9hZ2VudC9yMQ"`
 	}
 }
 
@@ -125,7 +125,7 @@ type signalRunInput struct {
 type signalRunOutput struct {
 	Body struct {
 		MessageID uint64 `json:"messageId" doc:"The signal's ID in the run's inbox (1, 2, ... per run)" example:"1"`
-		Status    string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status after the signal (running if it woke the run)"`
+		Status    string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status after the signal (running if it woke the run)" example:"running"`
 	}
 }
 

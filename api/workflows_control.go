@@ -31,8 +31,8 @@ type cancelRunInput struct {
 
 type controlRunOutput struct {
 	Body struct {
-		Status  string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status after the call (cancel answers before the compensations have run: poll the run for cancelled)"`
-		Changed bool   `json:"changed" doc:"Whether the call changed the run (false: it was already so, such as pausing a paused run)"`
+		Status  string `json:"status" enum:"running,sleeping,waiting,paused,completed,failed,cancelled" doc:"The run's status after the call (cancel answers before the compensations have run: poll the run for cancelled)" example:"paused"`
+		Changed bool   `json:"changed" doc:"Whether the call changed the run (false: it was already so, such as pausing a paused run)" example:"true"`
 	}
 }
 

@@ -24,26 +24,26 @@ import (
 // Event is one event of an actor's history as GET /v1/actors/{id}/events
 // shows it.
 type Event struct {
-	Seq          uint64          `json:"seq" doc:"Log sequence"`
-	Kind         string          `json:"kind" enum:"action,create,destroy,system"`
-	Action       string          `json:"action,omitempty"`
-	Args         json.RawMessage `json:"args,omitempty"`
-	Output       json.RawMessage `json:"output,omitempty"`
-	Caller       string          `json:"caller,omitempty"`
-	Time         time.Time       `json:"time" doc:"The action's recorded clock"`
-	Stored       time.Time       `json:"stored" doc:"When the log stored it"`
-	Generation   uint64          `json:"generation"`
-	StateChanged bool            `json:"stateChanged"`
-	Patch        json.RawMessage `json:"patch,omitempty" doc:"The state change, as an RFC 6902 JSON Patch from the state before the event"`
-	State        json.RawMessage `json:"state,omitempty" doc:"The whole state after the event: where the event stored it (a create, or a change larger than a patch), or on every event with ?state=true"`
-	Broadcasts   []BroadcastJSON `json:"broadcasts,omitempty"`
-	CodeVersion  string          `json:"codeVersion,omitempty"`
+	Seq          uint64          `json:"seq" doc:"Log sequence" example:"2"`
+	Kind         string          `json:"kind" doc:"create (the first event of a generation), action (a call), destroy (the tombstone that ends a generation) or system (the runtime's own work: an alarm fired, a workflow's journal, a migration)" enum:"action,create,destroy,system" example:"action"`
+	Action       string          `json:"action,omitempty" doc:"The action called; the runtime's own events are named with a $ ($create, $alarm, $wf, ...)" example:"increment"`
+	Args         json.RawMessage `json:"args,omitempty" doc:"The call's arguments, a JSON array (a create: its input)" example:"[5]"`
+	Output       json.RawMessage `json:"output,omitempty" doc:"What the action returned to its caller, JSON" example:"5"`
+	Caller       string          `json:"caller,omitempty" doc:"Who asked: http:<client address>, actor:<id>, scheduler, reply:<actor ID>, ..." example:"http:127.0.0.1"`
+	Time         time.Time       `json:"time" doc:"The action's recorded clock" example:"2026-12-03T11:14:57.012518099Z"`
+	Stored       time.Time       `json:"stored" doc:"When the log stored it" example:"2026-12-03T11:14:57.012693499Z"`
+	Generation   uint64          `json:"generation" doc:"The actor's generation: 1 for the first create, +1 after each destroy and create" example:"1"`
+	StateChanged bool            `json:"stateChanged" doc:"Whether the event changed the state (patch or state holds the change)" example:"true"`
+	Patch        json.RawMessage `json:"patch,omitempty" doc:"The state change, as an RFC 6902 JSON Patch from the state before the event" example:"[{\"op\":\"replace\",\"path\":\"/count\",\"value\":5}]"`
+	State        json.RawMessage `json:"state,omitempty" doc:"The whole state after the event: where the event stored it (a create, or a change larger than a patch), or on every event with ?state=true" example:"{\"count\":5}"`
+	Broadcasts   []BroadcastJSON `json:"broadcasts,omitempty" doc:"The events it broadcast to the actor's connections, sent after the append"`
+	CodeVersion  string          `json:"codeVersion,omitempty" doc:"The code version of the type that wrote it (actors.Options.CodeVersion)" example:"1"`
 }
 
 // BroadcastJSON is a realtime event.
 type BroadcastJSON struct {
-	Name string          `json:"name"`
-	Args json.RawMessage `json:"args"`
+	Name string          `json:"name" doc:"The event's name, as subscribers listen for it" example:"newCount"`
+	Args json.RawMessage `json:"args" doc:"Its arguments, a JSON array" example:"[5]"`
 }
 
 // EventOf is the events route's form of ev.
