@@ -126,6 +126,7 @@ func TestOpenAPIErrorCodeEnum(t *testing.T) {
 var routeOwnStatus = map[string]bool{
 	"setSchedule actor_type_not_found": true, "setSchedule action_not_found": true, "setSchedule queue_not_found": true,
 	"setSchedule invalid_request": true, "tailEvents invalid_request": true,
+	"putQueue actor_type_not_found": true, "putQueue action_not_found": true, "patchQueue actor_type_not_found": true, "patchQueue action_not_found": true,
 }
 
 // Creating the API leaves Huma's defaults alone: another Huma API in the same

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,6 +203,9 @@ func (s *Server) registerQueues() {
 		Description: "Creates the queue (201) or replaces its whole configuration (200): absent fields take their defaults. Changes take effect at once."}),
 		func(ctx context.Context, in *queuePutInput) (*queueOutput, error) {
 			cfg := in.Body.patch().Apply(queues.Config{})
+			if err := s.checkDeliverTo(cfg.DeliverTo); err != nil {
+				return nil, err
+			}
 			got, created, err := q.Put(ctx, in.Name, cfg)
 			if err != nil {
 				return nil, s.fromQueues(err)
@@ -215,7 +220,11 @@ func (s *Server) registerQueues() {
 		Summary:     "Change some of a queue's limits",
 		Description: "Changes only the fields given (deliverTo null removes the actor binding); they take effect at once and are recorded (GET /v1/queues/{name}/history)."}),
 		func(ctx context.Context, in *queuePutInput) (*queueOutput, error) {
-			got, err := q.Update(ctx, in.Name, in.Body.patch())
+			p := in.Body.patch()
+			if err := s.checkDeliverTo(p.DeliverTo); err != nil {
+				return nil, err
+			}
+			got, err := q.Update(ctx, in.Name, p)
 			if err != nil {
 				return nil, s.fromQueues(err)
 			}
@@ -273,6 +282,26 @@ func (s *Server) registerQueues() {
 			return out, nil
 		})
 	s.registerQueueMessages(q, reg)
+}
+
+// checkDeliverTo answers 400 when a queue's actor binding names a type or an
+// action this server does not run (as a schedule's target does): its
+// messages would otherwise wait for a delivery that can never succeed.
+func (s *Server) checkDeliverTo(d *queues.DeliverTo) error {
+	if d == nil || d.Type == "" || d.Action == "" || d.KeyFrom == "" || s.rt == nil {
+		return nil // no binding, or an incomplete one: the queue's own check answers 422
+	}
+	meta := map[string]any{"field": "deliverTo"}
+	acts, ok := s.rt.Registry().Actions(d.Type)
+	if !ok {
+		return newError(http.StatusBadRequest, errcode.GroupAPI, errcode.ActorTypeNotFound,
+			"deliverTo.type: this server runs no actor type "+strconv.Quote(d.Type)+"; GET /v1/types lists them", meta)
+	}
+	if !slices.Contains(acts, d.Action) {
+		return newError(http.StatusBadRequest, errcode.GroupAPI, errcode.ActionNotFound,
+			"deliverTo.action: actor type "+d.Type+" has no action "+strconv.Quote(d.Action)+" (it has: "+strings.Join(acts, ", ")+")", meta)
+	}
+	return nil
 }
 
 // fromQueues turns a queue error into an API error.

@@ -200,9 +200,9 @@ func TestQueuePatchHistory(t *testing.T) {
 	if q.Config.MaxMessages != 10 || q.Config.Concurrency != 4 || q.Config.RatePerSecond != 2.5 || q.Config.Overflow != "block" {
 		t.Fatalf("patch: %+v", q.Config)
 	}
-	dt := map[string]any{"type": "order", "keyFrom": "/orderId", "action": "process"}
+	dt := map[string]any{"type": "counter", "keyFrom": "/orderId", "action": "increment"}
 	b.call(t, http.MethodPatch, "/v1/queues/jobs", map[string]any{"deliverTo": dt}, http.StatusOK, &q)
-	if d := q.Config.DeliverTo; d == nil || d.Type != "order" || d.KeyFrom != "/orderId" || d.Action != "process" {
+	if d := q.Config.DeliverTo; d == nil || d.Type != "counter" || d.KeyFrom != "/orderId" || d.Action != "increment" {
 		t.Fatalf("patch deliverTo: %+v", q.Config)
 	}
 	b.call(t, http.MethodPatch, "/v1/queues/jobs", map[string]any{"maxDeliveries": 7}, http.StatusOK, &q)
@@ -338,4 +338,36 @@ func TestQueueStatsFields(t *testing.T) {
 			t.Errorf("stats without %s: %s", k, data)
 		}
 	}
+}
+
+// A queue bound to an actor type or action the server does not run is
+// refused (400, as a schedule's target is), and nothing is created or
+// changed: its messages would wait for a delivery that can never succeed.
+func TestQueueDeliverToMustNameAnAction(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	for _, c := range []struct {
+		deliverTo map[string]any
+		code      string
+	}{
+		{map[string]any{"type": "nope", "keyFrom": "/k", "action": "increment"}, "actor_type_not_found"},
+		{map[string]any{"type": "counter", "keyFrom": "/k", "action": "nope"}, "action_not_found"},
+	} {
+		resp, data := b.do(t, http.MethodPut, "/v1/queues/bound", map[string]any{"deliverTo": c.deliverTo})
+		if p := wantProblem(t, resp, data, http.StatusBadRequest, c.code); !strings.Contains(p.Message, "deliverTo.") {
+			t.Errorf("PUT with deliverTo %v: message %q does not name the field", c.deliverTo, p.Message)
+		}
+	}
+	if resp, _ := b.do(t, http.MethodGet, "/v1/queues/bound", nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a refused PUT created the queue: GET %d", resp.StatusCode)
+	}
+	b.call(t, http.MethodPut, "/v1/queues/bound", map[string]any{}, http.StatusCreated, nil)
+	resp, data := b.do(t, http.MethodPatch, "/v1/queues/bound", map[string]any{"deliverTo": map[string]any{"type": "counter", "keyFrom": "/k", "action": "nope"}})
+	wantProblem(t, resp, data, http.StatusBadRequest, "action_not_found")
+	var q api.Queue
+	b.call(t, http.MethodGet, "/v1/queues/bound", nil, http.StatusOK, &q)
+	if q.Config.DeliverTo != nil {
+		t.Errorf("a refused PATCH bound the queue: %+v", q.Config.DeliverTo)
+	}
+	b.call(t, http.MethodPatch, "/v1/queues/bound", map[string]any{"deliverTo": map[string]any{"type": "counter", "keyFrom": "/k", "action": "increment"}}, http.StatusOK, nil)
 }

@@ -116,8 +116,8 @@ var errorsByRoute = map[string]routeErrors{
 	"actorRawWebSocket": actorCode.with(errs(errcode.MalformedJSON)),
 	"tailEvents":        paramErrors.with(cursorErrors, errs(errcode.LogUnavailable, errcode.TooManyTails)).at(errcode.InvalidRequest, http.StatusBadRequest),
 	// queues
-	"putQueue":           bodyErrors.with(paramErrors),
-	"patchQueue":         bodyErrors.with(queueErrors),
+	"putQueue":           bodyErrors.with(paramErrors).at(errcode.ActorTypeNotFound, http.StatusBadRequest).at(errcode.ActionNotFound, http.StatusBadRequest),
+	"patchQueue":         bodyErrors.with(queueErrors).at(errcode.ActorTypeNotFound, http.StatusBadRequest).at(errcode.ActionNotFound, http.StatusBadRequest),
 	"getQueue":           paramErrors.with(queueErrors),
 	"listQueues":         {},
 	"deleteQueue":        paramErrors.with(queueErrors),
