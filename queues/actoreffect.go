@@ -30,13 +30,22 @@ func (m *Manager) EnqueueEffect(ctx context.Context, queue string, body json.Raw
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrNotFound):
-		return fmt.Errorf("%w: %w", actors.ErrQueueNotFound, err)
+		return coded{actors.ErrQueueNotFound, err}
 	case errors.Is(err, ErrTooLarge):
-		return fmt.Errorf("%w: %w", actors.ErrMessageTooLarge, err)
+		return coded{actors.ErrMessageTooLarge, err}
 	case errors.Is(err, ErrInvalid):
-		return fmt.Errorf("%w: %w", actors.ErrInvalidArgs, err)
+		return coded{actors.ErrInvalidArgs, err}
 	}
 	return err
 }
+
+// coded is a queue error with the runtime's error of the same meaning (for
+// its code): errors.Is and As find both, and its message is the queue's
+// alone, which already says what was wrong ("queue not found: reports", not
+// that twice over).
+type coded struct{ code, err error }
+
+func (c coded) Error() string   { return c.err.Error() }
+func (c coded) Unwrap() []error { return []error{c.code, c.err} }
 
 var _ actors.Enqueuer = (*Manager)(nil)

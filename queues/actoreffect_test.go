@@ -33,6 +33,9 @@ func TestEnqueueEffect(t *testing.T) {
 	if !errors.Is(err, actors.ErrQueueNotFound) || !actors.EnqueueUndeliverable(err) || !errors.Is(err, queues.ErrNotFound) {
 		t.Fatalf("unknown queue: %v, want ErrQueueNotFound (undeliverable)", err)
 	}
+	if err.Error() != "queue not found: nope" { // a dead letter's error: said once
+		t.Errorf("unknown queue: message %q, want %q", err, "queue not found: nope")
+	}
 	err = b.m.EnqueueEffect(c, "jobs", []byte(`"`+strings.Repeat("x", 100)+`"`), "7/2")
 	if !errors.Is(err, actors.ErrMessageTooLarge) || !actors.EnqueueUndeliverable(err) {
 		t.Fatalf("too large: %v, want ErrMessageTooLarge (undeliverable)", err)
