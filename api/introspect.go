@@ -59,9 +59,12 @@ func (s *Server) registerIntrospection() {
 		out := &typesOutput{}
 		out.Body.Types = []ActorType{}
 		for _, name := range reg.Types() {
-			acts, _ := reg.Actions(name)
-			if acts == nil {
-				acts = []string{}
+			all, _ := reg.Actions(name)
+			acts := []string{}
+			for _, a := range all {
+				if !strings.HasPrefix(a, "$") { // the server's own ($timer, $wake): not for callers
+					acts = append(acts, a)
+				}
 			}
 			out.Body.Types = append(out.Body.Types, ActorType{Name: name, Actions: acts, System: strings.HasPrefix(name, systemTypePrefix)})
 		}

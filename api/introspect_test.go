@@ -57,6 +57,38 @@ func TestListActorTypes(t *testing.T) {
 	}
 }
 
+// The actions the server calls itself ($timer, $child: a workflow's) are not
+// listed: callers cannot use them.
+func TestListActorTypesHidesInternalActions(t *testing.T) {
+	t.Parallel()
+	b := setupWorkflows(t)
+	var res struct {
+		Types []api.ActorType `json:"types"`
+	}
+	b.call(t, http.MethodGet, "/v1/types", nil, http.StatusOK, &res)
+	internal := 0
+	for _, typ := range res.Types {
+		all, _ := b.n.Runtime().Registry().Actions(typ.Name)
+		var want []string
+		for _, a := range all {
+			if strings.HasPrefix(a, "$") {
+				internal++
+			} else {
+				want = append(want, a)
+			}
+		}
+		if want == nil {
+			want = []string{}
+		}
+		if !reflect.DeepEqual(typ.Actions, want) {
+			t.Errorf("%s: actions %v, want %v", typ.Name, typ.Actions, want)
+		}
+	}
+	if internal == 0 {
+		t.Fatal("no type has internal actions: the test checks nothing")
+	}
+}
+
 // GET /v1/actors/{id}/state answers the committed state without waking the
 // actor or appending anything; a missing, destroyed or malformed ID is an
 // error in the usual codes.
