@@ -45,6 +45,30 @@ type errorDoc struct {
 	missed []string
 }
 
+// errorsOfDoc is what the tests read of an OpenAPI document: each route's
+// error responses, Error with the codes the route answers (allOf).
+type errorsOfDoc struct {
+	Components struct {
+		Schemas map[string]json.RawMessage `json:"schemas"`
+	} `json:"components"`
+	Paths map[string]map[string]struct {
+		OperationID string          `json:"operationId"`
+		RequestBody json.RawMessage `json:"requestBody"`
+		Responses   map[string]struct {
+			Content map[string]struct {
+				Schema struct {
+					AllOf []struct {
+						Ref        string `json:"$ref"`
+						Properties map[string]struct {
+							Enum []string `json:"enum"`
+						} `json:"properties"`
+					} `json:"allOf"`
+				} `json:"schema"`
+			} `json:"content"`
+		} `json:"responses"`
+	} `json:"paths"`
+}
+
 // loadErrorDoc reads the node's OpenAPI document through its handler.
 func loadErrorDoc(t *testing.T, n *rivetflow.Node, token string) *errorDoc {
 	t.Helper()
@@ -57,23 +81,7 @@ func loadErrorDoc(t *testing.T, n *rivetflow.Node, token string) *errorDoc {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /openapi.json: %d %s", rec.Code, rec.Body)
 	}
-	var doc struct {
-		Paths map[string]map[string]struct {
-			OperationID string          `json:"operationId"`
-			RequestBody json.RawMessage `json:"requestBody"`
-			Responses   map[string]struct {
-				Content map[string]struct {
-					Schema struct {
-						AllOf []struct {
-							Properties map[string]struct {
-								Enum []string `json:"enum"`
-							} `json:"properties"`
-						} `json:"allOf"`
-					} `json:"schema"`
-				} `json:"content"`
-			} `json:"responses"`
-		} `json:"paths"`
-	}
+	var doc errorsOfDoc
 	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}

@@ -48,26 +48,7 @@ func TestOpenAPIErrorCodeEnum(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	var doc struct {
-		Components struct {
-			Schemas map[string]json.RawMessage `json:"schemas"`
-		} `json:"components"`
-		Paths map[string]map[string]struct {
-			OperationID string `json:"operationId"`
-			Responses   map[string]struct {
-				Content map[string]struct {
-					Schema struct {
-						AllOf []struct {
-							Ref        string `json:"$ref"`
-							Properties map[string]struct {
-								Enum []string `json:"enum"`
-							} `json:"properties"`
-						} `json:"allOf"`
-					} `json:"schema"`
-				} `json:"content"`
-			} `json:"responses"`
-		} `json:"paths"`
-	}
+	var doc errorsOfDoc
 	if err := json.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
