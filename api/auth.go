@@ -34,7 +34,11 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rivet-flow"`)
-		writeError(w, errorOf(errcode.Unauthorized, "missing or wrong API token: send Authorization: Bearer <token>", nil))
+		msg := "missing or wrong API token: send Authorization: Bearer <token>"
+		if r.URL.Path == "/docs" {
+			msg += " (a browser: open /docs?rvt-token=<token>)"
+		}
+		writeError(w, errorOf(errcode.Unauthorized, msg, nil))
 	})
 }
 

@@ -22,7 +22,9 @@ func TestDocsOffline(t *testing.T) {
 	const token = "docs-token"
 	b := setup(t, testOpts{API: api.Options{Token: token}})
 	resp, data := b.do(t, http.MethodGet, "/docs", nil)
-	wantProblem(t, resp, data, http.StatusUnauthorized, "unauthorized")
+	if p := wantProblem(t, resp, data, http.StatusUnauthorized, "unauthorized"); !strings.Contains(p.Message, "/docs?rvt-token=") {
+		t.Errorf("/docs without the token: %q does not say how a browser passes it", p.Message)
+	}
 	resp, page := b.do(t, http.MethodGet, "/docs?rvt-token="+token, nil)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("/docs with the token: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
