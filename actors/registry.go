@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Registry is the set of actor types a runtime serves.
@@ -60,10 +61,29 @@ func (r *Registry) Actions(typ string) ([]string, bool) {
 	return names, true
 }
 
+// registeredList names the user's registered types for a message:
+// "registered: agent, counter", without the server's own (rf_ names).
+func (r *Registry) registeredList() string {
+	var names []string
+	for _, n := range r.Types() {
+		if !strings.HasPrefix(n, systemTypePrefix) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "no actor types are registered"
+	}
+	return "registered: " + strings.Join(names, ", ")
+}
+
+// systemTypePrefix starts the names of the types the server registers for
+// itself (schedules, dead letters): left out of messages to users.
+const systemTypePrefix = "rf_"
+
 func (r *Registry) lookup(typ string) (Definition, error) {
 	d, ok := r.types[typ]
 	if !ok {
-		return nil, errorf(ErrUnknownType, "unknown actor type %q (registered: %v)", typ, r.Types())
+		return nil, errorf(ErrUnknownType, "unknown actor type %q (%s)", typ, r.registeredList())
 	}
 	return d, nil
 }

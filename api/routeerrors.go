@@ -133,7 +133,7 @@ var errorsByRoute = map[string]routeErrors{
 	"redriveDeadLetters": bodyErrors.with(queueErrors, errs(errcode.QueueFull, errcode.MessageTooLarge)),
 	"purgeDeadLetters":   paramErrors.with(queueErrors),
 	// schedules
-	"setSchedule": bodyErrors.with(systemActorCall, errs(errcode.InvalidCron, errcode.InvalidTimezone)).
+	"setSchedule": bodyErrors.with(systemActorCall, errs(errcode.InvalidCron, errcode.InvalidTimezone, errcode.InvalidKey)).
 		at(errcode.ActorTypeNotFound, http.StatusBadRequest).at(errcode.ActionNotFound, http.StatusBadRequest).
 		at(errcode.QueueNotFound, http.StatusBadRequest).at(errcode.InvalidRequest, http.StatusBadRequest),
 	"listSchedules":   paramErrors.with(cursorErrors, errs(errcode.Stopping)),

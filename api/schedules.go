@@ -53,7 +53,7 @@ type ScheduleTarget struct {
 // ScheduleActor names the target actor.
 type ScheduleActor struct {
 	Type string   `json:"type" minLength:"1" maxLength:"64" doc:"Actor type" example:"counter"`
-	Key  []string `json:"key" doc:"Actor key" example:"[\"my-counter\"]"`
+	Key  keyParts `json:"key" nullable:"false" doc:"Actor key: an array of strings ([] for the empty key; null is refused), UTF-8 text" example:"[\"my-counter\"]"`
 }
 
 // ScheduleTime is one fire time, in the schedule's zone.
@@ -158,7 +158,7 @@ func (s *Server) registerSchedules() {
 		Summary: "Create or replace a schedule",
 		Description: "Creates the schedule (201) or replaces its definition (200) and arms its next tick. Everything is checked first, and nothing is stored if anything is wrong: " +
 			"a cron expression that does not parse is 400 `invalid_cron` (with the parser's message), an unknown zone 400 `invalid_timezone`, a target type or action the server does not serve 400 `actor_type_not_found` or `action_not_found`, " +
-			"a queue target's queue that does not exist 400 `queue_not_found`, a target with both forms, neither, a bad queue name or a body that is not JSON 400 `invalid_request`. " +
+			"a queue target's queue that does not exist 400 `queue_not_found`, a target key part that is not text (invalid UTF-8 or an unpaired surrogate escape) 400 `invalid_key`, a target with both forms, neither, a bad queue name or a body that is not JSON 400 `invalid_request`. " +
 			"Fires already running go on and count.",
 		MaxBodyBytes: s.opts.MaxBodyBytes + 1,
 	}, s.putSchedule)
@@ -259,6 +259,9 @@ func (s *Server) putSchedule(ctx context.Context, in *putScheduleInput) (*schedu
 	if _, err := scheduleID(in.Name); err != nil {
 		return nil, err
 	}
+	if err := in.Body.Target.Actor.Key.check(); err != nil {
+		return nil, fromActors(errorfKey("target: " + err.Error()))
+	}
 	spec, _, err := specOf(in.Body).Validate(s.rt.Registry())
 	if err != nil {
 		return nil, specError(err)
@@ -334,9 +337,9 @@ func specView(sp scheduler.ScheduleSpec) ScheduleSpec {
 	if args == nil {
 		args = []json.RawMessage{}
 	}
-	key := sp.Target.Actor.Key
+	key := keyParts(sp.Target.Actor.Key)
 	if key == nil {
-		key = []string{}
+		key = keyParts{}
 	}
 	view.Target = ScheduleTarget{Actor: ScheduleActor{Type: sp.Target.Actor.Type, Key: key}, Action: sp.Target.Action, Args: args}
 	return view

@@ -247,6 +247,10 @@ func (s *Server) fromWorkflows(err error) *Error {
 		return errorOf(errcode.InvalidRunID, err.Error(), nil)
 	case errors.Is(err, workflows.ErrRunFinished):
 		return errorOf(errcode.RunFinished, err.Error(), nil)
+	case errors.Is(err, workflows.ErrInvalidListCursor):
+		return invalidCursor("cursor", err.Error())
+	case errors.Is(err, workflows.ErrInvalidInput):
+		return errorOf(errcode.InvalidInput, err.Error(), nil)
 	case errors.Is(err, workflows.ErrInvalidListQuery):
 		return errorOf(errcode.InvalidRequest, err.Error(), nil)
 	case errors.Is(err, workflows.ErrInboxFull):

@@ -187,7 +187,7 @@ func TestWorkflowRunErrors(t *testing.T) {
 		{http.MethodGet, "/v1/workflows/greet/runs/bad%20id", nil, 400, "invalid_run_id"},
 		{http.MethodPost, "/v1/workflows/greet/runs", `{"runId":`, 400, "malformed_json"},
 		{http.MethodGet, "/v1/workflows/greet/runs?status=bogus", nil, 422, "invalid_request"},
-		{http.MethodGet, "/v1/workflows/greet/runs?cursor=%21%21", nil, 422, "invalid_request"},
+		{http.MethodGet, "/v1/workflows/greet/runs?cursor=%21%21", nil, 400, "invalid_cursor"},
 	} {
 		resp, data := b.do(t, tc.method, tc.path, tc.body)
 		var e api.Error

@@ -31,6 +31,31 @@ type RowsPage struct {
 
 var cursorEnc = base64.RawURLEncoding
 
+// ErrInvalidCursor reports a Rows cursor that is not a NextCursor of the
+// same listing: malformed, from another projection, or past another prefix.
+// It is an ErrInvalid (errors.Is matches both); the message names the
+// cursor ("invalid projection argument: cursor %q").
+var ErrInvalidCursor = fmt.Errorf("%w: cursor", ErrInvalid)
+
+// rowsCursor is the cursor continuing a listing of projection name after
+// row key: the projection's name, a '/' (no name has one) and the key, so
+// that a cursor of one projection is refused by another.
+func rowsCursor(name, key string) string { return cursorEnc.EncodeToString([]byte(name + "/" + key)) }
+
+// rowsAfter returns the row key a cursor of a listing of name's rows under
+// prefix continues after ("" for the first page), or ErrInvalidCursor.
+func rowsAfter(name, prefix, cursor string) (string, error) {
+	if cursor == "" {
+		return "", nil
+	}
+	raw, err := cursorEnc.DecodeString(cursor)
+	after, ok := bytes.CutPrefix(raw, []byte(name+"/"))
+	if err != nil || !ok || len(after) == 0 || !bytes.HasPrefix(after, []byte(prefix)) {
+		return "", fmt.Errorf("%w %q", ErrInvalidCursor, cursor)
+	}
+	return string(after), nil
+}
+
 // jsonRows is implemented by a projection that stores its rows in its own
 // encoding (the directory): Rows and Row serve them as JSON through rowJSON,
 // which returns the JSON of the stored row under key (a copy it owns).
@@ -62,15 +87,17 @@ func pageLimit(limit int) int {
 // the projection's committed rows whose key starts with prefix, in key
 // order, after cursor (a NextCursor from the previous page; "" for the first
 // page). A page costs one seek and limit steps whatever the number of rows.
+// A cursor that is not one of this listing (this projection and prefix) is
+// ErrInvalidCursor.
 func (r *Runner) Rows(name, prefix string, limit int, cursor string) (RowsPage, error) {
 	p, err := r.get(name)
 	if err != nil {
 		return RowsPage{}, err
 	}
 	limit = pageLimit(limit)
-	after, err := cursorEnc.DecodeString(cursor)
+	after, err := rowsAfter(name, prefix, cursor)
 	if err != nil {
-		return RowsPage{}, fmt.Errorf("%w: cursor %q", ErrInvalid, cursor)
+		return RowsPage{}, err
 	}
 	if err := r.acquire(); err != nil {
 		return RowsPage{}, err
@@ -96,7 +123,7 @@ func (r *Runner) Rows(name, prefix string, limit int, cursor string) (RowsPage, 
 	}
 	for ; ok; ok = it.Next() {
 		if len(page.Rows) == limit {
-			page.NextCursor = cursorEnc.EncodeToString([]byte(page.Rows[limit-1].Key))
+			page.NextCursor = rowsCursor(name, page.Rows[limit-1].Key)
 			break
 		}
 		v, err := it.ValueAndErr()

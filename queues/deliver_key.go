@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,20 +20,28 @@ import (
 // ReasonNoActorKey is the dead-letter reason of a message of an
 // actor-bound queue (DeliverTo) whose body names no valid actor key at
 // DeliverTo.KeyFrom: no value there, a value that is neither a string nor
-// an array of strings, or a key the actor runtime refuses. No retry can
+// an array of strings, text that is not UTF-8 (or an unpaired surrogate
+// escape), or a key the actor runtime refuses. No retry can
 // deliver it, so it moves to the dead letters at once (redrive it with an
 // edited body).
 const ReasonNoActorKey = "no_actor_key"
 
 // actorKeyFrom reads the actor key at the JSON pointer ptr (RFC 6901; ""
 // is the whole body) in body: a string is a one-part key, an array of
-// strings the key's parts.
+// strings the key's parts. Text encoding/json would change (bytes that are
+// not UTF-8, an unpaired surrogate escape: both become U+FFFD) is refused,
+// so that two different bodies never name one actor.
 func actorKeyFrom(body json.RawMessage, ptr string) ([]string, error) {
 	v, err := jsonPointer(body, ptr)
 	if err != nil {
 		return nil, err
 	}
 	v = bytes.TrimSpace(v)
+	if len(v) > 0 && (v[0] == '"' || v[0] == '[') {
+		if err := checkKeyText(v); err != nil {
+			return nil, fmt.Errorf("the key at %q is not text: %w; send keys as UTF-8 text", ptr, err)
+		}
+	}
 	if len(v) > 0 && v[0] == '"' {
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
@@ -48,6 +57,42 @@ func actorKeyFrom(body json.RawMessage, ptr string) ([]string, error) {
 		return parts, nil
 	}
 	return nil, fmt.Errorf("the value at %q is %s, want a string or an array of strings", ptr, truncate(v, 40))
+}
+
+// checkKeyText reports JSON text encoding/json would decode lossily:
+// invalid UTF-8, or a \u escape of a surrogate that is not half of a pair.
+func checkKeyText(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return errors.New("not valid UTF-8")
+	}
+	for i := 0; i+1 < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] != 'u' || i+6 > len(raw) {
+			i++ // \" \\ \n ...: skip the escaped byte
+			continue
+		}
+		r, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		if err != nil {
+			return errors.New("a malformed \\u escape")
+		}
+		switch {
+		case r >= 0xD800 && r < 0xDC00: // high surrogate: a low one must follow
+			if i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				if lo, err := strconv.ParseUint(string(raw[i+8:i+12]), 16, 16); err == nil && lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+			}
+			return fmt.Errorf("an unpaired surrogate escape (\\u%s)", raw[i+2:i+6])
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return fmt.Errorf("an unpaired surrogate escape (\\u%s)", raw[i+2:i+6])
+		default:
+			i += 5
+		}
+	}
+	return nil
 }
 
 // jsonPointer returns the value at ptr in doc (RFC 6901).

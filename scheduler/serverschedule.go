@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
@@ -385,12 +386,35 @@ func (spec ScheduleSpec) Validate(reg *actors.Registry) (ScheduleSpec, *Cron, er
 	}
 	names, ok := reg.Actions(spec.Target.Actor.Type)
 	if !ok {
-		return spec, nil, actors.NewUserError("actor_type_not_found", fmt.Sprintf("target: unknown actor type %q (registered: %v)", spec.Target.Actor.Type, reg.Types()), nil)
+		return spec, nil, actors.NewUserError("actor_type_not_found", fmt.Sprintf("target: unknown actor type %q (%s)", spec.Target.Actor.Type, userTypes(reg)), nil)
 	}
 	if _, found := slices.BinarySearch(names, spec.Target.Action); !found {
-		return spec, nil, actors.NewUserError("action_not_found", fmt.Sprintf("target: actor type %s has no action %q (it has: %v)", spec.Target.Actor.Type, spec.Target.Action, names), nil)
+		return spec, nil, actors.NewUserError("action_not_found", fmt.Sprintf("target: actor type %s has no action %q (%s)", spec.Target.Actor.Type, spec.Target.Action, actionList(names)), nil)
 	}
 	return spec, c, nil
+}
+
+// userTypes names the types a schedule can target for a message
+// ("registered: agent, counter"): the server's own (rf_ names) are left out.
+func userTypes(reg *actors.Registry) string {
+	var names []string
+	for _, n := range reg.Types() {
+		if !strings.HasPrefix(n, "rf_") {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "no actor types are registered"
+	}
+	return "registered: " + strings.Join(names, ", ")
+}
+
+// actionList names a type's actions for a message: "it has: add, get".
+func actionList(names []string) string {
+	if len(names) == 0 {
+		return "it has no actions"
+	}
+	return "it has: " + strings.Join(names, ", ")
 }
 
 // userError makes a *SpecError the runtime error of its code (catalogued:

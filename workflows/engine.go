@@ -241,12 +241,18 @@ type Run struct {
 
 // StartRun starts run runID of workflow name with input (JSON; nil is
 // null), or finds it: idempotent on runID, created reports which. The run
-// returned is as of the start; its runner goes on in the background.
+// returned is as of the start; its runner goes on in the background. Input
+// that does not decode into the workflow's input type is ErrInvalidInput,
+// and nothing is started.
 func (e *Engine) StartRun(ctx context.Context, name, runID string, input json.RawMessage) (Run, bool, error) {
-	if _, ok := e.defs[name]; !ok {
+	def, ok := e.defs[name]
+	if !ok {
 		return Run{}, false, fmt.Errorf("%w: %q", ErrWorkflowNotFound, name)
 	}
 	if err := ValidateRunID(runID); err != nil {
+		return Run{}, false, err
+	}
+	if err := def.checkInput(input); err != nil {
 		return Run{}, false, err
 	}
 	if input == nil {

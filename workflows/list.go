@@ -16,6 +16,21 @@ import (
 // cursor is not one List returned. Compare with errors.Is.
 var ErrInvalidListQuery = &Error{Code: errcode.InvalidRequest, Message: "invalid run listing"}
 
+// ErrInvalidListCursor: a ListQuery's cursor is not one List returned for
+// this workflow and status (malformed, or another listing's). The error
+// matches ErrInvalidListQuery too.
+var ErrInvalidListCursor = &Error{Code: errcode.InvalidCursor, Message: "invalid run listing cursor"}
+
+// listCursorError is a cursor List refuses: ErrInvalidListCursor and
+// ErrInvalidListQuery, with a message naming the cursor and the listing.
+type listCursorError struct{ msg string }
+
+func (e *listCursorError) Error() string { return e.msg }
+
+func (e *listCursorError) Unwrap() []error {
+	return []error{ErrInvalidListCursor, ErrInvalidListQuery}
+}
+
 // Statuses are the run statuses, in their lifecycle's order.
 var Statuses = []Status{StatusRunning, StatusSleeping, StatusWaiting, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}
 
@@ -110,7 +125,7 @@ func (e *Engine) List(ctx context.Context, name string, q ListQuery) ([]RunSumma
 	if q.Status == "" {
 		rows, next, err := idx.def.List(idx.projs, runPrefix(name), limit, q.Cursor)
 		if err != nil {
-			return nil, "", listError(name, err)
+			return nil, "", listError(name, q, err)
 		}
 		runs := make([]RunSummary, len(rows))
 		for i, r := range rows {
@@ -120,7 +135,7 @@ func (e *Engine) List(ctx context.Context, name string, q ListQuery) ([]RunSumma
 	}
 	page, err := idx.projs.Rows(RunsProjectionName, statusPrefix(q.Status, name), limit, q.Cursor)
 	if err != nil {
-		return nil, "", listError(name, err)
+		return nil, "", listError(name, q, err)
 	}
 	prefix := statusPrefix(q.Status, name)
 	runs := make([]RunSummary, 0, len(page.Rows))
@@ -128,7 +143,7 @@ func (e *Engine) List(ctx context.Context, name string, q ListQuery) ([]RunSumma
 		runID := r.Key[len(prefix):]
 		run, found, err := idx.def.Get(idx.projs, runKey(name, runID))
 		if err != nil {
-			return nil, "", listError(name, err)
+			return nil, "", listError(name, q, err)
 		}
 		// The index and the rows are read apart: a run that moved on
 		// since is not in this status any more.
@@ -159,9 +174,18 @@ func (idx *runsIndex) catchUp(ctx context.Context, warn func(string, ...any), ma
 	}
 }
 
-// listError names the listing in a projection error; a bad cursor is
-// ErrInvalidListQuery.
-func listError(name string, err error) error {
+// listError names the listing in a projection error: a cursor the
+// projection refuses (not of this listing: the runs projection's rows are
+// keyed by workflow and status, so another listing's cursor is outside its
+// prefix) is a *listCursorError, another bad argument ErrInvalidListQuery.
+func listError(name string, q ListQuery, err error) error {
+	if errors.Is(err, projections.ErrInvalidCursor) {
+		listing := "the runs of workflow " + name
+		if q.Status != "" {
+			listing += " with status " + string(q.Status)
+		}
+		return &listCursorError{msg: fmt.Sprintf("cursor %q is not a cursor of this listing (%s)", q.Cursor, listing)}
+	}
 	if errors.Is(err, projections.ErrInvalid) {
 		return fmt.Errorf("%w: %v; pass the nextCursor of the previous page", ErrInvalidListQuery, err)
 	}
