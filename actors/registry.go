@@ -61,6 +61,24 @@ func (r *Registry) Actions(typ string) ([]string, bool) {
 	return names, true
 }
 
+// CallableActions returns the actions of a type that callers may name, sorted
+// (those the runtime and the server call themselves, named with a leading
+// "$", such as a workflow's $timer, left out), and whether the type exists.
+// Listings, hints and the checks of schedule and queue targets use it.
+func (r *Registry) CallableActions(typ string) ([]string, bool) {
+	names, ok := r.Actions(typ)
+	if !ok {
+		return nil, false
+	}
+	out := names[:0]
+	for _, n := range names {
+		if !strings.HasPrefix(n, "$") {
+			out = append(out, n)
+		}
+	}
+	return out, true
+}
+
 // registeredList names the user's registered types for a message:
 // "registered: agent, counter", without the server's own (rf_ names).
 func (r *Registry) registeredList() string {

@@ -27,7 +27,7 @@ func TestEveryRouteAnswersBadInputAsDocumented(t *testing.T) {
 
 	// Path parameters: a real one, one that names nothing, one that cannot name anything.
 	values := map[string][]string{
-		"{id}":     {counter.ID, "counter.kZm9yZ290dGVu", "zz"},
+		"{id}":     {counter.ID, "counter.kZm9yZ290dGVu", "nope.kAWE", "zz"},
 		"{action}": {"increment", "nope"},
 		"{name}":   {"probe", "nope", "BAD%20NAME"},
 		"{runId}":  {"r1", "bad%20id"},

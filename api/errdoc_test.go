@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -116,6 +117,11 @@ func loadErrorDoc(t *testing.T, n *rivetflow.Node, token string) *errorDoc {
 			d.routes = append(d.routes, r)
 		}
 	}
+	// In path order, so that probes that change state (a delete) run in the
+	// same order every time.
+	slices.SortFunc(d.routes, func(a, b documentedRoute) int {
+		return cmp.Or(strings.Compare(a.template, b.template), strings.Compare(a.method, b.method))
+	})
 	return d
 }
 

@@ -59,12 +59,9 @@ func (s *Server) registerIntrospection() {
 		out := &typesOutput{}
 		out.Body.Types = []ActorType{}
 		for _, name := range reg.Types() {
-			all, _ := reg.Actions(name)
-			acts := []string{}
-			for _, a := range all {
-				if !strings.HasPrefix(a, "$") { // the server's own ($timer, $wake): not for callers
-					acts = append(acts, a)
-				}
+			acts, _ := reg.CallableActions(name)
+			if acts == nil {
+				acts = []string{}
 			}
 			out.Body.Types = append(out.Body.Types, ActorType{Name: name, Actions: acts, System: strings.HasPrefix(name, systemTypePrefix)})
 		}

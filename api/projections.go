@@ -70,7 +70,7 @@ type ProjectionRow struct {
 type rowsOutput struct {
 	Body struct {
 		Rows       []ProjectionRow `json:"rows"`
-		NextCursor string          `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"Y291bnRlci5rQ20xNUxXTnZkVzUwWlhJ"`
+		NextCursor string          `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"YWN0b3JzL2NvdW50ZXIua0NtMTVMV052ZFc1MFpYSQ"`
 	}
 }
 

@@ -292,7 +292,7 @@ func (s *Server) checkDeliverTo(d *queues.DeliverTo) error {
 		return nil // no binding, or an incomplete one: the queue's own check answers 422
 	}
 	meta := map[string]any{"field": "deliverTo"}
-	acts, ok := s.rt.Registry().Actions(d.Type)
+	acts, ok := s.rt.Registry().CallableActions(d.Type)
 	if !ok {
 		return newError(http.StatusBadRequest, errcode.GroupAPI, errcode.ActorTypeNotFound,
 			"deliverTo.type: this server runs no actor type "+strconv.Quote(d.Type)+"; GET /v1/types lists them", meta)

@@ -371,3 +371,19 @@ func TestQueueDeliverToMustNameAnAction(t *testing.T) {
 	}
 	b.call(t, http.MethodPatch, "/v1/queues/bound", map[string]any{"deliverTo": map[string]any{"type": "counter", "keyFrom": "/k", "action": "increment"}}, http.StatusOK, nil)
 }
+
+// The actions the server calls itself ($timer: a workflow's) cannot be a
+// queue's or a schedule's target, and are not offered in the message.
+func TestTargetsRefuseInternalActions(t *testing.T) {
+	t.Parallel()
+	b := setupWorkflows(t)
+	resp, data := b.do(t, http.MethodPut, "/v1/queues/timers", map[string]any{"deliverTo": map[string]any{"type": "greet", "keyFrom": "/k", "action": "$timer"}})
+	if p := wantProblem(t, resp, data, http.StatusBadRequest, "action_not_found"); !strings.Contains(p.Message, "it has: cancel") || strings.Contains(p.Message, "$child") {
+		t.Errorf("deliverTo $timer: message %q, want the callable actions only", p.Message)
+	}
+	resp, data = b.do(t, http.MethodPut, "/v1/schedules/timers", map[string]any{"cron": "@every 1h",
+		"target": map[string]any{"actor": map[string]any{"type": "greet", "key": []string{"g"}}, "action": "$timer"}})
+	if p := wantProblem(t, resp, data, http.StatusBadRequest, "action_not_found"); !strings.Contains(p.Message, "it has: cancel") || strings.Contains(p.Message, "$child") {
+		t.Errorf("schedule target $timer: message %q, want the callable actions only", p.Message)
+	}
+}

@@ -64,10 +64,11 @@ var (
 	// Path and query parameters outside their schema.
 	paramErrors = errs(errcode.InvalidRequest)
 	// Looking up an actor by its ID (which may load it).
-	actorLookup = errs(errcode.InvalidActorID, errcode.ActorNotFound, errcode.Overloaded, errcode.Stopping,
-		errcode.StateDecodeFailed)
+	actorLookup = errs(errcode.InvalidActorID, errcode.ActorNotFound, errcode.ActorTypeNotFound, errcode.Overloaded,
+		errcode.Stopping, errcode.StateDecodeFailed)
 	// Reading an actor from the log without waking it.
-	actorRead = errs(errcode.InvalidActorID, errcode.ActorNotFound, errcode.Stopping, errcode.StateDecodeFailed)
+	actorRead = errs(errcode.InvalidActorID, errcode.ActorNotFound, errcode.ActorTypeNotFound, errcode.Stopping,
+		errcode.StateDecodeFailed)
 	// Running the actor's own code (an action, a lifecycle or connection
 	// hook): the runtime's codes, any runtime error that code passes on
 	// (a call to another actor), and its user errors.
@@ -114,7 +115,7 @@ var errorsByRoute = map[string]routeErrors{
 	"actorConnect":      actorCode.with(errs(errcode.MalformedJSON)),
 	"actorRawRequest":   actorCode.with(errs(errcode.MalformedJSON, errcode.MalformedRequest, errcode.BodyTooLarge, errcode.RequestTimeout)),
 	"actorRawWebSocket": actorCode.with(errs(errcode.MalformedJSON)),
-	"tailEvents":        paramErrors.with(cursorErrors, errs(errcode.LogUnavailable, errcode.TooManyTails)).at(errcode.InvalidRequest, http.StatusBadRequest),
+	"tailEvents":        cursorErrors.with(errs(errcode.LogUnavailable, errcode.TooManyTails)).at(errcode.InvalidRequest, http.StatusBadRequest),
 	// queues
 	"putQueue":           bodyErrors.with(paramErrors).at(errcode.ActorTypeNotFound, http.StatusBadRequest).at(errcode.ActionNotFound, http.StatusBadRequest),
 	"patchQueue":         bodyErrors.with(queueErrors).at(errcode.ActorTypeNotFound, http.StatusBadRequest).at(errcode.ActionNotFound, http.StatusBadRequest),
@@ -145,7 +146,7 @@ var errorsByRoute = map[string]routeErrors{
 	"previewSchedule": scheduleErrors.with(errs(errcode.InvalidCron, errcode.InvalidTimezone)),
 	"scheduleHistory": scheduleErrors.with(cursorErrors),
 	// workflows
-	"startWorkflowRun":  bodyErrors.with(runErrors, systemActorCall, errs(errcode.InvalidInput)),
+	"startWorkflowRun":  bodyErrors.with(runErrors, systemActorCall, errs(errcode.InvalidInput, errcode.ArgsTooLarge)),
 	"listWorkflowRuns":  paramErrors.with(runErrors, cursorErrors),
 	"getWorkflowRun":    paramErrors.with(runErrors),
 	"signalWorkflowRun": bodyErrors.with(runErrors, systemActorCall, errs(errcode.RunFinished, errcode.InboxFull)),
@@ -156,8 +157,8 @@ var errorsByRoute = map[string]routeErrors{
 	"resumeWorkflowRun": paramErrors.with(runErrors, systemActorCall, errs(errcode.RunFinished)),
 	// projections
 	"listProjections":   {},
-	"getProjection":     paramErrors.with(errs(errcode.ProjectionNotFound)),
-	"projectionRows":    paramErrors.with(cursorErrors, errs(errcode.ProjectionNotFound)),
+	"getProjection":     paramErrors.with(errs(errcode.ProjectionNotFound, errcode.Stopping)),
+	"projectionRows":    paramErrors.with(cursorErrors, errs(errcode.ProjectionNotFound, errcode.Stopping)),
 	"rebuildProjection": paramErrors.with(errs(errcode.ProjectionNotFound, errcode.Stopping)),
 	"listCodeVersions":  paramErrors.with(errs(errcode.MalformedRequest, errcode.Stopping)),
 	// operations
@@ -236,7 +237,7 @@ func errorResponse(status int, codes []errcode.Code, user bool) *huma.Response {
 		}
 		desc += "`" + string(c) + "`"
 		group := cmp.Or(e.Group, errcode.GroupAPI)
-		if group == errcode.GroupUser {
+		if group == errcode.GroupUser || e.HTTPStatus != status { // a route's own status is the API's answer
 			group = errcode.GroupAPI
 		}
 		examples[string(c)] = &huma.Example{Summary: e.Meaning, Value: newError(status, group, c, e.Meaning, nil)}

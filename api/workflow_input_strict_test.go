@@ -42,4 +42,14 @@ func TestStrictRunInput(t *testing.T) {
 	if run, _ := b.waitRun(t, "greet", "ok"); run.Status != "completed" {
 		t.Errorf("run ok: %+v", run)
 	}
+	// Starting is idempotent on runId: a run that exists is answered as it
+	// is (200), whatever input comes with the repeat.
+	var again struct {
+		RunID  string `json:"runId"`
+		Status string `json:"status"`
+	}
+	b.call(t, http.MethodPost, "/v1/workflows/greet/runs", `{"runId":"ok","input":"not an object"}`, http.StatusOK, &again)
+	if again.RunID != "ok" || again.Status != "completed" {
+		t.Errorf("a repeat start of run ok with other input: %+v, want the run as it is", again)
+	}
 }

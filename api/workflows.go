@@ -109,7 +109,7 @@ type listRunsInput struct {
 type listRunsOutput struct {
 	Body struct {
 		Runs       []WorkflowRun `json:"runs"`
-		NextCursor string        `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"ci9hZ2VudC9yMQ"`
+		NextCursor string        `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last" example:"d29ya2Zsb3dfcnVucy9yL2FnZW50L3Ix"`
 	}
 }
 

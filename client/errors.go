@@ -115,6 +115,12 @@ const (
 	CodeInvalidRequest = string(errcode.InvalidRequest)
 	// CodeBodyTooLarge (413): the request body exceeds the server's limit.
 	CodeBodyTooLarge = string(errcode.BodyTooLarge)
+	// CodeInvalidCursor (400): a paging cursor that is malformed or from
+	// another listing; start the listing again.
+	CodeInvalidCursor = string(errcode.InvalidCursor)
+	// CodeInvalidInput (400): a workflow run's input does not decode into the
+	// workflow's input type; nothing was started.
+	CodeInvalidInput = string(errcode.InvalidInput)
 	// CodeInternal (500): the server failed; its log has the details.
 	CodeInternal = string(errcode.InternalError)
 	// CodeTooManyConnections (429): the actor has as many realtime connections as allowed.

@@ -384,7 +384,7 @@ func (spec ScheduleSpec) Validate(reg *actors.Registry) (ScheduleSpec, *Cron, er
 	if err != nil || spec.Target.IsQueue() {
 		return spec, c, err
 	}
-	names, ok := reg.Actions(spec.Target.Actor.Type)
+	names, ok := reg.CallableActions(spec.Target.Actor.Type)
 	if !ok {
 		return spec, nil, actors.NewUserError("actor_type_not_found", fmt.Sprintf("target: unknown actor type %q (%s)", spec.Target.Actor.Type, userTypes(reg)), nil)
 	}

@@ -253,6 +253,12 @@ func (e *Engine) StartRun(ctx context.Context, name, runID string, input json.Ra
 		return Run{}, false, err
 	}
 	if err := def.checkInput(input); err != nil {
+		// Starting is idempotent on runID: a run that exists is returned as
+		// it is, whatever the input (a retry after the input type changed, a
+		// parent's Child replayed), so only a new run's input must decode.
+		if run, gerr := e.Get(ctx, name, runID); gerr == nil {
+			return run, false, nil
+		}
 		return Run{}, false, err
 	}
 	if input == nil {
