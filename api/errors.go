@@ -148,7 +148,7 @@ func fromHuma(m *huma.ErrorModel) *Error {
 		return unsupportedMediaType(strings.TrimPrefix(e.Errors[0].Message, "unknown content type: "))
 	case m.Status == http.StatusBadRequest && len(e.Errors) > 0 && inUserTerms(e.Errors[0]):
 		// Valid JSON with a value Go cannot hold (1e999): readable, not malformed.
-		e.Code, e.Message = string(errcode.MalformedRequest), validationMessage(e.Errors)
+		e.Code, e.Message = string(errcode.MalformedRequest), "request body cannot be read: "+strings.TrimPrefix(validationMessage(e.Errors), "invalid request: ")
 	case m.Status == http.StatusBadRequest && len(e.Errors) > 0:
 		e.Code = string(errcode.MalformedJSON)
 		e.Message = "request body is not valid JSON: " + strings.TrimPrefix(e.Errors[0].Message, "json: ")
