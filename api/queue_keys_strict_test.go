@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,8 +53,37 @@ func TestStrictQueueDeliverKeys(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for _, dl := range dead.DeadLetters {
-		if !bad[dl.MessageID] || dl.Reason != "no_actor_key" || dl.Attempts != 1 {
-			t.Errorf("dead letter %+v: want one of the bad-key messages, reason no_actor_key after 1 attempt", dl)
+		if !bad[dl.MessageID] || dl.Reason != "no_actor_key" || dl.Attempts != 1 || !strings.Contains(dl.Error, "not text") {
+			t.Errorf("dead letter %+v: want one of the bad-key messages, reason no_actor_key after 1 attempt, with its error", dl)
 		}
+	}
+}
+
+// A message the bound action refuses as its arguments (invalid_args) is a
+// dead letter at once, reason rejected, with the error: no retry could
+// deliver it, so it does not wait out maxDeliveries.
+func TestQueueDeliverRejectedBodyIsDeadAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, testOpts{})
+	b.call(t, http.MethodPut, "/v1/queues/counts", map[string]any{"maxDeliveries": 5, "backoffMs": []int{60000},
+		"deliverTo": map[string]any{"type": "counter", "keyFrom": "/k", "action": "increment"}}, http.StatusCreated, nil)
+	var res struct {
+		ID string `json:"id"`
+	}
+	b.call(t, http.MethodPost, "/v1/queues/counts/messages", `{"body":{"k":"a"}}`, http.StatusAccepted, &res)
+	var dead struct {
+		DeadLetters []api.QueueDeadLetter `json:"deadLetters"`
+	}
+	deadline := time.Now().Add(waitFor)
+	for len(dead.DeadLetters) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v no dead letter: the refused message waits for a retry (backoff 60s)", waitFor)
+		}
+		time.Sleep(50 * time.Millisecond)
+		b.call(t, http.MethodGet, "/v1/queues/counts/dead-letters", nil, http.StatusOK, &dead)
+	}
+	dl := dead.DeadLetters[0]
+	if dl.MessageID != res.ID || dl.Reason != "rejected" || dl.Attempts != 1 || !strings.Contains(dl.Error, "expected an integer") {
+		t.Errorf("dead letter %+v: want message %s, reason rejected after 1 attempt, with the invalid_args error", dl, res.ID)
 	}
 }

@@ -271,10 +271,11 @@ type QueueDeadLetter struct {
 	ID         string          `json:"id" doc:"The dead letter's ID (for redrive)" example:"7"`
 	MessageID  string          `json:"messageId" doc:"The message's ID in the queue" example:"42"`
 	Body       json.RawMessage `json:"body" doc:"The message" example:"{\"to\":\"ada@example.com\"}"`
-	Reason     string          `json:"reason" doc:"Why it moved: max_deliveries" example:"max_deliveries"`
+	Reason     string          `json:"reason" doc:"Why it moved: max_deliveries; for a queue with deliverTo also no_actor_key (no key at keyFrom) or rejected (the action refused the body as its arguments)" example:"max_deliveries"`
 	Attempts   int             `json:"attempts" doc:"Its deliveries to workers" example:"5"`
 	EnqueuedAt time.Time       `json:"enqueuedAt" doc:"When it entered the queue" example:"2026-12-03T11:15:22.071761514Z"`
 	DeadAt     time.Time       `json:"deadAt" doc:"When it became a dead letter" example:"2026-12-03T11:15:23.431162433Z"`
+	Error      string          `json:"error,omitempty" doc:"What refused it, for no_actor_key and rejected; absent after max_deliveries" example:"argument 1 (amount): expected an integer, got a string"`
 }
 
 type deadLettersOutput struct {

@@ -520,11 +520,14 @@ type QueueDeadLetter struct {
 	// MessageID was its ID in the queue.
 	MessageID string          `json:"messageId"`
 	Body      json.RawMessage `json:"body"`
-	// Reason says why it moved: "max_deliveries".
+	// Reason says why it moved: "max_deliveries", or for a queue with
+	// deliverTo "no_actor_key" or "rejected" (the action refused the body).
 	Reason     string    `json:"reason"`
 	Attempts   int       `json:"attempts"`
 	EnqueuedAt time.Time `json:"enqueuedAt"`
 	DeadAt     time.Time `json:"deadAt"`
+	// Error is what refused it, for no_actor_key and rejected.
+	Error string `json:"error,omitempty"`
 }
 
 // DeadLetterPage is a page of dead letters, oldest first.

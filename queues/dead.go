@@ -18,6 +18,7 @@ const (
 	hdrAttempts   = "Rf-Dl-Attempts"
 	hdrOrigID     = "Rf-Dl-Message-Id"
 	hdrEnqueuedAt = "Rf-Dl-Enqueued-At"
+	hdrError      = "Rf-Dl-Error"
 )
 
 // ReasonMaxDeliveries is the reason of a message delivered maxDeliveries
@@ -35,13 +36,17 @@ type DeadLetter struct {
 	MessageID string
 	// Body is the message's body.
 	Body json.RawMessage
-	// Reason says why it moved: ReasonMaxDeliveries.
+	// Reason says why it moved: ReasonMaxDeliveries, ReasonNoActorKey or
+	// ReasonRejected.
 	Reason string
 	// Attempts counts its deliveries to workers.
 	Attempts int
 	// EnqueuedAt is when it entered the queue; DeadAt when it left it.
 	EnqueuedAt time.Time
 	DeadAt     time.Time
+	// Error is what refused it, when one error did (ReasonNoActorKey,
+	// ReasonRejected); "" after maxDeliveries.
+	Error string
 }
 
 // deadLetter moves a message past maxDeliveries to the dead letters: a
@@ -128,7 +133,7 @@ func (m *Manager) ListDeadLetters(ctx context.Context, name string, limit int, c
 
 func deadLetterOf(raw *jetstream.RawStreamMsg) DeadLetter {
 	d := DeadLetter{ID: strconv.FormatUint(raw.Sequence, 10), Body: json.RawMessage(raw.Data), DeadAt: raw.Time,
-		Reason: raw.Header.Get(hdrReason), MessageID: raw.Header.Get(hdrOrigID)}
+		Reason: raw.Header.Get(hdrReason), MessageID: raw.Header.Get(hdrOrigID), Error: raw.Header.Get(hdrError)}
 	d.Attempts, _ = strconv.Atoi(raw.Header.Get(hdrAttempts))
 	d.EnqueuedAt, _ = time.Parse(time.RFC3339Nano, raw.Header.Get(hdrEnqueuedAt))
 	return d

@@ -26,6 +26,12 @@ import (
 // edited body).
 const ReasonNoActorKey = "no_actor_key"
 
+// ReasonRejected is the dead-letter reason of a message of an actor-bound
+// queue whose action refused its body as arguments (invalid_args,
+// args_too_large): no retry can deliver it, so it moves at once, with the
+// error, instead of after maxDeliveries.
+const ReasonRejected = "rejected"
+
 // actorKeyFrom reads the actor key at the JSON pointer ptr (RFC 6901; ""
 // is the whole body) in body: a string is a one-part key, an array of
 // strings the key's parts. Text encoding/json would change (bytes that are
@@ -180,7 +186,7 @@ func (m *Manager) DeliveryIdempotencyKey(ctx context.Context, name, messageID st
 // lost, then a claim past maxDeliveries) is stored once; then it is acked.
 // If either step fails the message stays in the queue and is delivered
 // again after its lease.
-func (m *Manager) deadLetterNow(ctx context.Context, name string, msg Message, reason string) error {
+func (m *Manager) deadLetterNow(ctx context.Context, name string, msg Message, reason string, why error) error {
 	rc, err := decodeReceipt(name, msg.Receipt)
 	if err != nil {
 		return err
@@ -192,6 +198,9 @@ func (m *Manager) deadLetterNow(ctx context.Context, name string, msg Message, r
 	dl := nats.NewMsg(deadSubject(name))
 	dl.Data = msg.Body
 	dl.Header.Set(hdrReason, reason)
+	if why != nil {
+		dl.Header.Set(hdrError, truncateError(why.Error()))
+	}
 	dl.Header.Set(hdrAttempts, strconv.Itoa(msg.Attempt))
 	dl.Header.Set(hdrOrigID, msg.ID)
 	dl.Header.Set(hdrEnqueuedAt, msg.EnqueuedAt.UTC().Format(time.RFC3339Nano))
@@ -209,6 +218,21 @@ func (m *Manager) deadLetterNow(ctx context.Context, name string, msg Message, r
 		return fmt.Errorf("stored as a dead letter, but the ack failed (the next move is deduplicated): %w", err)
 	}
 	return nil
+}
+
+// maxErrorBytes bounds the error a dead letter keeps (a header).
+const maxErrorBytes = 512
+
+// truncateError cuts an error message to maxErrorBytes, on a rune boundary.
+func truncateError(s string) string {
+	if len(s) <= maxErrorBytes {
+		return s
+	}
+	cut := maxErrorBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // receiptTimestamp is the message timestamp (unix nanoseconds) in a

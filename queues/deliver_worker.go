@@ -184,6 +184,10 @@ func (w *queueWorker) deliver(ctx context.Context, id string, key []string, msg 
 		return
 	}
 	w.d.stats.failed.Add(1)
+	if errors.Is(err, actors.ErrInvalidArgs) || errors.Is(err, actors.ErrArgsTooLarge) {
+		w.reject(sctx, msg, id, err)
+		return
+	}
 	delay, misconfigured := callErrorDelay(err)
 	switch {
 	case misconfigured:
@@ -241,7 +245,20 @@ func (w *queueWorker) deadLetter(ctx context.Context, msg Message, why error) {
 	defer cancel()
 	w.d.lg.Warn("actor-bound queue: the message names no valid actor key; moved to the dead letters", "queue", w.name,
 		"message", msg.ID, "keyFrom", w.b.to.KeyFrom, "reason", ReasonNoActorKey, "err", why)
-	if err := w.d.m.deadLetterNow(sctx, w.name, msg, ReasonNoActorKey); err != nil {
+	if err := w.d.m.deadLetterNow(sctx, w.name, msg, ReasonNoActorKey, why); err != nil {
+		w.d.lg.Error("actor-bound queue: moving a message to the dead letters failed; it is delivered again when its lease ends",
+			"queue", w.name, "message", msg.ID, "err", err)
+		return
+	}
+	w.d.stats.dead.Add(1)
+}
+
+// reject moves a message whose body the action refused as arguments to the
+// dead letters at once, with the error: a retry would be refused the same.
+func (w *queueWorker) reject(ctx context.Context, msg Message, id string, why error) {
+	w.d.lg.Warn("actor-bound queue: the action refused the message's body; moved to the dead letters", "queue", w.name,
+		"message", msg.ID, "actor", id, "action", w.b.to.Action, "reason", ReasonRejected, "err", why)
+	if err := w.d.m.deadLetterNow(ctx, w.name, msg, ReasonRejected, why); err != nil {
 		w.d.lg.Error("actor-bound queue: moving a message to the dead letters failed; it is delivered again when its lease ends",
 			"queue", w.name, "message", msg.ID, "err", err)
 		return
