@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/rivet-flow/rivet-flow/internal/jsonterms"
 )
 
 // Named returns fn with its arguments named, in order: an invalid_args error
@@ -66,58 +68,11 @@ func nullableArg(t reflect.Type) bool {
 	return false
 }
 
-// jsonKind names what JSON a Go type takes, in the caller's terms (no Go
-// type names in messages).
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "a JSON value"
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.String:
-		return "a string"
-	case reflect.Slice, reflect.Array:
-		if t == reflect.TypeFor[json.RawMessage]() {
-			return "a JSON value"
-		}
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return "a JSON value"
-}
-
-// jsonValueKind names a JSON value as encoding/json's UnmarshalTypeError
-// reports it ("string", "number 3.5", "bool").
-func jsonValueKind(v string) string {
-	switch {
-	case v == "string":
-		return "a string"
-	case v == "array", v == "object":
-		return "an " + v
-	case v == "bool":
-		return "true or false"
-	case v == "number":
-		return "a number"
-	case strings.HasPrefix(v, "number "):
-		return v[len("number "):]
-	}
-	return v
-}
-
 // decodeArg decodes one argument (pos counts from 1) into dst, a pointer.
 func decodeArg(pos int, raw []byte, dst any) error {
 	t := reflect.TypeOf(dst).Elem()
 	if string(raw) == "null" && !nullableArg(t) {
-		return (&argError{pos: pos, detail: ": expected " + jsonKind(t) + ", got null"}).err()
+		return (&argError{pos: pos, detail: ": expected " + jsonterms.Kind(t) + ", got null"}).err()
 	}
 	err := json.Unmarshal(raw, dst)
 	if err == nil {
@@ -129,7 +84,7 @@ func decodeArg(pos int, raw []byte, dst any) error {
 		if te.Field != "" {
 			detail += "field " + te.Field + ": "
 		}
-		return (&argError{pos: pos, detail: detail + "expected " + jsonKind(te.Type) + ", got " + jsonValueKind(te.Value)}).err()
+		return (&argError{pos: pos, detail: detail + "expected " + jsonterms.Kind(te.Type) + ", got " + jsonterms.ValueKind(te.Value)}).err()
 	}
 	// A type's own UnmarshalJSON (time.Time, ...) says what it wants.
 	msg := strings.TrimPrefix(err.Error(), "json: ")

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/rivet-flow/rivet-flow/internal/jsonterms"
 )
 
 // unmarshalError matches encoding/json's *UnmarshalTypeError text, which
@@ -30,7 +32,7 @@ func inUserTerms(d *huma.ErrorDetail) bool {
 	if value != "" {
 		msg += "the " + got + " " + value
 	} else {
-		msg += jsonArticle(got)
+		msg += jsonterms.ValueKind(got)
 	}
 	d.Message = msg
 	return true
@@ -61,16 +63,4 @@ func jsonTypeOf(goType string) string {
 		return "an array"
 	}
 	return "an object"
-}
-
-// jsonArticle names a kind of JSON value encoding/json reports ("number",
-// "string", "array", "object", "bool").
-func jsonArticle(kind string) string {
-	switch kind {
-	case "array", "object":
-		return "an " + kind
-	case "bool":
-		return "true or false"
-	}
-	return "a " + kind
 }

@@ -2,14 +2,12 @@ package workflows
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"reflect"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/internal/jsonterms"
 )
 
 // Options configure a workflow's run actor type (design §8). Fields left
@@ -78,65 +76,6 @@ func (e *inputError) Error() string { return e.msg }
 
 func (e *inputError) Unwrap() error { return ErrInvalidInput }
 
-// describeDecodeError says why JSON did not decode, in JSON's terms (no Go
-// type names): "expected an object, got a string", with the field's path
-// when the mismatch is inside the value.
-func describeDecodeError(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		msg := "expected " + jsonKind(te.Type) + ", got " + jsonValueKind(te.Value)
-		if te.Field != "" {
-			msg = "field " + te.Field + ": " + msg
-		}
-		return msg
-	}
-	// A type's own UnmarshalJSON (time.Time, ...) says what it wants.
-	return strings.TrimPrefix(err.Error(), "json: ")
-}
-
-// jsonKind names the JSON a Go type takes.
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "a JSON value"
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.String:
-		return "a string"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return "a JSON value"
-}
-
-// jsonValueKind names a JSON value as encoding/json's UnmarshalTypeError
-// reports it ("string", "number 3.5", "bool").
-func jsonValueKind(v string) string {
-	switch {
-	case v == "string":
-		return "a string"
-	case v == "array", v == "object":
-		return "an " + v
-	case v == "bool":
-		return "true or false"
-	case v == "number":
-		return "a number"
-	case strings.HasPrefix(v, "number "):
-		return v[len("number "):]
-	}
-	return v
-}
-
 // Definition is a workflow as the engine and the registry see it, whatever
 // its input and output types. Only Define builds one.
 type Definition interface {
@@ -193,7 +132,7 @@ func Define[In, Out any](name string, fn func(w *W, in In) (Out, error), opts ..
 		}
 		var in In
 		if err := json.Unmarshal(raw, &in); err != nil {
-			return &inputError{msg: "input: " + describeDecodeError(err)}
+			return &inputError{msg: "input: " + jsonterms.Describe(err)}
 		}
 		return nil
 	}
