@@ -7,12 +7,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/rivet-flow/rivet-flow/errcode"
+	"github.com/rivet-flow/rivet-flow/internal/jsonterms"
 )
 
 // readBody reads a request body whole, bounded in size (MaxBodyBytes; the
@@ -51,8 +51,8 @@ type keyParts []string
 
 // UnmarshalJSON decodes the key, marking text that is not UTF-8.
 func (k *keyParts) UnmarshalJSON(raw []byte) error {
-	if err := checkJSONText(raw); err != nil {
-		*k = keyParts{badKeyMark + err.Error()}
+	if err := jsonterms.CheckText(raw); err != nil {
+		*k = keyParts{badKeyMark + err.Error() + "; send keys as UTF-8 text"}
 		return nil
 	}
 	return json.Unmarshal(raw, (*[]string)(k))
@@ -73,43 +73,6 @@ func (k keyParts) check() error {
 		}
 		if !utf8.ValidString(p) {
 			return errorfKey(keyTextPrefix + "not valid UTF-8; send keys as UTF-8 text")
-		}
-	}
-	return nil
-}
-
-// checkJSONText reports JSON text that encoding/json would decode lossily:
-// invalid UTF-8 or a \u escape of a lone surrogate.
-func checkJSONText(raw []byte) error {
-	if !utf8.Valid(raw) {
-		return errors.New("not valid UTF-8; send keys as UTF-8 text")
-	}
-	for i := 0; i+1 < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		if raw[i+1] != 'u' || i+6 > len(raw) {
-			i++ // \" \\ \n ...: skip the escaped byte
-			continue
-		}
-		r, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
-		if err != nil {
-			return errors.New("malformed \\u escape")
-		}
-		switch {
-		case r >= 0xD800 && r < 0xDC00: // high surrogate: a low one must follow
-			if i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
-				return errors.New("an unpaired surrogate escape (\\u" + string(raw[i+2:i+6]) + ") is not text")
-			}
-			lo, err := strconv.ParseUint(string(raw[i+8:i+12]), 16, 16)
-			if err != nil || lo < 0xDC00 || lo > 0xDFFF {
-				return errors.New("an unpaired surrogate escape (\\u" + string(raw[i+2:i+6]) + ") is not text")
-			}
-			i += 11
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return errors.New("an unpaired surrogate escape (\\u" + string(raw[i+2:i+6]) + ") is not text")
-		default:
-			i += 5
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rivet-flow/rivet-flow/actors"
 	"github.com/rivet-flow/rivet-flow/errcode"
+	"github.com/rivet-flow/rivet-flow/internal/jsonterms"
 )
 
 // The RivetKit gateway: the routes and message shapes the unmodified npm
@@ -245,8 +246,8 @@ func (s *Server) gwResolveActor(getOrCreate bool) http.HandlerFunc {
 		if err == nil {
 			// encoding/json would turn bytes that are not UTF-8 into U+FFFD,
 			// making two byte strings one key: refuse them.
-			if terr := checkJSONText(raw); terr != nil {
-				writeGatewayError(w, fromActors(errorfKey(keyTextPrefix+terr.Error())))
+			if terr := jsonterms.CheckText(raw); terr != nil {
+				writeGatewayError(w, fromActors(errorfKey(keyTextPrefix+terr.Error()+"; send keys as UTF-8 text")))
 				return
 			}
 			err = json.Unmarshal(raw, &req)

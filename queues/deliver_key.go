@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rivet-flow/rivet-flow/actors"
+	"github.com/rivet-flow/rivet-flow/internal/jsonterms"
 )
 
 // ReasonNoActorKey is the dead-letter reason of a message of an
@@ -44,7 +45,7 @@ func actorKeyFrom(body json.RawMessage, ptr string) ([]string, error) {
 	}
 	v = bytes.TrimSpace(v)
 	if len(v) > 0 && (v[0] == '"' || v[0] == '[') {
-		if err := checkKeyText(v); err != nil {
+		if err := jsonterms.CheckText(v); err != nil {
 			return nil, fmt.Errorf("the key at %q is not text: %w; send keys as UTF-8 text", ptr, err)
 		}
 	}
@@ -63,42 +64,6 @@ func actorKeyFrom(body json.RawMessage, ptr string) ([]string, error) {
 		return parts, nil
 	}
 	return nil, fmt.Errorf("the value at %q is %s, want a string or an array of strings", ptr, truncate(v, 40))
-}
-
-// checkKeyText reports JSON text encoding/json would decode lossily:
-// invalid UTF-8, or a \u escape of a surrogate that is not half of a pair.
-func checkKeyText(raw []byte) error {
-	if !utf8.Valid(raw) {
-		return errors.New("not valid UTF-8")
-	}
-	for i := 0; i+1 < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		if raw[i+1] != 'u' || i+6 > len(raw) {
-			i++ // \" \\ \n ...: skip the escaped byte
-			continue
-		}
-		r, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
-		if err != nil {
-			return errors.New("a malformed \\u escape")
-		}
-		switch {
-		case r >= 0xD800 && r < 0xDC00: // high surrogate: a low one must follow
-			if i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
-				if lo, err := strconv.ParseUint(string(raw[i+8:i+12]), 16, 16); err == nil && lo >= 0xDC00 && lo <= 0xDFFF {
-					i += 11
-					continue
-				}
-			}
-			return fmt.Errorf("an unpaired surrogate escape (\\u%s)", raw[i+2:i+6])
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return fmt.Errorf("an unpaired surrogate escape (\\u%s)", raw[i+2:i+6])
-		default:
-			i += 5
-		}
-	}
-	return nil
 }
 
 // jsonPointer returns the value at ptr in doc (RFC 6901).

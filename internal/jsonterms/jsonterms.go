@@ -8,8 +8,11 @@ package jsonterms
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind names the JSON a Go type takes: "an integer", "an object".
@@ -71,4 +74,42 @@ func Describe(err error) string {
 	}
 	// A type's own UnmarshalJSON (time.Time, ...) says what it wants.
 	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// CheckText reports JSON text that encoding/json would decode lossily,
+// replacing what it cannot decode with U+FFFD (so two different byte strings
+// would become one key): invalid UTF-8, or a \u escape of a surrogate that
+// is not half of a pair. The error says which, for a message.
+func CheckText(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return errors.New("not valid UTF-8")
+	}
+	for i := 0; i+1 < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] != 'u' || i+6 > len(raw) {
+			i++ // \" \\ \n ...: skip the escaped byte
+			continue
+		}
+		r, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		if err != nil {
+			return errors.New("a malformed \\u escape")
+		}
+		switch {
+		case r >= 0xD800 && r < 0xDC00: // high surrogate: a low one must follow
+			if i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				if lo, err := strconv.ParseUint(string(raw[i+8:i+12]), 16, 16); err == nil && lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+			}
+			return fmt.Errorf("an unpaired surrogate escape (\\u%s)", raw[i+2:i+6])
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return fmt.Errorf("an unpaired surrogate escape (\\u%s)", raw[i+2:i+6])
+		default:
+			i += 5
+		}
+	}
+	return nil
 }

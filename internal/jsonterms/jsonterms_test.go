@@ -2,6 +2,7 @@ package jsonterms_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -43,6 +44,25 @@ func TestDescribe(t *testing.T) {
 			if strings.Contains(got, goTerm) {
 				t.Errorf("%s: %q names Go (%q)", body, got, goTerm)
 			}
+		}
+	}
+}
+
+// Text encoding/json would decode lossily is refused, saying why; paired
+// surrogates and other escapes are text.
+func TestCheckText(t *testing.T) {
+	for raw, want := range map[string]string{
+		`"a\ud83d\ude00b"`: "",
+		`["x\n\"\\"]`:      "",
+		"\"a\xffb\"":       "not valid UTF-8",
+		`"\udc80x"`:        `an unpaired surrogate escape (\udc80)`,
+		`"x\ud800"`:        `an unpaired surrogate escape (\ud800)`,
+		`"\ud800\u0041"`:   `an unpaired surrogate escape (\ud800)`,
+		`"\uzzzz"`:         `a malformed \u escape`,
+	} {
+		err := jsonterms.CheckText([]byte(raw))
+		if got := fmt.Sprint(err); (want == "" && err != nil) || (want != "" && got != want) {
+			t.Errorf("%s: %v, want %q", raw, err, want)
 		}
 	}
 }
